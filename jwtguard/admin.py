@@ -1,0 +1,122 @@
+"""The admin API: log a user out everywhere, disable or enable them, issue tokens.
+
+Changes are written to the store and dropped from every cache in this
+process at once; other processes see them within ``JWTGUARD_CACHE_TTL``.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from datetime import datetime, timezone
+from typing import Any
+
+from .cache import invalidate_everywhere
+from .config import Settings
+from .core import UserState, user_state
+from .stores import AsyncStore, Change, Store, UserId, open_async_store, open_store
+from .tokens import issue_token
+
+_INT64 = 2**63
+
+
+def _check_user_id(user_id: object) -> UserId:
+    if isinstance(user_id, str) and user_id and user_id.isprintable():
+        return user_id
+    if isinstance(user_id, int) and not isinstance(user_id, bool) and -_INT64 <= user_id < _INT64:
+        return user_id
+    raise ValueError("user_id must be a non-empty printable string or a 64-bit integer")
+
+
+def _cut_off() -> datetime:
+    """Now, rounded *up* to the millisecond (BSON's resolution), once that moment has passed.
+
+    Tokens from :func:`jwtguard.tokens.issue_token` carry an ``iat`` rounded
+    down to the millisecond: every token issued before this call is older
+    than the cut-off, and every token issued after it is not.
+    """
+    cut = math.ceil(time.time() * 1000) / 1000
+    while (remaining := cut - time.time()) > 0:
+        time.sleep(remaining)
+    return datetime.fromtimestamp(cut, tz=timezone.utc)
+
+
+class Admin:
+    """Blocking admin operations on the configured store.
+
+    :param settings: defaults to ``Settings.from_env()``.
+    :param store: defaults to the store ``JWTGUARD_STORE_URL`` names.
+    """
+
+    def __init__(self, settings: Settings | None = None, *, store: Store | None = None) -> None:
+        self.settings = settings or Settings.from_env()
+        self.store = store or open_store(self.settings)
+
+    def _apply(self, user_id: UserId, change: Change) -> bool:
+        user_id = _check_user_id(user_id)
+        found = self.store.apply(user_id, change)
+        invalidate_everywhere(user_id)
+        return found
+
+    def logout_everywhere(self, user_id: UserId) -> bool:
+        """Kill every token issued to *user_id* until now. False if there is no such user."""
+        return self._apply(user_id, Change(not_before=_cut_off()))
+
+    def disable_user(self, user_id: UserId) -> bool:
+        """Refuse every token of *user_id* until :meth:`enable_user`. False if there is no such user."""
+        return self._apply(user_id, Change(enabled=False))
+
+    def enable_user(self, user_id: UserId) -> bool:
+        """Accept *user_id*'s unexpired, unrevoked tokens again. False if there is no such user."""
+        return self._apply(user_id, Change(enabled=True))
+
+    def create_user(self, user_id: UserId, *, enabled: bool = True) -> None:
+        """Make *user_id* known to the store (needed by the embedded store; MongoDB users are the app's)."""
+        self._apply(user_id, Change(enabled=enabled, create=True))
+
+    def status(self, user_id: UserId) -> UserState | None:
+        """The user's state as the guard would read it now, bypassing the cache; None if unknown."""
+        return user_state(self.store.load(_check_user_id(user_id)), self.settings)
+
+    def issue_token(self, user_id: UserId, *, ttl: float | None = None, **claims: Any) -> str:
+        """A signed token for *user_id* (see :func:`jwtguard.tokens.issue_token`)."""
+        return issue_token(self.settings, _check_user_id(user_id), ttl=ttl, **claims)
+
+    def close(self) -> None:
+        self.store.close()
+
+
+class AsyncAdmin:
+    """:class:`Admin` for an event loop: the same operations as coroutines."""
+
+    def __init__(self, settings: Settings | None = None, *, store: AsyncStore | None = None) -> None:
+        self.settings = settings or Settings.from_env()
+        self.store = store or open_async_store(self.settings)
+
+    async def _apply(self, user_id: UserId, change: Change) -> bool:
+        user_id = _check_user_id(user_id)
+        found = await self.store.apply(user_id, change)
+        invalidate_everywhere(user_id)
+        return found
+
+    async def logout_everywhere(self, user_id: UserId) -> bool:
+        # The wait inside _cut_off is under a millisecond.
+        return await self._apply(user_id, Change(not_before=_cut_off()))
+
+    async def disable_user(self, user_id: UserId) -> bool:
+        return await self._apply(user_id, Change(enabled=False))
+
+    async def enable_user(self, user_id: UserId) -> bool:
+        return await self._apply(user_id, Change(enabled=True))
+
+    async def create_user(self, user_id: UserId, *, enabled: bool = True) -> None:
+        await self._apply(user_id, Change(enabled=enabled, create=True))
+
+    async def status(self, user_id: UserId) -> UserState | None:
+        return user_state(await self.store.load(_check_user_id(user_id)), self.settings)
+
+    def issue_token(self, user_id: UserId, *, ttl: float | None = None, **claims: Any) -> str:
+        return issue_token(self.settings, _check_user_id(user_id), ttl=ttl, **claims)
+
+    async def close(self) -> None:
+        await self.store.close()

@@ -1,0 +1,184 @@
+"""The short-TTL user-state cache: thread-safe, one load per key at a time.
+
+Concurrent misses for the same user wait for a single store query, whether
+they are threads (:meth:`StateCache.load`) or coroutines
+(:meth:`StateCache.aload`). Every live cache registers itself so that the
+admin API can drop a user's entry in the whole process at once
+(:func:`invalidate_everywhere`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+import weakref
+from collections.abc import Awaitable, Callable, Hashable
+from typing import Generic, TypeVar
+
+from cachetools import LRUCache, TTLCache
+
+from .errors import StoreError
+
+V = TypeVar("V")
+_MISSING: object = object()
+
+_caches: weakref.WeakSet[StateCache[object]] = weakref.WeakSet()
+_caches_lock = threading.Lock()
+
+
+def invalidate_everywhere(key: Hashable) -> None:
+    """Forget *key* in every cache of this process (after an admin change)."""
+    with _caches_lock:
+        caches = list(_caches)
+    for cache in caches:
+        cache.invalidate(key)
+
+
+class _Flight(Generic[V]):
+    """One load in progress, shared by the threads that wait for it."""
+
+    __slots__ = ("done", "error", "value")
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.value: V | None = None
+        self.error: BaseException | None = None
+
+
+class StateCache(Generic[V]):
+    """A TTL cache of loaded values with single-flight loading.
+
+    *ttl* bounds how long a value can be served after the store changed it in
+    another process. With *keep_last_known*, the last value loaded for each
+    key is remembered for :meth:`last_known` (the ``stale`` store-error policy)
+    and for as many keys as *maxsize*. *timer* is monotonic seconds.
+    """
+
+    def __init__(
+        self,
+        *,
+        maxsize: int,
+        ttl: float,
+        keep_last_known: bool = False,
+        timer: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._timer = timer
+        self._values: TTLCache[Hashable, V] = TTLCache(maxsize=maxsize, ttl=ttl, timer=timer)
+        self._last_known: LRUCache[Hashable, tuple[V, float]] | None = (
+            LRUCache(maxsize=maxsize) if keep_last_known else None
+        )
+        self._lock = threading.Lock()
+        self._flights: dict[Hashable, _Flight[V]] = {}
+        self._async_flights: dict[tuple[asyncio.AbstractEventLoop, Hashable], asyncio.Future[V]] = {}
+        # Bumped by every invalidation: a load that started before one must not
+        # put its (possibly outdated) answer into the cache.
+        self._generation = 0
+        self.hits = 0
+        self.misses = 0
+        with _caches_lock:
+            _caches.add(self)  # type: ignore[arg-type]
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._values)
+
+    def _lookup(self, key: Hashable) -> object:
+        with self._lock:
+            value = self._values.get(key, _MISSING)
+            if value is _MISSING:
+                self.misses += 1
+            else:
+                self.hits += 1
+            return value
+
+    def _store(self, key: Hashable, value: V, generation: int) -> None:
+        with self._lock:
+            if generation == self._generation:
+                self._values[key] = value
+            if self._last_known is not None:
+                self._last_known[key] = (value, self._timer())
+
+    def load(self, key: Hashable, loader: Callable[[], V]) -> V:
+        """The cached value for *key*, or *loader*'s answer (one call per key at a time)."""
+        value = self._lookup(key)
+        if value is not _MISSING:
+            return value  # type: ignore[return-value]
+        with self._lock:
+            flight = self._flights.get(key)
+            leader = flight is None
+            if flight is None:
+                flight = self._flights[key] = _Flight()
+            generation = self._generation
+        if not leader:
+            flight.done.wait()
+            if flight.error is not None:
+                raise flight.error
+            return flight.value  # type: ignore[return-value]
+        try:
+            value = loader()
+        except BaseException as exc:
+            flight.error = exc
+            raise
+        else:
+            flight.value = value
+            self._store(key, value, generation)
+            return value
+        finally:
+            with self._lock:
+                del self._flights[key]
+            flight.done.set()
+
+    async def aload(self, key: Hashable, loader: Callable[[], Awaitable[V]]) -> V:
+        """Like :meth:`load`, for coroutines: concurrent misses await one *loader* call."""
+        value = self._lookup(key)
+        if value is not _MISSING:
+            return value  # type: ignore[return-value]
+        loop = asyncio.get_running_loop()
+        flight_key = (loop, key)
+        with self._lock:
+            future = self._async_flights.get(flight_key)
+            leader = future is None
+            if future is None:
+                future = self._async_flights[flight_key] = loop.create_future()
+            generation = self._generation
+        if not leader:
+            # shield: a follower that is cancelled must not cancel the shared load.
+            return await asyncio.shield(future)
+        try:
+            value = await loader()
+        except BaseException as exc:
+            # Followers get a StoreError even when the leader was cancelled.
+            shared = exc if isinstance(exc, Exception) else StoreError("state load interrupted")
+            future.set_exception(shared)
+            future.exception()  # mark retrieved: no "never retrieved" noise without followers
+            raise
+        else:
+            future.set_result(value)
+            self._store(key, value, generation)
+            return value
+        finally:
+            with self._lock:
+                del self._async_flights[flight_key]
+
+    def last_known(self, key: Hashable, max_age: float) -> tuple[V, float] | None:
+        """The last value loaded for *key* and its age, if younger than *max_age* seconds."""
+        if self._last_known is None:
+            return None
+        with self._lock:
+            entry = self._last_known.get(key)
+        if entry is None:
+            return None
+        age = self._timer() - entry[1]
+        return (entry[0], age) if age <= max_age else None
+
+    def invalidate(self, key: Hashable) -> None:
+        """Forget *key*; the next request loads it from the store."""
+        with self._lock:
+            self._generation += 1
+            self._values.pop(key, None)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._generation += 1
+            self._values.clear()

@@ -1,0 +1,407 @@
+"""The decisions, without I/O: header -> token -> claims, and claims + user state -> verdict.
+
+Both adapters (:mod:`jwtguard.wsgi`, :mod:`jwtguard.asgi`) call the same
+:class:`Guard`; they only read the request, load the user's state, and write
+the response. Bad tokens are values (:class:`Rejection`), not exceptions.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import re
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from types import MappingProxyType
+from typing import Any, Final
+
+from cachetools import TTLCache
+
+from .cache import StateCache
+from .config import Settings
+from .tokens import TokenVerifier
+
+logger = logging.getLogger("jwtguard")
+
+UserId = str | int
+
+#: BSON stores 64-bit integers; anything larger cannot be a stored ``_id``.
+_INT64 = 2**63
+
+#: RFC 6750 §2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
+_TOKEN68 = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
+
+#: A stored number above this is taken as milliseconds (JavaScript ``Date.now()``):
+#: as seconds it would be a date after the year 5000.
+_MILLISECONDS_ABOVE = 1e11
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """A finished answer to a request that may not pass.
+
+    ``headers`` are ``str`` pairs for WSGI; ``raw_headers`` the same pairs as
+    bytes for ASGI. ``user_enabled`` is what ``X-User-Enabled`` says, or None
+    when the header is not sent.
+    """
+
+    status: int
+    error: str
+    reason: str
+    headers: tuple[tuple[str, str], ...]
+    raw_headers: tuple[tuple[bytes, bytes], ...]
+    body: bytes
+    user_enabled: bool | None = None
+
+    @property
+    def status_line(self) -> str:
+        return _STATUS_LINES[self.status]
+
+
+_STATUS_LINES: Final = {
+    400: "400 Bad Request",
+    401: "401 Unauthorized",
+    431: "431 Request Header Fields Too Large",
+    503: "503 Service Unavailable",
+}
+
+#: error_description texts (RFC 6750 §3): fixed phrases, never exception text.
+_DESCRIPTIONS: Final = {
+    "expired": "The access token expired",
+    "invalid": "The access token is invalid",
+    "revoked": "The access token was revoked",
+    "disabled": "The account is disabled",
+    "unknown_user": "The account does not exist",
+    "malformed": "The Authorization header is malformed",
+    "multiple_credentials": "Only one Bearer credential is allowed",
+    "header_too_large": "The Authorization header is too large",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Verified:
+    """A token whose signature, audience and issuer checked out, and the claims jwtguard reads."""
+
+    claims: Mapping[str, Any]
+    user_id: UserId
+    iat: float
+    exp: float
+    nbf: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class UserState:
+    """What the store says about one user: the latest not-before time and the admin switch.
+
+    ``not_before`` is in epoch seconds. ``malformed`` marks a stored value
+    jwtguard cannot read; such a user's tokens are refused (fail closed).
+    """
+
+    not_before: float | None = None
+    enabled: bool = True
+    malformed: bool = False
+
+
+def user_state(document: Mapping[str, Any] | None, settings: Settings) -> UserState | None:
+    """Read a user document (as stored, fields projected) into a :class:`UserState`.
+
+    None for a user that does not exist. A missing enabled field means enabled
+    (existing collections keep working); any present value other than ``true``
+    disables. Dates are read time-zone-aware: a naive datetime is UTC, never
+    local time. Numbers are epoch seconds, or milliseconds when clearly so.
+    """
+    if document is None:
+        return None
+    enabled = document.get(settings.enabled_field, True) is True
+    latest: float | None = None
+    for name in settings.not_before_fields:
+        value = document.get(name)
+        if value is None:
+            continue
+        seconds = _epoch_seconds(value)
+        if seconds is None:
+            logger.warning("jwtguard: user %r has an unreadable %s; refusing its tokens", document.get("_id"), name)
+            return UserState(enabled=enabled, malformed=True)
+        latest = seconds if latest is None else max(latest, seconds)
+    return UserState(not_before=latest, enabled=enabled)
+
+
+def _epoch_seconds(value: object) -> float | None:
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            # BSON dates are UTC; a driver without tz_aware hands them over naive.
+            value = value.replace(tzinfo=timezone.utc)
+        return value.timestamp()
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+        return value / 1000 if value > _MILLISECONDS_ABOVE else float(value)
+    return None
+
+
+def is_stale(iat: float, not_before: float) -> bool:
+    """True when a token issued at *iat* is older than the cut-off *not_before*.
+
+    A whole-second ``iat`` is compared with the cut-off truncated to the second,
+    so a token minted in the same second as the cut-off passes (a documented
+    window under one second); a fractional ``iat`` compares exactly.
+    """
+    if iat == math.floor(iat):
+        return iat < math.floor(not_before)
+    return iat < not_before
+
+
+def _time_claim(claims: Mapping[str, Any], name: str) -> float | None:
+    value = claims.get(name)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(name)
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(name)
+    return value
+
+
+class Guard:
+    """The policy: which requests pass, and the exact answer to those that don't.
+
+    Build once per middleware; every answer that does not depend on the
+    request is built here, in ``__init__``. Verified tokens are remembered
+    (up to ``cache_maxsize``, for ``cache_ttl`` seconds), so a repeat request
+    skips the signature check but never the time checks.
+    """
+
+    def __init__(self, settings: Settings, verifier: TokenVerifier | None = None) -> None:
+        self.settings = settings
+        self.verifier = verifier or TokenVerifier(settings)
+        self._leeway = settings.leeway
+        self._max_header = settings.max_header_bytes
+        self._max_user_id = settings.max_user_id_length
+        self._user_claim = settings.user_claim
+        self._exempt_methods = frozenset(settings.exempt_methods)
+        # "/login" exempts "/login" and "/login/..."; "/static/" exempts what is under it.
+        self._exempt_exact = frozenset(p for p in settings.exempt_paths if p == "/" or not p.endswith("/"))
+        self._exempt_prefixes = tuple(
+            p if p.endswith("/") else p + "/" for p in settings.exempt_paths if p != "/"
+        )
+        self._verified: TTLCache[str, Verified] = TTLCache(maxsize=settings.cache_maxsize, ttl=max(settings.cache_ttl, 1))
+        self._lock = threading.Lock()
+        #: User states by user id: adapters load through it (``load``/``aload``).
+        self.states: StateCache[UserState | None] = StateCache(
+            maxsize=settings.cache_maxsize, ttl=settings.cache_ttl, keep_last_known=settings.on_store_error == "stale"
+        )
+        self._store_down = False
+        if settings.on_store_error == "allow":
+            logger.warning(
+                "jwtguard: JWTGUARD_ON_STORE_ERROR=allow: while the store is unreachable, revoked and "
+                "disabled users' tokens are ACCEPTED. Do not use this where revocation matters."
+            )
+
+        realm = f'Bearer realm="{settings.realm}"'
+        self.missing = self._rejection(401, "unauthorized", "missing_token", challenge=realm)
+        self.malformed = self._request_error(400, "malformed", realm)
+        self.multiple = self._request_error(400, "multiple_credentials", realm)
+        self.too_large = self._request_error(431, "header_too_large", realm)
+        self.invalid = self._token_error("invalid", realm)
+        self.expired = self._token_error("expired", realm)
+        self.revoked = self._token_error("revoked", realm, clear=True)
+        self.disabled = self._token_error("disabled", realm, user_enabled=False, clear=True)
+        self.unknown_user = self._token_error("unknown_user", realm, user_enabled=False, clear=True)
+        # No X-User-Enabled here: a database blip must not log everyone out.
+        self.store_unavailable = self._rejection(
+            503, "temporarily_unavailable", "store_unavailable", extra=(("Retry-After", str(settings.retry_after)),)
+        )
+
+    # -- building answers -------------------------------------------------------
+
+    def _token_error(
+        self, reason: str, realm: str, *, user_enabled: bool | None = None, clear: bool = False
+    ) -> Rejection:
+        challenge = f'{realm}, error="invalid_token", error_description="{_DESCRIPTIONS[reason]}"'
+        extra: tuple[tuple[str, str], ...] = ()
+        if user_enabled is not None:
+            extra += (("X-User-Enabled", "true" if user_enabled else "false"),)
+        if clear and self.settings.clear_site_data:
+            extra += (("Clear-Site-Data", '"storage"'),)
+        return self._rejection(401, "invalid_token", reason, challenge=challenge, extra=extra, user_enabled=user_enabled)
+
+    def _request_error(self, status: int, reason: str, realm: str) -> Rejection:
+        challenge = f'{realm}, error="invalid_request", error_description="{_DESCRIPTIONS[reason]}"'
+        return self._rejection(status, "invalid_request", reason, challenge=challenge)
+
+    @staticmethod
+    def _rejection(
+        status: int,
+        error: str,
+        reason: str,
+        *,
+        challenge: str | None = None,
+        extra: tuple[tuple[str, str], ...] = (),
+        user_enabled: bool | None = None,
+    ) -> Rejection:
+        body = json.dumps({"error": error, "reason": reason}, separators=(",", ":")).encode()
+        headers: tuple[tuple[str, str], ...] = (
+            ("Content-Type", "application/json"),
+            ("Content-Length", str(len(body))),
+            ("Cache-Control", "no-store"),
+        )
+        if challenge is not None:
+            headers += (("WWW-Authenticate", challenge),)
+        headers += extra
+        raw = tuple((k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers)
+        return Rejection(status, error, reason, headers, raw, body, user_enabled)
+
+    # -- the request ------------------------------------------------------------
+
+    def is_exempt(self, path: str, method: str) -> bool:
+        """True for requests that pass untouched: exempt methods (CORS preflight) and paths."""
+        if method in self._exempt_methods:
+            return True
+        if path in self._exempt_exact:
+            return True
+        if self._exempt_prefixes and path.startswith(self._exempt_prefixes):
+            # "/static/../api" must not ride on the "/static/" exemption.
+            return "/." not in path or not any(seg in (".", "..") for seg in path.split("/"))
+        return False
+
+    def authenticate(self, values: list[str], now: float, *, cached_only: bool = False) -> Verified | Rejection | None:
+        """Read the ``Authorization`` header values and verify the Bearer token.
+
+        *values* holds every ``Authorization`` field of the request (WSGI
+        servers join repeated fields with commas; ASGI lists each one). With
+        *cached_only*, a token that would need a signature check returns None
+        (the ASGI adapter then verifies in a thread when keys come over HTTP).
+        """
+        if len(values) != 1:
+            # None at all, or more than one method (RFC 6750 §3.1).
+            return self._early(self.missing if not values else self.multiple)
+        value = values[0]
+        # Bounded before any decoding; the bound holds for str and bytes alike.
+        if len(value) > self._max_header:
+            return self._early(self.too_large)
+        token = self._bearer_token(value)
+        if isinstance(token, Rejection):
+            return self._early(token)
+        with self._lock:  # a TTLCache lookup reorders it: not thread-safe bare
+            verified = self._verified.get(token)
+        if verified is None:
+            if cached_only:
+                return None
+            result = self._verify(token)
+            if isinstance(result, Rejection):
+                return self._early(result)
+            verified = result
+            with self._lock:
+                self._verified[token] = verified
+        result = self._check_times(verified, now)
+        if isinstance(result, Rejection):
+            logger.debug("jwtguard: rejected (%s) for user %r", result.reason, verified.user_id)
+        return result
+
+    @staticmethod
+    def _early(rejection: Rejection) -> Rejection:
+        logger.debug("jwtguard: rejected (%s) before any user lookup", rejection.reason)
+        return rejection
+
+    def _bearer_token(self, value: str) -> str | Rejection:
+        # RFC 9110 §11.4: credentials = auth-scheme [ 1*SP token68 ]
+        value = value.strip(" ")
+        scheme, _, rest = value.partition(" ")
+        if scheme.lower() != "bearer":
+            if scheme[:6].lower() == "bearer" and (len(scheme) == 6 or not scheme[6].isalnum()):
+                return self.malformed  # "Bearer\t<token>", "Bearer,<token>"
+            # Another scheme (Basic, Digest...): no Bearer credentials at all,
+            # so no error code (RFC 6750 §3.1).
+            return self.missing
+        token = rest.lstrip(" ")
+        if not token:
+            return self.malformed
+        if " " in token or "," in token:
+            return self.multiple
+        if _TOKEN68.fullmatch(token) is None:
+            return self.malformed
+        return token
+
+    def _verify(self, token: str) -> Verified | Rejection:
+        try:
+            header, claims = self.verifier.verify(token)
+            if "crit" in header:
+                # RFC 7515 §4.1.11: extensions jwtguard does not implement.
+                return self.invalid
+            user_id = claims[self._user_claim]
+            if not self._valid_user_id(user_id):
+                return self.invalid
+            iat = _time_claim(claims, "iat")
+            exp = _time_claim(claims, "exp")
+            nbf = _time_claim(claims, "nbf")
+        except Exception as exc:  # every failure of hostile input is a 401, never a 500
+            logger.debug("jwtguard: token rejected: %s", type(exc).__name__)
+            return self.invalid
+        assert iat is not None and exp is not None  # required by the verifier
+        # Read-only: the same mapping is handed to every request with this token.
+        return Verified(MappingProxyType(dict(claims)), user_id, iat, exp, nbf)
+
+    def _valid_user_id(self, user_id: object) -> bool:
+        # Only plain strings and 64-bit integers reach a query: never an object
+        # such as {"$ne": null}, a list, a bool, or a float.
+        if isinstance(user_id, str):
+            return 0 < len(user_id) <= self._max_user_id and user_id.isprintable()
+        if isinstance(user_id, int) and not isinstance(user_id, bool):
+            return -_INT64 <= user_id < _INT64
+        return False
+
+    def _check_times(self, verified: Verified, now: float) -> Verified | Rejection:
+        leeway = self._leeway
+        if verified.exp <= now - leeway:
+            return self.expired
+        if verified.iat > now + leeway:
+            return self.invalid  # issued in the future
+        if verified.nbf is not None and verified.nbf > now + leeway:
+            return self.invalid
+        return verified
+
+    def decide(self, verified: Verified, state: UserState | None) -> Rejection | None:
+        """The verdict on a verified token given its user's state; None means accept."""
+        if state is None:
+            rejection = self.unknown_user
+        elif state.malformed:
+            rejection = self.revoked
+        elif not state.enabled:
+            rejection = self.disabled
+        elif state.not_before is not None and is_stale(verified.iat, state.not_before):
+            rejection = self.revoked
+        else:
+            return None
+        logger.debug("jwtguard: rejected (%s) for user %r", rejection.reason, verified.user_id)
+        return rejection
+
+    def read_state(self, document: Mapping[str, Any] | None) -> UserState | None:
+        """Turn what the store answered into a state; notes that the store is back."""
+        if self._store_down:
+            self._store_down = False
+            logger.warning("jwtguard: the store answers again")
+        return user_state(document, self.settings)
+
+    def store_failed(self, verified: Verified, error: Exception) -> Rejection | None:
+        """The verdict when the store could not answer, by ``JWTGUARD_ON_STORE_ERROR``.
+
+        ``reject``: 503. ``stale``: the last state loaded in this process, while
+        younger than ``JWTGUARD_STALE_MAX_AGE``, then 503. ``allow``: accept.
+        """
+        if not self._store_down:
+            self._store_down = True
+            logger.warning("jwtguard: the store is unreachable (%s)", error)
+        policy = self.settings.on_store_error
+        if policy == "allow":
+            return None
+        if policy == "stale":
+            known = self.states.last_known(verified.user_id, self.settings.stale_max_age)
+            if known is not None:
+                return self.decide(verified, known[0])
+        return self.store_unavailable
+
+    def forget_tokens(self) -> None:
+        """Drop remembered verifications (after a key rotation, say)."""
+        with self._lock:
+            self._verified.clear()

@@ -1,0 +1,153 @@
+"""Token signatures with PyJWT: verification keys prepared once, and issuing.
+
+Time claims are *not* checked here: :mod:`jwtguard.core` checks them against an
+injected clock, on every request, cached or not.
+"""
+
+from __future__ import annotations
+
+import math
+import secrets
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import jwt
+from jwt.algorithms import get_default_algorithms
+
+from .config import Settings
+from .errors import ConfigError
+
+# PyJWT checks signature, audience and issuer; jwtguard checks the time claims
+# itself, against its own clock, so cached verifications are re-checked too.
+_DECODE_OPTIONS: Any = {
+    "verify_signature": True,
+    "verify_exp": False,
+    "verify_nbf": False,
+    "verify_iat": False,
+    "verify_aud": True,
+    "verify_iss": True,
+    "verify_sub": False,  # the user claim may be an integer; the core checks its type
+    "verify_jti": False,
+}
+
+
+class TokenVerifier:
+    """Verifies a compact JWS with the configured keys and returns its claims.
+
+    Raises a :class:`jwt.PyJWTError` (or any other exception on hostile input);
+    callers map every exception to a rejection. ``needs_io`` is true when keys
+    come from a JWKS URL, whose first use (and key rotation) fetches over HTTP.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self._algorithms = list(settings.algorithms)
+        self._audience = list(settings.audience) or None
+        self._issuer = settings.issuer
+        self._require = sorted({"exp", "iat", settings.user_claim})
+        self._jwt = jwt.PyJWT()
+        self._jwks: jwt.PyJWKClient | None = None
+        self._keys: dict[str, Any] = {}
+        self.needs_io = False
+        available = get_default_algorithms()
+        for name in settings.algorithms:
+            if name in settings.hmac_algorithms:
+                material: str | None = settings.secret
+            else:
+                material = settings.public_key
+            if material is None:
+                continue
+            try:
+                self._keys[name] = available[name].prepare_key(material)
+            except Exception:
+                variable = "JWTGUARD_SECRET" if name in settings.hmac_algorithms else "JWTGUARD_PUBLIC_KEY"
+                raise ConfigError(variable, f"not a usable key for {name}") from None
+        if settings.jwks_url:
+            self._jwks = jwt.PyJWKClient(
+                settings.jwks_url, cache_keys=True, lifespan=300, timeout=int(math.ceil(settings.store_timeout))
+            )
+            self.needs_io = True
+        # One key for every allowed algorithm (the usual single-HS256 setup):
+        # no need to read the header before decoding.
+        self._single_key = next(iter(self._keys.values())) if len(self._keys) == 1 and not self._jwks else None
+
+    def verify(self, token: str) -> tuple[Mapping[str, Any], Mapping[str, Any]]:
+        """Return ``(header, claims)`` of a token whose signature checks out."""
+        if self._single_key is not None:
+            key: Any = self._single_key
+            algorithms = self._algorithms
+        else:
+            alg = jwt.get_unverified_header(token).get("alg")
+            if alg not in self._algorithms:
+                raise jwt.InvalidAlgorithmError("algorithm not allowed")
+            algorithms = [alg]
+            if alg in self._keys:
+                key = self._keys[alg]
+            elif self._jwks is not None:
+                key = self._jwks.get_signing_key_from_jwt(token).key
+            else:
+                raise jwt.InvalidKeyError("no key for algorithm")
+        decoded = self._jwt.decode_complete(
+            token,
+            key,
+            algorithms=algorithms,
+            options=_DECODE_OPTIONS,
+            audience=self._audience,
+            issuer=self._issuer,
+        )
+        decoded_claims = decoded["payload"]
+        for claim in self._require:
+            if decoded_claims.get(claim) is None:
+                raise jwt.MissingRequiredClaimError(claim)
+        return decoded["header"], decoded_claims
+
+
+def now_iat(now: float | None = None) -> float:
+    """An ``iat`` at millisecond resolution, rounded down.
+
+    BSON dates keep milliseconds; :func:`jwtguard.admin.Admin.logout_everywhere`
+    rounds its cut-off *up* to the millisecond and waits for it, so a token made
+    here compares exactly against it: one made before the call dies, one made
+    after it lives.
+    """
+    t = time.time() if now is None else now
+    return math.floor(t * 1000) / 1000
+
+
+def issue_token(
+    settings: Settings,
+    user_id: str | int,
+    *,
+    ttl: float | None = None,
+    algorithm: str | None = None,
+    now: float | None = None,
+    **claims: Any,
+) -> str:
+    """Sign a token for *user_id* with ``iat``, ``exp`` and a random ``jti``.
+
+    Signs with the first configured algorithm unless *algorithm* is given:
+    HMAC with ``JWTGUARD_SECRET``, any other algorithm with
+    ``JWTGUARD_PRIVATE_KEY(_FILE)``. *claims* are added to the payload and may
+    override ``aud``/``iss`` (set from the settings when configured).
+    """
+    alg = algorithm or settings.algorithms[0]
+    if alg not in settings.algorithms:
+        raise ConfigError("JWTGUARD_ALGORITHMS", f"{alg} is not in the allow-list")
+    if alg in settings.hmac_algorithms:
+        key: Any = settings.secret
+    elif settings.private_key:
+        key = settings.private_key
+    else:
+        raise ConfigError("JWTGUARD_PRIVATE_KEY", f"issuing {alg} tokens needs a private key")
+    iat = now_iat(now)
+    payload: dict[str, Any] = {}
+    if settings.audience:
+        payload["aud"] = settings.audience[0] if len(settings.audience) == 1 else list(settings.audience)
+    if settings.issuer:
+        payload["iss"] = settings.issuer
+    payload.update(claims)
+    payload[settings.user_claim] = user_id
+    payload["iat"] = iat
+    payload["exp"] = int(iat + (settings.token_ttl if ttl is None else ttl))
+    payload.setdefault("jti", secrets.token_urlsafe(16))
+    return jwt.encode(payload, key, algorithm=alg)

@@ -1,0 +1,102 @@
+"""JWTGuardWSGI: the guard in front of any WSGI application (Flask, Django, ...)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+from .config import Settings
+from .core import Guard, Rejection, Verified
+from .errors import StoreError
+from .stores import Store, open_store
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+
+ExcInfo = tuple[type[BaseException], BaseException, TracebackType] | tuple[None, None, None]
+
+
+class JWTGuardWSGI:
+    """WSGI middleware: only requests with a valid, unrevoked Bearer token reach *app*.
+
+    :param app: the WSGI application to protect.
+    :param settings: defaults to ``Settings.from_env()`` (the ``JWTGUARD_*`` variables).
+    :param store: defaults to the store ``JWTGUARD_STORE_URL`` names.
+    :param clock: wall-clock seconds, for tests.
+
+    Accepted requests see the verified claims at ``environ["jwtguard.claims"]``
+    and the user id at ``environ["jwtguard.user_id"]``; their responses carry
+    ``X-User-Enabled: true``.
+    """
+
+    def __init__(
+        self,
+        app: WSGIApplication,
+        /,
+        *,
+        settings: Settings | None = None,
+        store: Store | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.app = app
+        self.settings = settings or Settings.from_env()
+        self.guard = Guard(self.settings)
+        self.store = store or open_store(self.settings)
+        self._clock = clock
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        guard = self.guard
+        if guard.is_exempt(environ.get("PATH_INFO", ""), environ.get("REQUEST_METHOD", "")):
+            return self.app(environ, start_response)
+        header = environ.get("HTTP_AUTHORIZATION")
+        result = guard.authenticate([] if header is None else [header], self._clock())
+        if isinstance(result, Rejection):
+            return _reject(result, start_response)
+        assert result is not None
+        user_id = result.user_id
+        try:
+            state = guard.states.load(user_id, lambda: guard.read_state(self.store.load(user_id)))
+        except StoreError as exc:
+            rejection = guard.store_failed(result, exc)
+        else:
+            rejection = guard.decide(result, state)
+        if rejection is not None:
+            return _reject(rejection, start_response)
+        return self._accept(result, environ, start_response)
+
+    def _accept(self, verified: Verified, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        environ["jwtguard.claims"] = verified.claims
+        environ["jwtguard.user_id"] = verified.user_id
+
+        def start_with_signal(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            headers.append(("X-User-Enabled", "true"))
+            _expose_signal(headers)
+            return start_response(status, headers, exc_info)
+
+        return self.app(environ, start_with_signal)
+
+    def close(self) -> None:
+        """Close the store's connections."""
+        self.store.close()
+
+
+def _reject(rejection: Rejection, start_response: StartResponse) -> Iterable[bytes]:
+    start_response(rejection.status_line, list(rejection.headers))
+    return [rejection.body]
+
+
+def _expose_signal(headers: list[tuple[str, str]]) -> None:
+    """Let cross-origin scripts read X-User-Enabled when the app answers with CORS."""
+    cors = False
+    for index, (name, value) in enumerate(headers):
+        lowered = name.lower()
+        if lowered == "access-control-expose-headers":
+            if "x-user-enabled" not in value.lower() and value.strip() != "*":
+                headers[index] = (name, f"{value}, X-User-Enabled")
+            return
+        if lowered == "access-control-allow-origin":
+            cors = True
+    if cors:
+        headers.append(("Access-Control-Expose-Headers", "X-User-Enabled"))
