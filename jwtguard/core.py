@@ -185,7 +185,9 @@ class Guard:
         self._exempt_prefixes = tuple(
             p if p.endswith("/") else p + "/" for p in settings.exempt_paths if p != "/"
         )
-        self._verified: TTLCache[str, Verified] = TTLCache(maxsize=settings.cache_maxsize, ttl=max(settings.cache_ttl, 1))
+        self._verified: TTLCache[str, Verified] = TTLCache(
+            maxsize=settings.cache_maxsize, ttl=max(settings.cache_ttl, 1)
+        )
         self._lock = threading.Lock()
         #: User states by user id: adapters load through it (``load``/``aload``).
         self.states: StateCache[UserState | None] = StateCache(
@@ -224,7 +226,9 @@ class Guard:
             extra += (("X-User-Enabled", "true" if user_enabled else "false"),)
         if clear and self.settings.clear_site_data:
             extra += (("Clear-Site-Data", '"storage"'),)
-        return self._rejection(401, "invalid_token", reason, challenge=challenge, extra=extra, user_enabled=user_enabled)
+        return self._rejection(
+            401, "invalid_token", reason, challenge=challenge, extra=extra, user_enabled=user_enabled
+        )
 
     def _request_error(self, status: int, reason: str, realm: str) -> Rejection:
         challenge = f'{realm}, error="invalid_request", error_description="{_DESCRIPTIONS[reason]}"'

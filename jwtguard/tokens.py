@@ -64,7 +64,7 @@ class TokenVerifier:
                 raise ConfigError(variable, f"not a usable key for {name}") from None
         if settings.jwks_url:
             self._jwks = jwt.PyJWKClient(
-                settings.jwks_url, cache_keys=True, lifespan=300, timeout=int(math.ceil(settings.store_timeout))
+                settings.jwks_url, cache_keys=True, lifespan=300, timeout=math.ceil(settings.store_timeout)
             )
             self.needs_io = True
         # One key for every allowed algorithm (the usual single-HS256 setup):

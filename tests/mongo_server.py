@@ -78,7 +78,8 @@ class MongoServer:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"{self.kind} exited with {self.process.returncode}; see {self.directory}/server.log")
+                code = self.process.returncode
+                raise RuntimeError(f"{self.kind} exited with {code}; see {self.directory}/server.log")
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
                     return
