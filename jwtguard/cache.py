@@ -85,11 +85,12 @@ class StateCache(Generic[V]):
 
     def _lookup(self, key: Hashable) -> object:
         with self._lock:
-            value = self._values.get(key, _MISSING)
-            if value is _MISSING:
+            try:
+                value: object = self._values[key]  # one TTL check, unlike get()
+            except KeyError:
                 self.misses += 1
-            else:
-                self.hits += 1
+                return _MISSING
+            self.hits += 1
             return value
 
     def _store(self, key: Hashable, value: V, generation: int) -> None:

@@ -287,11 +287,15 @@ class Guard:
         token = self._bearer_token(value)
         if isinstance(token, Rejection):
             return self._early(token)
-        with self._lock:  # a TTLCache lookup reorders it: not thread-safe bare
-            verified = self._verified.get(token)
-        if verified is None:
+        try:
+            with self._lock:  # a TTLCache lookup reorders it: not thread-safe bare
+                verified = self._verified[token]
+        except KeyError:
             if cached_only:
                 return None
+            # Only tokens that passed this check are ever cached: a hit needs no regex.
+            if _TOKEN68.fullmatch(token) is None:
+                return self._early(self.malformed)
             result = self._verify(token)
             if isinstance(result, Rejection):
                 return self._early(result)
@@ -323,8 +327,6 @@ class Guard:
             return self.malformed
         if " " in token or "," in token:
             return self.multiple
-        if _TOKEN68.fullmatch(token) is None:
-            return self.malformed
         return token
 
     def _verify(self, token: str) -> Verified | Rejection:
