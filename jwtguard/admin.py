@@ -6,6 +6,7 @@ process at once; other processes see them within ``JWTGUARD_CACHE_TTL``.
 
 from __future__ import annotations
 
+import asyncio
 import math
 import time
 from datetime import datetime, timezone
@@ -28,16 +29,18 @@ def _check_user_id(user_id: object) -> UserId:
     raise ValueError("user_id must be a non-empty printable string or a 64-bit integer")
 
 
-def _cut_off() -> datetime:
-    """Now, rounded *up* to the millisecond (BSON's resolution), once that moment has passed.
+def _cut_off() -> float:
+    """Now, rounded *up* to the millisecond (BSON's resolution).
 
     Tokens from :func:`jwtguard.tokens.issue_token` carry an ``iat`` rounded
-    down to the millisecond: every token issued before this call is older
-    than the cut-off, and every token issued after it is not.
+    down to the millisecond. Once the cut-off has passed (callers wait for it,
+    under a millisecond), every token issued before the call is older than
+    the cut-off, and every token issued after it is not.
     """
-    cut = math.ceil(time.time() * 1000) / 1000
-    while (remaining := cut - time.time()) > 0:
-        time.sleep(remaining)
+    return math.ceil(time.time() * 1000) / 1000
+
+
+def _as_date(cut: float) -> datetime:
     return datetime.fromtimestamp(cut, tz=timezone.utc)
 
 
@@ -60,7 +63,10 @@ class Admin:
 
     def logout_everywhere(self, user_id: UserId) -> bool:
         """Kill every token issued to *user_id* until now. False if there is no such user."""
-        return self._apply(user_id, Change(not_before=_cut_off()))
+        cut = _cut_off()
+        while (remaining := cut - time.time()) > 0:
+            time.sleep(remaining)
+        return self._apply(user_id, Change(not_before=_as_date(cut)))
 
     def disable_user(self, user_id: UserId) -> bool:
         """Refuse every token of *user_id* until :meth:`enable_user`. False if there is no such user."""
@@ -100,8 +106,10 @@ class AsyncAdmin:
         return found
 
     async def logout_everywhere(self, user_id: UserId) -> bool:
-        # The wait inside _cut_off is under a millisecond.
-        return await self._apply(user_id, Change(not_before=_cut_off()))
+        cut = _cut_off()
+        while (remaining := cut - time.time()) > 0:
+            await asyncio.sleep(remaining)
+        return await self._apply(user_id, Change(not_before=_as_date(cut)))
 
     async def disable_user(self, user_id: UserId) -> bool:
         return await self._apply(user_id, Change(enabled=False))

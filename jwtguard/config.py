@@ -11,7 +11,7 @@ import math
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
 
 import jwt
 
@@ -111,7 +111,7 @@ class Settings:
         if not self.user_claim:
             raise _error("user_claim", "accepts a claim name")
         _check_number("leeway", self.leeway, minimum=0, maximum=3600)
-        _check_number("token_ttl", self.token_ttl, minimum=1, maximum=10 * 365 * 86400, open_min=False)
+        _check_number("token_ttl", self.token_ttl, minimum=1, maximum=10 * 365 * 86400)
         _check_number("store_timeout", self.store_timeout, minimum=0.01, maximum=120)
         _check_number("cache_ttl", self.cache_ttl, minimum=0, maximum=3600)
         _check_number("stale_max_age", self.stale_max_age, minimum=0, maximum=7 * 86400)
@@ -124,9 +124,14 @@ class Settings:
                 raise _error("exempt_paths", f"paths must start with '/', got {path!r}")
         if not self.not_before_fields:
             raise _error("not_before_fields", "at least one field name is required")
-        for name in (*self.not_before_fields, self.enabled_field, self.users_collection):
-            if not name or name.startswith("$") or "\0" in name:
-                raise _error("not_before_fields", f"{name!r} is not a usable field name")
+        for variable, names in (
+            ("not_before_fields", self.not_before_fields),
+            ("enabled_field", (self.enabled_field,)),
+            ("users_collection", (self.users_collection,)),
+        ):
+            for name in names:
+                if not name or name.startswith("$") or "\0" in name or "." in name:
+                    raise _error(variable, f"{name!r} is not a usable name (no '$' prefix, no '.')")
         if self.on_store_error not in _STORE_ERROR_POLICIES:
             raise _error("on_store_error", "accepts reject, stale or allow")
         if self.store_url is not None and not self.store_url.startswith(
@@ -199,19 +204,16 @@ def _error(name: str, message: str) -> ConfigError:
     return ConfigError(PREFIX + name.upper(), message)
 
 
-def _check_number(name: str, value: float, *, minimum: float, maximum: float, open_min: bool = False) -> None:
+def _check_number(name: str, value: float, *, minimum: float, maximum: float) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         raise _error(name, "accepts a number")
-    if value < minimum or value > maximum or (open_min and value == minimum):
+    if value < minimum or value > maximum:
         raise _error(name, f"accepts a number from {minimum:g} to {maximum:g}, got {value:g}")
 
 
 def _check_int(name: str, value: int, *, minimum: int) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise _error(name, f"accepts a whole number of at least {minimum}")
-
-
-T = TypeVar("T")
 
 
 def _text(name: str, raw: str) -> str:

@@ -299,3 +299,75 @@ def test_rsa_public_key(make_client: Any, mongo_uri: str, users: Any) -> None:
         algorithm="HS256",
     )
     assert_invalid_token(client("GET", "/api/me", bearer(forged)), "invalid")
+
+
+@pytest.fixture
+def jwks_server() -> Any:
+    """A JWKS endpoint on 127.0.0.1 serving one RSA key; yields (url, private_key, request_count)."""
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(private.public_key()))
+    jwk.update(kid="k1", use="sig", alg="RS256")
+    body = json.dumps({"keys": [jwk]}).encode()
+    hits: list[int] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            hits.append(1)
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/jwks.json", private, hits
+    server.shutdown()
+    server.server_close()
+
+
+def test_jwks_keys(make_client: Any, mongo_uri: str, users: Any, jwks_server: Any) -> None:
+    url, private, hits = jwks_server
+    users.insert_one({"_id": "alice"})
+    client = make_client(Settings(algorithms=("RS256",), jwks_url=url, store_url=mongo_uri))
+    now = int(time.time())
+    good = jwt.encode({"sub": "alice", "iat": now, "exp": now + 60}, private, algorithm="RS256", headers={"kid": "k1"})
+    assert client("GET", "/api/me", bearer(good)).status == 200
+    assert client("GET", "/api/me", bearer(good)).status == 200
+    assert len(hits) == 1  # keys fetched once, then cached
+    unknown_kid = jwt.encode(
+        {"sub": "alice", "iat": now, "exp": now + 60}, private, algorithm="RS256", headers={"kid": "other"}
+    )
+    assert_invalid_token(client("GET", "/api/me", bearer(unknown_kid)), "invalid")
+
+
+def test_websocket_handshake_is_guarded(settings: Settings, users: Any) -> None:
+    from starlette.applications import Starlette
+    from starlette.routing import WebSocketRoute
+    from starlette.testclient import TestClient
+    from starlette.websockets import WebSocket, WebSocketDisconnect
+
+    from jwtguard import JWTGuardASGI
+
+    async def echo(websocket: WebSocket) -> None:
+        await websocket.accept()
+        await websocket.send_json({"user": websocket.scope["jwtguard.user_id"]})
+        await websocket.close()
+
+    users.insert_one({"_id": "alice"})
+    guard = JWTGuardASGI(Starlette(routes=[WebSocketRoute("/ws", echo)]), settings=settings)
+    with TestClient(guard) as client:
+        with client.websocket_connect("/ws", headers=dict(bearer(token_for("alice")))) as ws:
+            assert ws.receive_json() == {"user": "alice"}
+        with pytest.raises(WebSocketDisconnect) as refused, client.websocket_connect("/ws") as ws:
+            ws.receive_json()
+        assert refused.value.code == 1008
+        client.portal.call(guard.close)  # type: ignore[union-attr]
