@@ -1,0 +1,160 @@
+"""The state cache: TTL with a fake clock, one load per key at a time, invalidation."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+
+import pytest
+
+from jwtguard.cache import StateCache, invalidate_everywhere
+from jwtguard.errors import StoreError
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_values_expire_after_the_ttl() -> None:
+    clock = FakeClock()
+    cache: StateCache[str] = StateCache(maxsize=10, ttl=5, timer=clock)
+    calls: list[str] = []
+
+    def loader() -> str:
+        calls.append("load")
+        return f"v{len(calls)}"
+
+    assert cache.load("k", loader) == "v1"
+    clock.now += 4.9
+    assert cache.load("k", loader) == "v1"
+    clock.now += 0.2
+    assert cache.load("k", loader) == "v2"
+    assert (cache.hits, cache.misses) == (1, 2)
+
+
+def test_none_is_cached_like_any_value() -> None:
+    cache: StateCache[None] = StateCache(maxsize=10, ttl=5)
+    calls: list[int] = []
+    for _ in range(3):
+        cache.load("ghost", lambda: calls.append(1))
+    assert len(calls) == 1
+
+
+def test_concurrent_thread_misses_share_one_load() -> None:
+    cache: StateCache[str] = StateCache(maxsize=10, ttl=5)
+    calls: list[int] = []
+    started = threading.Event()
+    release = threading.Event()
+
+    def slow_loader() -> str:
+        calls.append(1)
+        started.set()
+        assert release.wait(10)
+        return "state"
+
+    results: list[str] = []
+    threads = [threading.Thread(target=lambda: results.append(cache.load("alice", slow_loader))) for _ in range(16)]
+    for thread in threads:
+        thread.start()
+    assert started.wait(10)
+    time.sleep(0.1)  # let the other threads reach the flight
+    release.set()
+    for thread in threads:
+        thread.join(10)
+    assert results == ["state"] * 16
+    assert len(calls) == 1
+
+
+def test_concurrent_coroutine_misses_share_one_load() -> None:
+    cache: StateCache[str] = StateCache(maxsize=10, ttl=5)
+    calls: list[int] = []
+
+    async def loader() -> str:
+        calls.append(1)
+        await asyncio.sleep(0.05)
+        return "state"
+
+    async def main() -> list[str]:
+        return await asyncio.gather(*(cache.aload("alice", loader) for _ in range(50)))
+
+    assert asyncio.run(main()) == ["state"] * 50
+    assert len(calls) == 1
+
+
+def test_a_failed_load_fails_every_waiter_and_is_not_cached() -> None:
+    cache: StateCache[str] = StateCache(maxsize=10, ttl=5)
+
+    async def failing() -> str:
+        await asyncio.sleep(0.01)
+        raise StoreError("down")
+
+    async def main() -> list[object]:
+        return await asyncio.gather(*(cache.aload("alice", failing) for _ in range(5)), return_exceptions=True)
+
+    results = asyncio.run(main())
+    assert all(isinstance(r, StoreError) for r in results)
+    assert cache.load("alice", lambda: "back") == "back"
+
+
+def test_a_cancelled_leader_does_not_hang_its_followers() -> None:
+    cache: StateCache[str] = StateCache(maxsize=10, ttl=5)
+
+    async def slow() -> str:
+        await asyncio.sleep(10)
+        return "never"
+
+    async def main() -> object:
+        leader = asyncio.ensure_future(cache.aload("alice", slow))
+        await asyncio.sleep(0.01)
+        follower = asyncio.ensure_future(cache.aload("alice", slow))
+        await asyncio.sleep(0.01)
+        leader.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await leader
+        return await asyncio.wait_for(asyncio.gather(follower, return_exceptions=True), 5)
+
+    (result,) = asyncio.run(main())  # type: ignore[misc]
+    assert isinstance(result, StoreError)
+
+
+def test_invalidation_during_a_load_keeps_the_old_answer_out() -> None:
+    cache: StateCache[str] = StateCache(maxsize=10, ttl=60)
+
+    def loader_racing_an_admin_change() -> str:
+        invalidate_everywhere("alice")  # the admin wrote while this query was in flight
+        return "before-change"
+
+    assert cache.load("alice", loader_racing_an_admin_change) == "before-change"
+    assert cache.load("alice", lambda: "after-change") == "after-change"
+
+
+def test_invalidate_everywhere_reaches_every_cache() -> None:
+    first: StateCache[str] = StateCache(maxsize=10, ttl=60)
+    second: StateCache[str] = StateCache(maxsize=10, ttl=60)
+    first.load("alice", lambda: "old")
+    second.load("alice", lambda: "old")
+    invalidate_everywhere("alice")
+    assert first.load("alice", lambda: "new") == "new"
+    assert second.load("alice", lambda: "new") == "new"
+
+
+def test_last_known_is_bounded_by_age() -> None:
+    clock = FakeClock()
+    cache: StateCache[str] = StateCache(maxsize=10, ttl=1, keep_last_known=True, timer=clock)
+    cache.load("alice", lambda: "state")
+    clock.now += 30
+    assert cache.last_known("alice", max_age=60) == ("state", 30)
+    assert cache.last_known("alice", max_age=10) is None
+    assert cache.last_known("bob", max_age=60) is None
+
+
+def test_size_is_bounded() -> None:
+    cache: StateCache[int] = StateCache(maxsize=100, ttl=60)
+    for i in range(1000):
+        cache.load(i, lambda i=i: i)  # type: ignore[misc]
+    assert len(cache) == 100
