@@ -23,6 +23,8 @@ PREFIX = "JWTGUARD_"
 #: long as the hash output.
 _HMAC_MIN_KEY_BYTES = {"HS256": 32, "HS384": 48, "HS512": 64}
 
+_TUPLE_FIELDS = ("algorithms", "audience", "exempt_paths", "exempt_methods", "not_before_fields")
+
 StoreErrorPolicy = Literal["reject", "stale", "allow"]
 _STORE_ERROR_POLICIES: tuple[StoreErrorPolicy, ...] = ("reject", "stale", "allow")
 
@@ -75,7 +77,15 @@ class Settings:
     clear_site_data: bool = False
 
     def __post_init__(self) -> None:
-        algorithms = tuple(self.algorithms)
+        # Lists and single strings given to the constructor become tuples:
+        # audience="api" means ("api",), never ("a", "p", "i").
+        for name in _TUPLE_FIELDS:
+            value = getattr(self, name)
+            normalized = (value,) if isinstance(value, str) else tuple(value)
+            if name == "exempt_methods":
+                normalized = tuple(method.upper() for method in normalized)
+            object.__setattr__(self, name, normalized)
+        algorithms = self.algorithms
         if not algorithms:
             raise _error("algorithms", "at least one algorithm is required")
         supported = _supported_algorithms()
