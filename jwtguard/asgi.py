@@ -78,7 +78,15 @@ class JWTGuardASGI:
         await self._accept(result, scope, receive, send)
 
     async def _load(self, user_id: str | int) -> Any:
-        return self.guard.read_state(await self.store.load(user_id))
+        # Only real store queries are timed; the cache answers most requests.
+        started = time.perf_counter()
+        try:
+            document = await self.store.load(user_id)
+        except StoreError:
+            self.guard.metrics.store_load(time.perf_counter() - started, failed=True)
+            raise
+        self.guard.metrics.store_load(time.perf_counter() - started, failed=False)
+        return self.guard.read_state(document)
 
     async def _accept(self, verified: Verified, scope: Scope, receive: Receive, send: Send) -> None:
         scope["jwtguard.claims"] = verified.claims

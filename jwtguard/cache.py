@@ -95,10 +95,12 @@ class StateCache(Generic[V]):
 
     def _store(self, key: Hashable, value: V, generation: int) -> None:
         with self._lock:
+            # A load that overlapped an invalidation may hold the state from
+            # before an admin change: it is neither cached nor remembered.
             if generation == self._generation:
                 self._values[key] = value
-            if self._last_known is not None:
-                self._last_known[key] = (value, self._timer())
+                if self._last_known is not None:
+                    self._last_known[key] = (value, self._timer())
 
     def load(self, key: Hashable, loader: Callable[[], V]) -> V:
         """The cached value for *key*, or *loader*'s answer (one call per key at a time)."""
@@ -127,7 +129,9 @@ class StateCache(Generic[V]):
             return value
         finally:
             with self._lock:
-                del self._flights[key]
+                # An invalidation may have detached this flight already.
+                if self._flights.get(key) is flight:
+                    del self._flights[key]
             flight.done.set()
 
     async def aload(self, key: Hashable, loader: Callable[[], Awaitable[V]]) -> V:
@@ -160,7 +164,8 @@ class StateCache(Generic[V]):
             return value
         finally:
             with self._lock:
-                del self._async_flights[flight_key]
+                if self._async_flights.get(flight_key) is future:
+                    del self._async_flights[flight_key]
 
     def last_known(self, key: Hashable, max_age: float) -> tuple[V, float] | None:
         """The last value loaded for *key* and its age, if younger than *max_age* seconds."""
@@ -174,10 +179,21 @@ class StateCache(Generic[V]):
         return (entry[0], age) if age <= max_age else None
 
     def invalidate(self, key: Hashable) -> None:
-        """Forget *key*; the next request loads it from the store."""
+        """Forget *key*; the next request loads it from the store.
+
+        A load already in flight is detached: callers that arrive after the
+        invalidation start a new one instead of waiting for an answer read
+        before the change. The last known value goes too, so the ``stale``
+        policy never serves a state that an admin has just changed.
+        """
         with self._lock:
             self._generation += 1
             self._values.pop(key, None)
+            self._flights.pop(key, None)
+            for flight_key in [k for k in self._async_flights if k[1] == key]:
+                del self._async_flights[flight_key]
+            if self._last_known is not None:
+                self._last_known.pop(key, None)
 
     def clear(self) -> None:
         with self._lock:

@@ -22,6 +22,7 @@ from cachetools import TTLCache
 
 from .cache import StateCache
 from .config import Settings
+from .metrics import Metrics
 from .tokens import TokenVerifier
 
 logger = logging.getLogger("jwtguard")
@@ -193,6 +194,8 @@ class Guard:
         self.states: StateCache[UserState | None] = StateCache(
             maxsize=settings.cache_maxsize, ttl=settings.cache_ttl, keep_last_known=settings.on_store_error == "stale"
         )
+        #: Counters for operators (see :mod:`jwtguard.metrics`).
+        self.metrics = Metrics(self.states, self._verified)
         self._store_down = False
         if settings.on_store_error == "allow":
             logger.warning(
@@ -290,9 +293,11 @@ class Guard:
         try:
             with self._lock:  # a TTLCache lookup reorders it: not thread-safe bare
                 verified = self._verified[token]
+            self.metrics.token_cache_hits += 1
         except KeyError:
             if cached_only:
                 return None
+            self.metrics.token_cache_misses += 1
             # Only tokens that passed this check are ever cached: a hit needs no regex.
             if _TOKEN68.fullmatch(token) is None:
                 return self._early(self.malformed)
@@ -304,11 +309,12 @@ class Guard:
                 self._verified[token] = verified
         result = self._check_times(verified, now)
         if isinstance(result, Rejection):
+            self.metrics.reject(result.reason)
             logger.debug("jwtguard: rejected (%s) for user %r", result.reason, verified.user_id)
         return result
 
-    @staticmethod
-    def _early(rejection: Rejection) -> Rejection:
+    def _early(self, rejection: Rejection) -> Rejection:
+        self.metrics.reject(rejection.reason)
         logger.debug("jwtguard: rejected (%s) before any user lookup", rejection.reason)
         return rejection
 
@@ -378,7 +384,9 @@ class Guard:
         elif state.not_before is not None and is_stale(verified.iat, state.not_before):
             rejection = self.revoked
         else:
+            self.metrics.accepted += 1
             return None
+        self.metrics.reject(rejection.reason)
         logger.debug("jwtguard: rejected (%s) for user %r", rejection.reason, verified.user_id)
         return rejection
 
@@ -400,11 +408,14 @@ class Guard:
             logger.warning("jwtguard: the store is unreachable (%s)", error)
         policy = self.settings.on_store_error
         if policy == "allow":
+            self.metrics.accepted += 1
             return None
         if policy == "stale":
             known = self.states.last_known(verified.user_id, self.settings.stale_max_age)
             if known is not None:
                 return self.decide(verified, known[0])
+        self.metrics.reject(self.store_unavailable.reason)
+        logger.debug("jwtguard: rejected (store_unavailable) for user %r", verified.user_id)
         return self.store_unavailable
 
     def forget_tokens(self) -> None:

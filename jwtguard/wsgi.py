@@ -57,7 +57,7 @@ class JWTGuardWSGI:
         assert result is not None
         user_id = result.user_id
         try:
-            state = guard.states.load(user_id, lambda: guard.read_state(self.store.load(user_id)))
+            state = guard.states.load(user_id, lambda: self._load(user_id))
         except StoreError as exc:
             rejection = guard.store_failed(result, exc)
         else:
@@ -65,6 +65,17 @@ class JWTGuardWSGI:
         if rejection is not None:
             return _reject(rejection, start_response)
         return self._accept(result, environ, start_response)
+
+    def _load(self, user_id: str | int) -> Any:
+        # Only real store queries are timed; the cache answers most requests.
+        started = time.perf_counter()
+        try:
+            document = self.store.load(user_id)
+        except StoreError:
+            self.guard.metrics.store_load(time.perf_counter() - started, failed=True)
+            raise
+        self.guard.metrics.store_load(time.perf_counter() - started, failed=False)
+        return self.guard.read_state(document)
 
     def _accept(self, verified: Verified, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         environ["jwtguard.claims"] = verified.claims
