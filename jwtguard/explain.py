@@ -1,0 +1,319 @@
+"""Why a token passes or fails: each check the guard makes, its verdict and a short detail.
+
+``explain(token, settings, store)`` answers the operator's question "why was
+this token refused?" without a debugger::
+
+    for check, verdict, detail in explain(token, settings, store):
+        print(f"{check:<12} {verdict:<5} {detail}")
+
+The last row is the guard's own verdict, computed by the same
+:class:`~jwtguard.core.Guard` the middleware uses, so the explanation cannot
+drift from the decision. Nothing printed here holds the token, its
+signature, a key or a secret: details name claims, times and stored states.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Mapping
+from datetime import datetime, timezone
+from typing import Any, NamedTuple
+
+import jwt
+
+from .config import Settings
+from .core import Guard, Rejection, UserState, Verified, is_stale, user_state
+from .errors import StoreError
+from .stores import Store
+
+OK = "pass"
+FAIL = "fail"
+SKIP = "skip"
+INFO = "info"
+ERROR = "error"
+
+#: Header parameters that jwtguard never uses to find or trust a key (RFC 8725 §3.10).
+_IGNORED_HEADERS = ("jku", "x5u", "jwk", "x5c")
+
+
+class Check(NamedTuple):
+    """One line of an explanation: what was checked, the verdict, and why."""
+
+    check: str
+    verdict: str
+    detail: str
+
+
+def explain(token: str, settings: Settings, store: Store | None, *, now: float | None = None) -> list[Check]:
+    """Every check the guard makes on *token*, in order, ending with its verdict.
+
+    :param token: the compact JWT (a leading ``Bearer`` is accepted and dropped).
+    :param settings: the guard's settings (keys, algorithms, claims, leeway).
+    :param store: where user states live; None skips the user checks.
+    :param now: wall-clock seconds, default ``time.time()``.
+
+    Verdicts are ``pass``, ``fail``, ``skip`` (not reached, or not configured),
+    ``info`` and ``error`` (the store could not answer). Claims of a token whose
+    signature fails are still shown, marked "unverified"; its user is never
+    looked up, as the guard never looks it up either.
+    """
+    now = time.time() if now is None else now
+    token = token.strip()
+    if token[:7].lower() == "bearer ":
+        token = token[7:].strip()
+    rows: list[Check] = []
+    guard = Guard(settings)
+    verifier = guard.verifier
+
+    # -- header and algorithm ---------------------------------------------------
+    try:
+        header = jwt.get_unverified_header(token)
+    except Exception as exc:
+        rows.append(Check("header", FAIL, f"not a signed JWT ({_reason(exc, token)})"))
+        rows.append(Check("verdict", *_final(guard, token, now, None, looked_up=False, store_error=None)))
+        return rows
+    alg = header.get("alg")
+    shown = ", ".join(f"{name}={_short(header[name])}" for name in ("alg", "typ", "kid") if name in header)
+    ignored = [name for name in _IGNORED_HEADERS if name in header]
+    if ignored:
+        shown += f"; {', '.join(ignored)} present and ignored (keys come from configuration only)"
+    if "crit" in header:
+        rows.append(Check("header", FAIL, f"{shown}; 'crit' extensions are not supported (RFC 7515 §4.1.11)"))
+    else:
+        rows.append(Check("header", OK, shown or "no parameters"))
+    allowed = ", ".join(settings.algorithms)
+    if isinstance(alg, str) and alg in settings.algorithms:
+        rows.append(Check("algorithm", OK, f"{alg} is allowed ({allowed})"))
+    elif isinstance(alg, str) and alg.lower() == "none":
+        rows.append(Check("algorithm", FAIL, f"unsigned tokens are never accepted (allowed: {allowed})"))
+    else:
+        rows.append(Check("algorithm", FAIL, f"{_short(alg)} is not in JWTGUARD_ALGORITHMS ({allowed})"))
+
+    # -- signature, audience, issuer, required claims -----------------------------
+    verified_claims: Mapping[str, Any] | None = None
+    signature_ok = True
+    try:
+        verified_claims = verifier.verify(token)[1]
+    except jwt.InvalidAudienceError as exc:
+        rows.append(Check("signature", OK, _key_source(settings, alg)))
+        rows.append(Check("audience", FAIL, f"{_reason(exc, token)}; accepted: {', '.join(settings.audience)}"))
+    except jwt.InvalidIssuerError as exc:
+        rows.append(Check("signature", OK, _key_source(settings, alg)))
+        rows.append(Check("issuer", FAIL, f"{_reason(exc, token)}; required: {settings.issuer}"))
+    except jwt.MissingRequiredClaimError as exc:
+        rows.append(Check("signature", OK, _key_source(settings, alg)))
+        rows.append(Check("claims", FAIL, f"the {exc.claim!r} claim is required (exp, iat, {settings.user_claim})"))
+    except Exception as exc:
+        rows.append(Check("signature", FAIL, _reason(exc, token)))
+        signature_ok = False
+    else:
+        rows.append(Check("signature", OK, _key_source(settings, alg)))
+        if settings.audience:
+            rows.append(Check("audience", OK, f"one of {', '.join(settings.audience)}"))
+        if settings.issuer:
+            rows.append(Check("issuer", OK, settings.issuer))
+
+    claims = verified_claims
+    mark = ""
+    if claims is None:
+        try:
+            claims = jwt.decode(token, options={"verify_signature": False})
+        except Exception:
+            claims = None
+        mark = "" if signature_ok else " (unverified)"
+
+    # -- time claims and the user claim --------------------------------------------
+    user_id: Any = None
+    user_ok = False
+    iat: float | None = None
+    if claims is not None:
+        rows += _time_checks(claims, now, settings.leeway, mark)
+        iat = _number(claims.get("iat"))
+        user_id = claims.get(settings.user_claim)
+        user_ok = guard._valid_user_id(user_id)
+        if user_id is None:
+            rows.append(Check("user claim", FAIL, f"no {settings.user_claim!r} claim{mark}"))
+        elif user_ok:
+            rows.append(Check("user claim", OK, f"{settings.user_claim} = {_short(user_id)}{mark}"))
+        else:
+            rows.append(
+                Check(
+                    "user claim",
+                    FAIL,
+                    f"{settings.user_claim} is a {type(user_id).__name__}: only a printable string of at most "
+                    f"{settings.max_user_id_length} characters or a 64-bit integer reaches a query{mark}",
+                )
+            )
+
+    # -- the user's state ---------------------------------------------------------------
+    state: UserState | None = None
+    looked_up = False
+    store_error: StoreError | None = None
+    if verified_claims is None:
+        rows.append(Check("user state", SKIP, "not looked up: the guard only looks up users of verified tokens"))
+    elif not user_ok:
+        rows.append(Check("user state", SKIP, "not looked up: the user claim is not acceptable"))
+    elif store is None:
+        rows.append(Check("user state", SKIP, "no store given"))
+    else:
+        try:
+            document = store.load(user_id)
+        except StoreError as exc:
+            store_error = exc
+            policy = settings.on_store_error
+            rows.append(Check("user state", ERROR, f"{exc}; JWTGUARD_ON_STORE_ERROR={policy} decides"))
+        else:
+            state = user_state(document, settings)
+            looked_up = True
+            rows += _state_checks(document, state, iat, settings)
+
+    rows.append(Check("verdict", *_final(guard, token, now, state, looked_up=looked_up, store_error=store_error)))
+    return rows
+
+
+def format_report(rows: list[Check]) -> str:
+    """The rows as aligned text, one check per line."""
+    width = max((len(row.check) for row in rows), default=0)
+    return "\n".join(f"{row.check:<{width}}  {row.verdict:<5}  {row.detail}" for row in rows)
+
+
+def accepted(rows: list[Check]) -> bool:
+    """True when the explanation's verdict is that the guard lets the token through."""
+    return bool(rows) and rows[-1].check == "verdict" and rows[-1].verdict == OK
+
+
+# -- pieces ------------------------------------------------------------------------------
+
+
+def _time_checks(claims: Mapping[str, Any], now: float, leeway: float, mark: str) -> list[Check]:
+    rows = []
+    for name in ("exp", "nbf", "iat"):
+        raw = claims.get(name)
+        if raw is None:
+            if name == "nbf":
+                continue
+            rows.append(Check(name, FAIL, f"missing: {name} is required{mark}"))
+            continue
+        value = _number(raw)
+        if value is None:
+            rows.append(Check(name, FAIL, f"not a number ({type(raw).__name__}){mark}"))
+            continue
+        when = f"{_iso(value)} ({_relative(value - now)})"
+        if name == "exp":
+            ok = value > now - leeway
+            detail = f"expires {when}" if ok else f"expired {when}"
+        elif name == "nbf":
+            ok = value <= now + leeway
+            detail = f"valid from {when}" if ok else f"not valid before {when}"
+        else:
+            ok = value <= now + leeway
+            detail = f"issued {when}" if ok else f"issued in the future: {when}"
+        if leeway:
+            detail += f", leeway {leeway:g} s"
+        rows.append(Check(name, OK if ok else FAIL, detail + mark))
+    return rows
+
+
+def _state_checks(
+    document: Mapping[str, Any] | None, state: UserState | None, iat: float | None, settings: Settings
+) -> list[Check]:
+    if state is None:
+        return [Check("user exists", FAIL, "no such user in the store: every token of it is refused")]
+    rows = [Check("user exists", OK, f"found in {settings.users_collection}")]
+    assert document is not None
+    field = settings.enabled_field
+    if field not in document:
+        rows.append(Check("user enabled", OK, f"no {field} field: enabled"))
+    elif state.enabled:
+        rows.append(Check("user enabled", OK, f"{field} = true"))
+    else:
+        rows.append(Check("user enabled", FAIL, f"{field} = {_short(document[field])}: disabled"))
+    fields = ", ".join(settings.not_before_fields)
+    if state.malformed:
+        rows.append(Check("not before", FAIL, f"an unreadable value in {fields}: every token is refused"))
+    elif state.not_before is None:
+        rows.append(Check("not before", OK, f"no cut-off set ({fields})"))
+    elif iat is not None and is_stale(iat, state.not_before):
+        rows.append(
+            Check("not before", FAIL, f"issued {_iso(iat)}, before the cut-off {_iso(state.not_before)} ({fields})")
+        )
+    else:
+        rows.append(Check("not before", OK, f"issued after the cut-off {_iso(state.not_before)} ({fields})"))
+    return rows
+
+
+def _final(
+    guard: Guard, token: str, now: float, state: UserState | None, *, looked_up: bool, store_error: StoreError | None
+) -> tuple[str, str]:
+    """The middleware's own answer, from the same Guard (the store was read once, above)."""
+    result = guard.authenticate([f"Bearer {token}"], now)
+    if isinstance(result, Rejection):
+        return FAIL, _answer(result)
+    if not isinstance(result, Verified):
+        return ERROR, "could not verify"
+    if store_error is not None:
+        rejection = guard.store_failed(result, store_error)
+    elif not looked_up:
+        return INFO, "the token checks out; the answer depends on the user's state, which was not read"
+    else:
+        rejection = guard.decide(result, state)
+    if rejection is not None:
+        return FAIL, _answer(rejection)
+    return OK, "accepted: the request reaches the app (X-User-Enabled: true)"
+
+
+def _answer(rejection: Rejection) -> str:
+    text = f"{rejection.status} {rejection.reason}"
+    if rejection.user_enabled is not None:
+        text += f" (X-User-Enabled: {'true' if rejection.user_enabled else 'false'})"
+    return text
+
+
+def _key_source(settings: Settings, alg: object) -> str:
+    if alg in settings.hmac_algorithms:
+        return f"verified with JWTGUARD_SECRET ({alg})"
+    if settings.jwks_url and not settings.public_key:
+        return f"verified with a key from JWTGUARD_JWKS_URL ({alg})"
+    return f"verified with the public key ({alg})"
+
+
+def _reason(exc: Exception, token: str) -> str:
+    """The exception's kind and message, unless the message repeats any part of the token."""
+    message = str(exc)
+    parts = [part for part in token.split(".") if len(part) >= 8]
+    if not message or any(part in message for part in parts) or len(message) > 200:
+        return type(exc).__name__
+    return f"{type(exc).__name__}: {message}"
+
+
+def _number(value: object) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value) if math.isfinite(value) else None
+
+
+def _iso(seconds: float) -> str:
+    try:
+        return datetime.fromtimestamp(seconds, tz=timezone.utc).isoformat(timespec="milliseconds")
+    except (OverflowError, OSError, ValueError):
+        return f"{seconds:g} (out of range)"
+
+
+def _relative(delta: float) -> str:
+    size = abs(delta)
+    if size < 120:
+        amount = f"{size:.0f} s"
+    elif size < 7200:
+        amount = f"{size / 60:.0f} min"
+    elif size < 172800:
+        amount = f"{size / 3600:.0f} h"
+    else:
+        amount = f"{size / 86400:.0f} days"
+    return f"in {amount}" if delta >= 0 else f"{amount} ago"
+
+
+def _short(value: object, limit: int = 64) -> str:
+    text = repr(value) if not isinstance(value, str) else value
+    text = text if text.isprintable() else repr(text)
+    return text if len(text) <= limit else text[: limit - 3] + "..."

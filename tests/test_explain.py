@@ -1,0 +1,246 @@
+"""explain(): each check on a token and its verdict, against the real store, never showing a secret."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import jwt
+import pytest
+
+from jwtguard import Admin, Settings
+from jwtguard.explain import ERROR, FAIL, INFO, OK, SKIP, Check, accepted, explain, format_report
+from jwtguard.stores.mongo import MongoStore
+
+from conftest import SECRET, bearer
+from mongo_server import free_port
+
+NOW = int(time.time())
+
+
+def token_for(user: Any, *, secret: str = SECRET, algorithm: str = "HS256", headers: Any = None, **claims: Any) -> str:
+    payload: dict[str, Any] = {"sub": user, "iat": NOW - 10, "exp": NOW + 600, **claims}
+    return jwt.encode(payload, secret, algorithm=algorithm, headers=headers)
+
+
+class CountingStore:
+    def __init__(self, store: MongoStore) -> None:
+        self.store = store
+        self.loads: list[Any] = []
+
+    def load(self, user_id: Any) -> Any:
+        self.loads.append(user_id)
+        return self.store.load(user_id)
+
+    def apply(self, user_id: Any, change: Any) -> bool:
+        return self.store.apply(user_id, change)
+
+    def close(self) -> None:
+        self.store.close()
+
+
+@pytest.fixture
+def store(settings: Settings) -> Iterator[CountingStore]:
+    counting = CountingStore(MongoStore(settings))
+    yield counting
+    counting.close()
+
+
+@pytest.fixture
+def seeded(users: Any, settings: Settings) -> dict[str, str]:
+    """Users in every state, and one token per case (cut-offs written through the admin API)."""
+    users.insert_many(
+        [
+            {"_id": "alice", "user_enabled": True},
+            {"_id": "bob", "user_enabled": False},
+            {"_id": "dave"},
+            {"_id": "eve", "destroyAnyJWTbefore": "yesterday"},
+        ]
+    )
+    admin = Admin(settings)
+    try:
+        old = admin.issue_token("dave")
+        admin.logout_everywhere("dave")
+        new = admin.issue_token("dave")
+    finally:
+        admin.close()
+    return {
+        "valid": token_for("alice"),
+        "revoked": old,
+        "relogin": new,
+        "disabled": token_for("bob"),
+        "unknown": token_for("nobody"),
+        "unreadable_cutoff": token_for("eve"),
+        "expired": token_for("alice", iat=NOW - 100, exp=NOW - 30),
+        "future_iat": token_for("alice", iat=NOW + 3600),
+        "future_nbf": token_for("alice", nbf=NOW + 3600),
+        "wrong_key": token_for("alice", secret="another-secret-" * 4),
+        "wrong_alg": token_for("alice", algorithm="HS512", secret=SECRET * 2),
+        "alg_none": jwt.encode({"sub": "alice", "iat": NOW, "exp": NOW + 60}, None, algorithm="none"),
+        "crit": token_for("alice", headers={"crit": ["exp"]}),
+        "jku": token_for("alice", headers={"jku": "https://attacker.example/jwks.json"}),
+        "operator_sub": token_for({"$ne": None}),
+        "no_exp": jwt.encode({"sub": "alice", "iat": NOW}, SECRET, algorithm="HS256"),
+        "garbage": "not.a.jwt",
+        "one_segment": "abcdef",
+    }
+
+
+def rows_by_check(rows: list[Check]) -> dict[str, Check]:
+    return {row.check: row for row in rows}
+
+
+def test_a_valid_token_passes_every_check(settings: Settings, store: CountingStore, seeded: dict[str, str]) -> None:
+    rows = explain(seeded["valid"], settings, store)
+    checks = rows_by_check(rows)
+    assert [row.check for row in rows] == [
+        "header", "algorithm", "signature", "exp", "iat", "user claim",
+        "user exists", "user enabled", "not before", "verdict",
+    ]  # fmt: skip
+    assert all(row.verdict == OK for row in rows), format_report(rows)
+    assert checks["algorithm"].detail.startswith("HS256 is allowed")
+    assert checks["signature"].detail == "verified with JWTGUARD_SECRET (HS256)"
+    assert checks["user claim"].detail == "sub = alice"
+    assert checks["exp"].detail.startswith("expires ") and "(in 10 min)" in checks["exp"].detail
+    assert checks["verdict"].detail.startswith("accepted")
+    assert accepted(rows)
+    assert store.loads == ["alice"]
+
+
+@pytest.mark.parametrize(
+    ("case", "failing", "verdict"),
+    [
+        ("revoked", {"not before"}, "401 revoked"),
+        ("disabled", {"user enabled"}, "401 disabled (X-User-Enabled: false)"),
+        ("unknown", {"user exists"}, "401 unknown_user (X-User-Enabled: false)"),
+        ("unreadable_cutoff", {"not before"}, "401 revoked"),
+        ("expired", {"exp"}, "401 expired"),
+        ("future_iat", {"iat"}, "401 invalid"),
+        ("future_nbf", {"nbf"}, "401 invalid"),
+        ("wrong_key", {"signature"}, "401 invalid"),
+        ("wrong_alg", {"algorithm", "signature"}, "401 invalid"),
+        ("alg_none", {"algorithm", "signature"}, "401 invalid"),
+        ("crit", {"header"}, "401 invalid"),
+        ("operator_sub", {"user claim"}, "401 invalid"),
+        ("no_exp", {"claims", "exp"}, "401 invalid"),
+        ("garbage", {"header"}, "401 invalid"),
+        ("one_segment", {"header"}, "401 invalid"),
+    ],
+)
+def test_each_failure_names_its_check_and_the_guards_answer(
+    settings: Settings, store: CountingStore, seeded: dict[str, str], case: str, failing: set[str], verdict: str
+) -> None:
+    rows = explain(seeded[case], settings, store)
+    report = format_report(rows)
+    failed = {row.check for row in rows if row.verdict == FAIL} - {"verdict"}
+    assert failed == failing, report
+    assert rows[-1] == Check("verdict", FAIL, verdict), report
+    assert not accepted(rows)
+
+
+def test_the_user_of_an_unverified_token_is_never_looked_up(
+    settings: Settings, store: CountingStore, seeded: dict[str, str]
+) -> None:
+    for case in ("wrong_key", "alg_none", "operator_sub"):
+        checks = rows_by_check(explain(seeded[case], settings, store))
+        assert checks["user state"].verdict == SKIP
+    explain(seeded["garbage"], settings, store)
+    assert store.loads == []
+    # Claims of a forged token are still shown, marked as such.
+    checks = rows_by_check(explain(seeded["wrong_key"], settings, store))
+    assert checks["user claim"].detail == "sub = alice (unverified)"
+    assert checks["exp"].detail.endswith("(unverified)")
+
+
+def test_relogin_after_logout_everywhere_passes(
+    settings: Settings, store: CountingStore, seeded: dict[str, str]
+) -> None:
+    rows = explain(seeded["relogin"], settings, store)
+    assert accepted(rows), format_report(rows)
+    assert rows_by_check(rows)["not before"].detail.startswith("issued after the cut-off")
+
+
+def test_key_headers_are_reported_as_ignored(settings: Settings, store: CountingStore, seeded: dict[str, str]) -> None:
+    checks = rows_by_check(explain(seeded["jku"], settings, store))
+    assert checks["header"].verdict == OK
+    assert "jku present and ignored" in checks["header"].detail
+    assert checks["verdict"].verdict == OK
+
+
+def test_audience_and_issuer(mongo_uri: str, users: Any) -> None:
+    users.insert_one({"_id": "alice"})
+    settings = Settings(secret=SECRET, store_url=mongo_uri, audience=("api",), issuer="https://auth.example")
+    store = MongoStore(settings)
+    try:
+        good = token_for("alice", aud="api", iss="https://auth.example")
+        checks = rows_by_check(explain(good, settings, store))
+        assert checks["audience"].verdict == OK and checks["issuer"].verdict == OK
+        assert checks["verdict"].verdict == OK
+        wrong_aud = rows_by_check(explain(token_for("alice", aud="web", iss="https://auth.example"), settings, store))
+        assert wrong_aud["signature"].verdict == OK
+        assert wrong_aud["audience"].verdict == FAIL
+        wrong_iss = rows_by_check(explain(token_for("alice", aud="api", iss="https://evil.example"), settings, store))
+        assert wrong_iss["issuer"].verdict == FAIL
+        assert wrong_iss["verdict"].detail == "401 invalid"
+    finally:
+        store.close()
+
+
+def test_leeway_is_applied_and_shown(mongo_uri: str, users: Any) -> None:
+    users.insert_one({"_id": "alice"})
+    settings = Settings(secret=SECRET, store_url=mongo_uri, leeway=60)
+    store = MongoStore(settings)
+    try:
+        checks = rows_by_check(explain(token_for("alice", exp=NOW - 30), settings, store, now=NOW))
+        assert checks["exp"].verdict == OK
+        assert checks["exp"].detail.endswith("(30 s ago), leeway 60 s")
+        assert checks["verdict"].verdict == OK
+    finally:
+        store.close()
+
+
+def test_store_down_reports_the_policy_answer(seeded: dict[str, str]) -> None:
+    settings = Settings(secret=SECRET, store_url=f"mongodb://127.0.0.1:{free_port()}/x", store_timeout=0.2)
+    store = MongoStore(settings)
+    try:
+        checks = rows_by_check(explain(seeded["valid"], settings, store))
+        assert checks["user state"].verdict == ERROR
+        assert "JWTGUARD_ON_STORE_ERROR=reject" in checks["user state"].detail
+        assert checks["verdict"] == Check("verdict", FAIL, "503 store_unavailable")
+        allow = settings.replace(on_store_error="allow")
+        assert rows_by_check(explain(seeded["valid"], allow, store))["verdict"].verdict == OK
+    finally:
+        store.close()
+
+
+def test_without_a_store_the_user_checks_are_skipped(settings: Settings, seeded: dict[str, str]) -> None:
+    rows = explain("Bearer " + seeded["valid"], settings, None)
+    checks = rows_by_check(rows)
+    assert checks["signature"].verdict == OK
+    assert checks["user state"] == Check("user state", SKIP, "no store given")
+    assert checks["verdict"].verdict == INFO
+
+
+def test_nothing_printed_holds_the_token_its_signature_or_the_secret(
+    settings: Settings, store: CountingStore, seeded: dict[str, str]
+) -> None:
+    for case, token in seeded.items():
+        report = format_report(explain(token, settings, store))
+        assert SECRET not in report, case
+        for part in [token, *token.split(".")]:
+            if len(part) >= 8:
+                assert part not in report, (case, part)
+
+
+def test_the_verdict_is_what_the_middleware_answers(
+    make_client: Any, settings: Settings, store: CountingStore, seeded: dict[str, str]
+) -> None:
+    client = make_client(settings)
+    for case, token in seeded.items():
+        verdict = explain(token, settings, store)[-1]
+        reply = client("GET", "/api/me", bearer(token))
+        if verdict.verdict == OK:
+            assert reply.status == 200, case
+        else:
+            assert verdict.detail.split(" ")[:2] == [str(reply.status), reply.json()["reason"]], case
