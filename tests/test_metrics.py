@@ -192,3 +192,59 @@ def test_no_log_record_holds_a_token_or_the_secret(
             for part in {token, *(p for p in token.split(".") if len(p) > 8)}:
                 assert part not in message, message
 
+
+
+# -- the examples' /metrics --------------------------------------------------------------
+
+
+@pytest.fixture
+def example_env(monkeypatch: pytest.MonkeyPatch, mongo_uri: str, users: Any) -> None:
+    from pathlib import Path
+
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1]))
+    monkeypatch.setenv("JWTGUARD_SECRET", SECRET)
+    monkeypatch.setenv("JWTGUARD_STORE_URL", mongo_uri)
+    users.insert_one({"_id": "alice"})
+
+
+def accepted_total(text: str) -> float:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == "jwtguard_requests_accepted_total":
+                return sample.value
+    raise AssertionError("no jwtguard_requests_accepted_total")
+
+
+@pytest.mark.usefixtures("example_env")
+def test_flask_example_serves_metrics_without_a_token() -> None:
+    from examples.flask_app import create_app
+
+    app = create_app()
+    client = app.test_client()
+    try:
+        assert accepted_total(client.get("/metrics").get_data(as_text=True)) == 0
+        assert client.get("/api/me", headers=bearer(token_for("alice"))).status_code == 200
+        response = client.get("/metrics")
+        assert response.status_code == 200
+        assert response.content_type.startswith("text/plain")
+        assert accepted_total(response.get_data(as_text=True)) == 1
+    finally:
+        app.wsgi_app.close()  # type: ignore[attr-defined]
+
+
+@pytest.mark.usefixtures("example_env")
+def test_starlette_example_serves_metrics_without_a_token() -> None:
+    from starlette.testclient import TestClient
+
+    from examples.starlette_app import create_app
+
+    app = create_app()
+    with TestClient(app) as client:
+        assert client.get("/api/me", headers=dict(bearer(token_for("alice")))).status_code == 200
+        response = client.get("/metrics")
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/plain")
+        assert accepted_total(response.text) == 1
+        client.portal.call(app.close)  # type: ignore[union-attr]

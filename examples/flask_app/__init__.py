@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, jsonify, request
+from flask import Flask, Response, jsonify, request
 
-from jwtguard import JWTGuardWSGI
+from jwtguard import JWTGuardWSGI, Settings
+from jwtguard.metrics import render
 
 
 def create_app() -> Flask:
@@ -20,5 +21,15 @@ def create_app() -> Flask:
     def me() -> Any:
         return jsonify(user=request.environ["jwtguard.user_id"])
 
-    app.wsgi_app = JWTGuardWSGI(app.wsgi_app)  # type: ignore[method-assign]
+    settings = Settings.from_env()
+    settings = settings.replace(exempt_paths=(*settings.exempt_paths, "/metrics"))
+    guard = JWTGuardWSGI(app.wsgi_app, settings=settings)
+
+    @app.get("/metrics")
+    def metrics() -> Any:
+        # Prometheus text with the `prometheus` extra installed, JSON otherwise.
+        body, content_type = render(guard.guard.metrics)
+        return Response(body, content_type=content_type)
+
+    app.wsgi_app = guard  # type: ignore[method-assign]
     return app

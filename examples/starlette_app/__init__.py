@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from jwtguard import JWTGuardASGI
+from jwtguard import JWTGuardASGI, Settings
+from jwtguard.metrics import render
 
 
 async def health(request: Request) -> JSONResponse:
@@ -19,4 +20,14 @@ async def me(request: Request) -> JSONResponse:
 
 
 def create_app() -> JWTGuardASGI:
-    return JWTGuardASGI(Starlette(routes=[Route("/health", health), Route("/api/me", me)]))
+    settings = Settings.from_env()
+    settings = settings.replace(exempt_paths=(*settings.exempt_paths, "/metrics"))
+
+    async def metrics(request: Request) -> Response:
+        # Prometheus text with the `prometheus` extra installed, JSON otherwise.
+        body, content_type = render(guard.guard.metrics)
+        return Response(body, media_type=content_type)
+
+    routes = [Route("/health", health), Route("/api/me", me), Route("/metrics", metrics)]
+    guard = JWTGuardASGI(Starlette(routes=routes), settings=settings)
+    return guard
