@@ -1,28 +1,101 @@
-"""A Flask app behind JWTGuardWSGI, configured only by JWTGUARD_* variables."""
+"""The Flask example: JWTGuardWSGI in front of a small app with login, logout and admin routes.
+
+Run ``python -m examples.flask_app`` (or ``make demo``): http://127.0.0.1:8000.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, Response, jsonify, request
+from flask import Flask, Response, g, jsonify, request
 
-from jwtguard import JWTGuardWSGI, Settings
+from jwtguard import Admin, JWTGuardWSGI, Settings
 from jwtguard.metrics import render
 
+from ..common import NOTES, TOKEN_LOGGED_OUT, Accounts, helper_script, login_payload, page_html, settings_from_env
 
-def create_app() -> Flask:
+
+def create_app(settings: Settings | None = None) -> Flask:
+    settings = settings or settings_from_env()
     app = Flask(__name__)
+    admin = Admin(settings)
+    accounts = Accounts(settings)
+    accounts.seed()
+    for username in ("alice", "bob", "admin"):
+        admin.create_user(username)  # the embedded store keeps users; harmless on MongoDB
+
+    @app.before_request
+    def per_token_logout() -> Any:
+        claims = request.environ.get("jwtguard.claims")
+        if claims is None:
+            return None
+        if accounts.is_logged_out(claims.get("jti")):
+            status, body, headers = TOKEN_LOGGED_OUT
+            return jsonify(body), status, headers
+        g.user = request.environ["jwtguard.user_id"]
+        return None
+
+    @app.get("/")
+    def page() -> Any:
+        return Response(page_html(), content_type="text/html; charset=utf-8")
+
+    @app.get("/static/jwtguard.js")
+    def script() -> Any:
+        return Response(helper_script(), content_type="text/javascript; charset=utf-8")
 
     @app.get("/health")
     def health() -> Any:
         return jsonify(status="ok")
 
+    @app.post("/login")
+    def login() -> Any:
+        credentials = login_payload(request.get_json(silent=True))
+        if credentials is None or not accounts.check(*credentials):
+            return jsonify(error="invalid_credentials"), 401
+        username = credentials[0]
+        return jsonify(token=admin.issue_token(username), user=username, admin=accounts.is_admin(username))
+
     @app.get("/api/me")
     def me() -> Any:
-        return jsonify(user=request.environ["jwtguard.user_id"])
+        claims = request.environ["jwtguard.claims"]
+        return jsonify(user=g.user, admin=accounts.is_admin(g.user), issued_at=claims["iat"], expires=claims["exp"])
 
-    settings = Settings.from_env()
-    settings = settings.replace(exempt_paths=(*settings.exempt_paths, "/metrics"))
+    @app.get("/api/notes")
+    def notes() -> Any:
+        return jsonify(notes=NOTES.get(g.user, []))
+
+    @app.post("/logout")
+    def logout() -> Any:
+        claims = request.environ["jwtguard.claims"]
+        accounts.log_out_token(claims["jti"], claims["exp"])
+        return jsonify(done="this token is logged out")
+
+    @app.post("/logout-all")
+    def logout_all() -> Any:
+        admin.logout_everywhere(g.user)
+        return jsonify(done="every token of yours is logged out")
+
+    @app.post("/password")
+    def change_password() -> Any:
+        body = request.get_json(silent=True) or {}
+        old, new = body.get("old_password"), body.get("new_password")
+        if not isinstance(old, str) or not isinstance(new, str) or len(new) < 8:
+            return jsonify(error="invalid_request", detail="old_password and a new_password of 8+ characters"), 400
+        if not accounts.check(g.user, old):
+            return jsonify(error="invalid_credentials"), 403
+        accounts.set_password(g.user, new)
+        admin.logout_everywhere(g.user)  # a credential reset kills every older token
+        return jsonify(token=admin.issue_token(g.user))
+
+    @app.post("/admin/users/<username>/<action>")
+    def admin_switch(username: str, action: str) -> Any:
+        if not accounts.is_admin(g.user):
+            return jsonify(error="forbidden"), 403
+        if action not in ("disable", "enable") or not accounts.exists(username):
+            return jsonify(error="not_found"), 404
+        (admin.disable_user if action == "disable" else admin.enable_user)(username)
+        return jsonify(user=username, enabled=action == "enable")
+
     guard = JWTGuardWSGI(app.wsgi_app, settings=settings)
 
     @app.get("/metrics")
@@ -32,4 +105,11 @@ def create_app() -> Flask:
         return Response(body, content_type=content_type)
 
     app.wsgi_app = guard  # type: ignore[method-assign]
+
+    def close() -> None:
+        """Close the store connections (the tests call it; a server process just exits)."""
+        admin.close()
+        guard.close()
+
+    app.extensions["jwtguard.close"] = close
     return app

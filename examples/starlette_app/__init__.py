@@ -1,33 +1,139 @@
-"""A Starlette app behind JWTGuardASGI, configured only by JWTGUARD_* variables."""
+"""The Starlette example: JWTGuardASGI in front of the same app as the Flask one, async all the way.
+
+Run ``python -m examples.starlette_app``: http://127.0.0.1:8001. Store calls go
+through ``AsyncAdmin``; the example's own SQLite calls run in a thread.
+"""
 
 from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from jwtguard import JWTGuardASGI, Settings
+from jwtguard import AsyncAdmin, JWTGuardASGI, Settings
 from jwtguard.metrics import render
 
+from ..common import NOTES, TOKEN_LOGGED_OUT, Accounts, helper_script, login_payload, page_html, settings_from_env
 
-async def health(request: Request) -> JSONResponse:
-    return JSONResponse({"status": "ok"})
-
-
-async def me(request: Request) -> JSONResponse:
-    return JSONResponse({"user": request.scope["jwtguard.user_id"]})
+Handler = Callable[[Request], Awaitable[Response]]
 
 
-def create_app() -> JWTGuardASGI:
-    settings = Settings.from_env()
-    settings = settings.replace(exempt_paths=(*settings.exempt_paths, "/metrics"))
+def create_app(settings: Settings | None = None) -> JWTGuardASGI:
+    settings = settings or settings_from_env()
+    admin = AsyncAdmin(settings)
+    accounts = Accounts(settings)
+
+    def protected(handler: Callable[[Request, str], Awaitable[Response]]) -> Handler:
+        """The guard has accepted the token; refuse it still if this example logged it out."""
+
+        async def wrapper(request: Request) -> Response:
+            claims = request.scope["jwtguard.claims"]
+            if await asyncio.to_thread(accounts.is_logged_out, claims.get("jti")):
+                status, body, headers = TOKEN_LOGGED_OUT
+                return JSONResponse(body, status, headers)
+            return await handler(request, request.scope["jwtguard.user_id"])
+
+        return wrapper
+
+    async def page(request: Request) -> Response:
+        return Response(page_html(), media_type="text/html; charset=utf-8")
+
+    async def script(request: Request) -> Response:
+        return Response(helper_script(), media_type="text/javascript; charset=utf-8")
+
+    async def health(request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def json_body(request: Request) -> Any:
+        try:
+            return await request.json()
+        except ValueError:
+            return None
+
+    async def login(request: Request) -> Response:
+        credentials = login_payload(await json_body(request))
+        if credentials is None or not await asyncio.to_thread(accounts.check, *credentials):
+            return JSONResponse({"error": "invalid_credentials"}, 401)
+        username = credentials[0]
+        is_admin = await asyncio.to_thread(accounts.is_admin, username)
+        return JSONResponse({"token": admin.issue_token(username), "user": username, "admin": is_admin})
+
+    @protected
+    async def me(request: Request, user: str) -> Response:
+        claims = request.scope["jwtguard.claims"]
+        is_admin = await asyncio.to_thread(accounts.is_admin, user)
+        return JSONResponse({"user": user, "admin": is_admin, "issued_at": claims["iat"], "expires": claims["exp"]})
+
+    @protected
+    async def notes(request: Request, user: str) -> Response:
+        return JSONResponse({"notes": NOTES.get(user, [])})
+
+    @protected
+    async def logout(request: Request, user: str) -> Response:
+        claims = request.scope["jwtguard.claims"]
+        await asyncio.to_thread(accounts.log_out_token, claims["jti"], claims["exp"])
+        return JSONResponse({"done": "this token is logged out"})
+
+    @protected
+    async def logout_all(request: Request, user: str) -> Response:
+        await admin.logout_everywhere(user)
+        return JSONResponse({"done": "every token of yours is logged out"})
+
+    @protected
+    async def change_password(request: Request, user: str) -> Response:
+        body = await json_body(request) or {}
+        old, new = body.get("old_password"), body.get("new_password")
+        if not isinstance(old, str) or not isinstance(new, str) or len(new) < 8:
+            detail = "old_password and a new_password of 8+ characters"
+            return JSONResponse({"error": "invalid_request", "detail": detail}, 400)
+        if not await asyncio.to_thread(accounts.check, user, old):
+            return JSONResponse({"error": "invalid_credentials"}, 403)
+        await asyncio.to_thread(accounts.set_password, user, new)
+        await admin.logout_everywhere(user)  # a credential reset kills every older token
+        return JSONResponse({"token": admin.issue_token(user)})
+
+    @protected
+    async def admin_switch(request: Request, user: str) -> Response:
+        if not await asyncio.to_thread(accounts.is_admin, user):
+            return JSONResponse({"error": "forbidden"}, 403)
+        username, action = request.path_params["username"], request.path_params["action"]
+        if action not in ("disable", "enable") or not await asyncio.to_thread(accounts.exists, username):
+            return JSONResponse({"error": "not_found"}, 404)
+        await (admin.disable_user if action == "disable" else admin.enable_user)(username)
+        return JSONResponse({"user": username, "enabled": action == "enable"})
 
     async def metrics(request: Request) -> Response:
         # Prometheus text with the `prometheus` extra installed, JSON otherwise.
         body, content_type = render(guard.guard.metrics)
         return Response(body, media_type=content_type)
 
-    routes = [Route("/health", health), Route("/api/me", me), Route("/metrics", metrics)]
-    guard = JWTGuardASGI(Starlette(routes=routes), settings=settings)
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await asyncio.to_thread(accounts.seed)
+        for username in ("alice", "bob", "admin"):
+            await admin.create_user(username)  # the embedded store keeps users; harmless on MongoDB
+        yield
+        await admin.close()
+        await guard.close()
+
+    routes = [
+        Route("/", page),
+        Route("/static/jwtguard.js", script),
+        Route("/health", health),
+        Route("/metrics", metrics),
+        Route("/login", login, methods=["POST"]),
+        Route("/api/me", me),
+        Route("/api/notes", notes),
+        Route("/logout", logout, methods=["POST"]),
+        Route("/logout-all", logout_all, methods=["POST"]),
+        Route("/password", change_password, methods=["POST"]),
+        Route("/admin/users/{username}/{action}", admin_switch, methods=["POST"]),
+    ]
+    guard = JWTGuardASGI(Starlette(routes=routes, lifespan=lifespan), settings=settings)
     return guard

@@ -1,0 +1,149 @@
+"""What both example apps share: settings defaults, demo accounts, the page.
+
+The apps keep their own credentials (werkzeug password hashes) in a small
+SQLite file, beside the embedded jwtguard store or in the working directory;
+jwtguard keeps only the revocation state. Everything is configured by the
+``JWTGUARD_*`` variables; the example fills in a demo secret and its exempt
+paths when they are unset.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Mapping
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from jwtguard import Settings
+from jwtguard.stores.sqlite import database_path
+
+#: Only for the demo: printed with a warning when JWTGUARD_SECRET is unset.
+DEMO_SECRET = "demo-secret-change-me-0123456789abcdefghijklmnop"
+DEMO_EXEMPT_PATHS = ("/", "/login", "/health", "/metrics", "/static/")
+
+#: username -> (password, is_admin)
+DEMO_USERS = {
+    "alice": ("alice-password", False),
+    "bob": ("bob-password", False),
+    "admin": ("admin-password", True),
+}
+
+NOTES = {
+    "alice": ["Buy milk", "Call Bob about the launch"],
+    "bob": ["Review Alice's pull request"],
+    "admin": ["Rotate the signing key in March"],
+}
+
+PAGE = Path(__file__).with_name("page.html")
+
+
+def settings_from_env(environ: Mapping[str, str] | None = None) -> Settings:
+    env = dict(os.environ if environ is None else environ)
+    overrides: dict[str, Any] = {}
+    if not env.get("JWTGUARD_SECRET"):
+        print("WARNING: JWTGUARD_SECRET is unset; using the demo secret. Never do this in production.")
+        overrides["secret"] = DEMO_SECRET
+    if not env.get("JWTGUARD_EXEMPT_PATHS"):
+        overrides["exempt_paths"] = DEMO_EXEMPT_PATHS
+    return Settings.from_env(env, **overrides)
+
+
+def page_html() -> bytes:
+    return PAGE.read_bytes()
+
+
+def helper_script() -> bytes:
+    return resources.files("jwtguard").joinpath("static/jwtguard.js").read_bytes()
+
+
+class Accounts:
+    """Demo credentials and the per-token logout list, in one SQLite file shared by processes."""
+
+    def __init__(self, settings: Settings) -> None:
+        url = settings.store_url
+        if url is None or url.startswith("sqlite:"):
+            directory = os.path.dirname(database_path(url))
+        else:
+            directory = os.getcwd()
+        self.path = os.path.join(directory, "demo-accounts.db")
+        self._local = threading.local()
+
+    def _db(self) -> sqlite3.Connection:
+        db: sqlite3.Connection | None = getattr(self._local, "db", None)
+        if db is None:
+            db = sqlite3.connect(self.path, timeout=5, isolation_level=None)
+            db.execute("PRAGMA journal_mode = WAL")
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS accounts (username TEXT PRIMARY KEY, password_hash TEXT, admin INTEGER)"
+            )
+            db.execute("CREATE TABLE IF NOT EXISTS logged_out (jti TEXT PRIMARY KEY, exp REAL)")
+            self._local.db = db
+        return db
+
+    def seed(self) -> None:
+        for username, (password, admin) in DEMO_USERS.items():
+            self._db().execute(
+                "INSERT OR IGNORE INTO accounts VALUES (?, ?, ?)",
+                (username, generate_password_hash(password), int(admin)),
+            )
+
+    def check(self, username: str, password: str) -> bool:
+        row = self._db().execute("SELECT password_hash FROM accounts WHERE username = ?", (username,)).fetchone()
+        return row is not None and check_password_hash(row[0], password)
+
+    def is_admin(self, username: str) -> bool:
+        row = self._db().execute("SELECT admin FROM accounts WHERE username = ?", (username,)).fetchone()
+        return bool(row and row[0])
+
+    def exists(self, username: str) -> bool:
+        return self._db().execute("SELECT 1 FROM accounts WHERE username = ?", (username,)).fetchone() is not None
+
+    def set_password(self, username: str, password: str) -> None:
+        self._db().execute(
+            "UPDATE accounts SET password_hash = ? WHERE username = ?", (generate_password_hash(password), username)
+        )
+
+    def log_out_token(self, jti: str, exp: float) -> None:
+        db = self._db()
+        db.execute("DELETE FROM logged_out WHERE exp < ?", (time.time(),))
+        db.execute("INSERT OR REPLACE INTO logged_out VALUES (?, ?)", (jti, exp))
+
+    def is_logged_out(self, jti: object) -> bool:
+        if not isinstance(jti, str):
+            return False
+        return self._db().execute("SELECT 1 FROM logged_out WHERE jti = ?", (jti,)).fetchone() is not None
+
+
+def print_demo_users(url: str) -> None:
+    print(f"\njwtguard demo at {url}\n")
+    for username, (password, admin) in DEMO_USERS.items():
+        print(f"  {username:6s} / {password}{'   (admin)' if admin else ''}")
+    print()
+
+
+def login_payload(body: Any) -> tuple[str, str] | None:
+    if not isinstance(body, dict):
+        return None
+    username, password = body.get("username"), body.get("password")
+    if not isinstance(username, str) or not isinstance(password, str):
+        return None
+    return username, password
+
+
+#: The answer to a token this example logged out (POST /logout), shaped like jwtguard's own.
+TOKEN_LOGGED_OUT = (
+    401,
+    {"error": "invalid_token", "reason": "revoked"},
+    {
+        "WWW-Authenticate": (
+            'Bearer realm="api", error="invalid_token", error_description="The access token was revoked"'
+        ),
+        "Cache-Control": "no-store",
+    },
+)

@@ -1,0 +1,162 @@
+"""The example apps' flows over HTTP, through the real frameworks, on both stores."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from jwtguard import Settings
+
+from conftest import SECRET, Reply
+
+
+@pytest.fixture(params=["flask-sqlite", "starlette-sqlite", "flask-mongo", "starlette-mongo"])
+def example(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    from examples.common import DEMO_EXEMPT_PATHS
+
+    framework, store = request.param.split("-")
+    monkeypatch.chdir(tmp_path)
+    url = request.getfixturevalue("mongo_uri") if store == "mongo" else f"sqlite:///{tmp_path / 'jwtguard.db'}"
+    settings = Settings(secret=SECRET, store_url=url, exempt_paths=DEMO_EXEMPT_PATHS)
+    if framework == "flask":
+        from examples.flask_app import create_app
+
+        app = create_app(settings)
+        client = app.test_client()
+
+        def call(method: str, path: str, token: str | None = None, json: Any = None) -> Reply:
+            headers = {"Authorization": f"Bearer {token}"} if token else {}
+            response = client.open(path, method=method, headers=headers, json=json)
+            return Reply(response.status_code, {k.lower(): v for k, v in response.headers.items()}, response.data)
+
+        yield call
+        app.extensions["jwtguard.close"]()
+        return
+
+    from starlette.testclient import TestClient
+
+    from examples.starlette_app import create_app as create_asgi_app
+
+    with TestClient(create_asgi_app(settings)) as test_client:
+
+        def asgi_call(method: str, path: str, token: str | None = None, json: Any = None) -> Reply:
+            headers = {"Authorization": f"Bearer {token}"} if token else {}
+            response = test_client.request(method, path, headers=headers, json=json)
+            return Reply(response.status_code, {k.lower(): v for k, v in response.headers.items()}, response.content)
+
+        yield asgi_call
+
+
+Call = Callable[..., Reply]
+
+
+def login(call: Call, user: str = "alice", password: str | None = None) -> str:
+    reply = call("POST", "/login", json={"username": user, "password": password or f"{user}-password"})
+    assert reply.status == 200, reply.body
+    return str(reply.json()["token"])
+
+
+def test_page_and_helper_are_public(example: Call) -> None:
+    assert b"jwtguard demo" in example("GET", "/").body
+    script = example("GET", "/static/jwtguard.js")
+    assert script.status == 200
+    assert b"createSession" in script.body
+    assert example("GET", "/health").status == 200
+
+
+def test_login_and_protected_resources(example: Call) -> None:
+    token = login(example)
+    me = example("GET", "/api/me", token)
+    assert me.status == 200
+    assert me.json()["user"] == "alice"
+    assert me.headers["x-user-enabled"] == "true"
+    assert example("GET", "/api/notes", token).json()["notes"]
+    assert example("GET", "/api/me").status == 401
+
+
+def test_bad_credentials(example: Call) -> None:
+    assert example("POST", "/login", json={"username": "alice", "password": "nope"}).status == 401
+    assert example("POST", "/login", json={"username": ["alice"], "password": 1}).status == 401
+    assert example("POST", "/login", json=None).status == 401
+
+
+def test_logout_kills_only_this_token(example: Call) -> None:
+    phone, laptop = login(example), login(example)
+    assert example("POST", "/logout", phone).status == 200
+    refused = example("GET", "/api/me", phone)
+    assert refused.status == 401
+    assert 'error="invalid_token"' in refused.headers["www-authenticate"]
+    assert example("GET", "/api/me", laptop).status == 200
+
+
+def test_logout_all_kills_every_token(example: Call) -> None:
+    phone, laptop = login(example), login(example)
+    assert example("POST", "/logout-all", phone).status == 200
+    for token in (phone, laptop):
+        assert example("GET", "/api/me", token).json()["reason"] == "revoked"
+    assert example("GET", "/api/me", login(example)).status == 200  # logging in again works
+
+
+def test_password_change_kills_older_tokens(example: Call) -> None:
+    old = login(example, "bob")
+    reply = example("POST", "/password", old, json={"old_password": "bob-password", "new_password": "new-password-1"})
+    assert reply.status == 200
+    fresh = reply.json()["token"]
+    assert example("GET", "/api/me", old).json()["reason"] == "revoked"
+    assert example("GET", "/api/me", fresh).status == 200
+    assert example("POST", "/login", json={"username": "bob", "password": "bob-password"}).status == 401
+    assert login(example, "bob", "new-password-1")
+    wrong = example("POST", "/password", fresh, json={"old_password": "x", "new_password": "another-password"})
+    assert wrong.status == 403
+
+
+def test_admin_disables_and_enables(example: Call) -> None:
+    alice, admin = login(example), login(example, "admin")
+    assert example("POST", "/admin/users/alice/disable", alice).status == 403  # not an admin
+    assert example("POST", "/admin/users/alice/disable", admin).status == 200
+    refused = example("GET", "/api/me", alice)
+    assert refused.status == 401
+    assert refused.headers["x-user-enabled"] == "false"
+    assert example("POST", "/login", json={"username": "alice", "password": "alice-password"}).status == 200
+    assert example("POST", "/admin/users/alice/enable", admin).status == 200
+    assert example("GET", "/api/me", alice).status == 200
+    assert example("POST", "/admin/users/nobody/disable", admin).status == 404
+
+
+def test_metrics_are_public(example: Call) -> None:
+    login(example)
+    assert example("GET", "/metrics").status == 200
+
+
+def test_cors_exposes_the_signal_and_clear_site_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from examples.common import DEMO_EXEMPT_PATHS
+    from examples.flask_app import create_app
+
+    monkeypatch.chdir(tmp_path)
+    settings = Settings(
+        secret=SECRET,
+        store_url=f"sqlite:///{tmp_path / 'jwtguard.db'}",
+        exempt_paths=DEMO_EXEMPT_PATHS,
+        clear_site_data=True,
+    )
+    app = create_app(settings)
+    close_app = app.extensions["jwtguard.close"]
+
+    @app.after_request
+    def cors(response: Any) -> Any:
+        response.headers["Access-Control-Allow-Origin"] = "https://app.example"
+        return response
+
+    client = app.test_client()
+    token = client.post("/login", json={"username": "alice", "password": "alice-password"}).json["token"]
+    ok = client.get("/api/me", headers={"Authorization": f"Bearer {token}"})
+    assert "X-User-Enabled" in ok.headers["Access-Control-Expose-Headers"]
+    admin = client.post("/login", json={"username": "admin", "password": "admin-password"}).json["token"]
+    client.post("/admin/users/alice/disable", headers={"Authorization": f"Bearer {admin}"})
+    refused = client.get("/api/me", headers={"Authorization": f"Bearer {token}"})
+    assert refused.status_code == 401
+    assert refused.headers["Clear-Site-Data"] == '"storage"'
+    close_app()
