@@ -36,6 +36,8 @@ logger = logging.getLogger("jwtguard")
 
 DEFAULT_PATH = "jwtguard.db"
 
+_announced: set[str] = set()  # paths already named in the log by this process
+
 
 def database_path(store_url: str | None) -> str:
     """The absolute file path that *store_url* names (None: ``jwtguard.db`` here)."""
@@ -65,13 +67,17 @@ class SQLiteStore:
         self._local = threading.local()
         self._connections: list[sqlite3.Connection] = []
         self._connections_lock = threading.Lock()
-        if settings.store_url is None:
+        if self.path in _announced:
+            pass
+        elif settings.store_url is None:
+            _announced.add(self.path)
             logger.warning(
                 "jwtguard: using the embedded SQLite store at %s (set JWTGUARD_STORE_URL=mongodb://... "
                 "to use MongoDB)",
                 self.path,
             )
         else:
+            _announced.add(self.path)
             logger.info("jwtguard: using the SQLite store at %s", self.path)
 
     def _connection(self) -> sqlite3.Connection:
