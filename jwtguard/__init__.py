@@ -12,6 +12,7 @@ from .asgi import JWTGuardASGI
 from .config import Settings
 from .core import Guard, Rejection, UserState, Verified
 from .errors import ConfigError, JWTGuardError, StoreError
+from .metrics import Metrics
 from .tokens import issue_token
 from .wsgi import JWTGuardWSGI
 
@@ -25,6 +26,7 @@ __all__ = [
     "JWTGuardASGI",
     "JWTGuardError",
     "JWTGuardWSGI",
+    "Metrics",
     "Rejection",
     "Settings",
     "StoreError",
