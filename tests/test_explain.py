@@ -16,11 +16,11 @@ from jwtguard.stores.mongo import MongoStore
 from conftest import SECRET, bearer
 from mongo_server import free_port
 
-NOW = int(time.time())
-
 
 def token_for(user: Any, *, secret: str = SECRET, algorithm: str = "HS256", headers: Any = None, **claims: Any) -> str:
-    payload: dict[str, Any] = {"sub": user, "iat": NOW - 10, "exp": NOW + 600, **claims}
+    # The clock is read when the token is made: a suite-long constant would age under a slow run.
+    now = int(time.time())
+    payload: dict[str, Any] = {"sub": user, "iat": now - 10, "exp": now + 600, **claims}
     return jwt.encode(payload, secret, algorithm=algorithm, headers=headers)
 
 
@@ -58,6 +58,7 @@ def seeded(users: Any, settings: Settings) -> dict[str, str]:
             {"_id": "eve", "destroyAnyJWTbefore": "yesterday"},
         ]
     )
+    now = int(time.time())
     admin = Admin(settings)
     try:
         old = admin.issue_token("dave")
@@ -72,16 +73,16 @@ def seeded(users: Any, settings: Settings) -> dict[str, str]:
         "disabled": token_for("bob"),
         "unknown": token_for("nobody"),
         "unreadable_cutoff": token_for("eve"),
-        "expired": token_for("alice", iat=NOW - 100, exp=NOW - 30),
-        "future_iat": token_for("alice", iat=NOW + 3600),
-        "future_nbf": token_for("alice", nbf=NOW + 3600),
+        "expired": token_for("alice", iat=now - 100, exp=now - 30),
+        "future_iat": token_for("alice", iat=now + 3600),
+        "future_nbf": token_for("alice", nbf=now + 3600),
         "wrong_key": token_for("alice", secret="another-secret-" * 4),
         "wrong_alg": token_for("alice", algorithm="HS512", secret=SECRET * 2),
-        "alg_none": jwt.encode({"sub": "alice", "iat": NOW, "exp": NOW + 60}, None, algorithm="none"),
+        "alg_none": jwt.encode({"sub": "alice", "iat": now, "exp": now + 60}, None, algorithm="none"),
         "crit": token_for("alice", headers={"crit": ["exp"]}),
         "jku": token_for("alice", headers={"jku": "https://attacker.example/jwks.json"}),
         "operator_sub": token_for({"$ne": None}),
-        "no_exp": jwt.encode({"sub": "alice", "iat": NOW}, SECRET, algorithm="HS256"),
+        "no_exp": jwt.encode({"sub": "alice", "iat": now}, SECRET, algorithm="HS256"),
         "garbage": "not.a.jwt",
         "one_segment": "abcdef",
     }
@@ -191,8 +192,9 @@ def test_leeway_is_applied_and_shown(mongo_uri: str, users: Any) -> None:
     users.insert_one({"_id": "alice"})
     settings = Settings(secret=SECRET, store_url=mongo_uri, leeway=60)
     store = MongoStore(settings)
+    now = int(time.time())
     try:
-        checks = rows_by_check(explain(token_for("alice", exp=NOW - 30), settings, store, now=NOW))
+        checks = rows_by_check(explain(token_for("alice", exp=now - 30), settings, store, now=now))
         assert checks["exp"].verdict == OK
         assert checks["exp"].detail.endswith("(30 s ago), leeway 60 s")
         assert checks["verdict"].verdict == OK

@@ -231,7 +231,7 @@ def test_flask_example_serves_metrics_without_a_token() -> None:
         assert response.content_type.startswith("text/plain")
         assert accepted_total(response.get_data(as_text=True)) == 1
     finally:
-        app.wsgi_app.close()  # type: ignore[attr-defined]
+        app.extensions["jwtguard.close"]()
 
 
 @pytest.mark.usefixtures("example_env")
