@@ -35,6 +35,9 @@ _INT64 = 2**63
 #: RFC 6750 §2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
 _TOKEN68 = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
 
+#: A second Bearer credential after a comma: two Authorization fields joined by a WSGI server.
+_LATER_BEARER = re.compile(r",[ \t]*bearer(?:[ \t]|$)", re.IGNORECASE)
+
 #: A stored number above this is taken as milliseconds (JavaScript ``Date.now()``):
 #: as seconds it would be a date after the year 5000.
 _MILLISECONDS_ABOVE = 1e11
@@ -136,8 +139,13 @@ def _epoch_seconds(value: object) -> float | None:
             # BSON dates are UTC; a driver without tz_aware hands them over naive.
             value = value.replace(tzinfo=timezone.utc)
         return value.timestamp()
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
-        return value / 1000 if value > _MILLISECONDS_ABOVE else float(value)
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        try:
+            seconds = float(value)
+        except OverflowError:  # an integer beyond any float: no date at all
+            return None
+        if math.isfinite(seconds):
+            return seconds / 1000 if seconds > _MILLISECONDS_ABOVE else seconds
     return None
 
 
@@ -325,6 +333,8 @@ class Guard:
         if scheme.lower() != "bearer":
             if scheme[:6].lower() == "bearer" and (len(scheme) == 6 or not scheme[6].isalnum()):
                 return self.malformed  # "Bearer\t<token>", "Bearer,<token>"
+            if _LATER_BEARER.search(value):
+                return self.multiple  # "Basic ..., Bearer ...": two fields joined (RFC 6750 §3.1)
             # Another scheme (Basic, Digest...): no Bearer credentials at all,
             # so no error code (RFC 6750 §3.1).
             return self.missing

@@ -5,8 +5,12 @@ Every case must end in a 401 (or 400/431 when the request itself is unacceptable
 challenge: never a 200, never a 5xx, never a traceback or the token in the body, never an
 ``X-User-Enabled`` header (no account-status oracle for unverified tokens).
 
+Exceptions to the last rule, pinned per case: a token whose signature checks out and whose user is
+unknown gets ``X-User-Enabled: false`` (the documented signal; it reveals nothing a key holder lacks).
+
 Duplicate JSON keys: PyJWT's parser (Python's json) keeps the lexically last value, which RFC 7519 §4
-allows; every decision is made on that same parsed value, so no later reader sees a different one.
+allows; every decision is made on that same parsed value, so no later reader sees a different one
+(``test_duplicate_keys_last_one_wins`` pins it: a duplicate cannot smuggle a second value past a check).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from functools import cache
 from typing import Any
 
@@ -90,10 +95,20 @@ def settings_for(variant: str, mongo_uri: str) -> Settings:
         )
     if variant == "audiss":
         return Settings(secret=SECRET, audience=("api",), issuer="https://issuer.test", store_url=mongo_uri)
+    if variant == "leeway":
+        return Settings(secret=SECRET, leeway=30, store_url=mongo_uri)
+    if variant == "bigheader":  # large enough that the user-id and JSON checks are reached, not the bound
+        return Settings(secret=SECRET, max_header_bytes=200_000, store_url=mongo_uri)
     return Settings(secret=SECRET, store_url=mongo_uri)
 
 
 Request = tuple[str, list[tuple[str, str | bytes]]]
+
+
+#: The seeded user: enabled, so a token that wrongly verified would get a 200.
+ENABLED = "enabled"
+#: The same user after "log out everywhere" now: long-lived and back-dated tokens must still die.
+LOGGED_OUT = "logged-out"
 
 
 @dataclass(frozen=True)
@@ -102,6 +117,8 @@ class Case:
     build: Callable[[], Request]
     variant: str = "hs"
     statuses: tuple[int, ...] = (401,)
+    reason: str = "invalid"
+    user: str = ENABLED
 
 
 def bearer(token: str) -> Callable[[], Request]:
@@ -135,6 +152,118 @@ def public_key_as_hmac_secret() -> Request:
 
 
 NON_UTF8_HEADER = b64(b"\xff\xfe{")
+MULTIPLE = "multiple_credentials"
+
+
+def raw_claims(text: str) -> Callable[[], Request]:
+    """Right key, hand-written payload JSON (NaN, 1e400, duplicate keys: what json.dumps won't write)."""
+    return lambda: bearer(signed(HS256, text))()
+
+
+def raw_header(text: str, variant_payload: str | None = None) -> Callable[[], Request]:
+    """Right key, hand-written JOSE header JSON."""
+    return lambda: bearer(signed(text, variant_payload or json.dumps(claims())))()
+
+
+def respelled_signature() -> str:
+    """A genuinely signed token whose signature is written with "+" and "/" instead of "-" and "_".
+
+    Python's base64 decoder reads both alphabets to the same bytes; PyJWT checks the base64url
+    alphabet first (RFC 7515 §2), so one signed token does not get a second spelling.
+    """
+    for n in range(1000):
+        head, payload, signature = good_hs(jti=str(n)).split(".")
+        if "-" in signature or "_" in signature:
+            return f"{head}.{payload}." + signature.replace("-", "+").replace("_", "/")
+    raise AssertionError("no signature with '-' or '_' in 1000 tries")
+
+
+def nested(depth: int) -> str:
+    return "[" * depth + "]" * depth
+
+
+EXTRA = [
+    # alg "none" where the header is read to choose a key (HS256 and RS256 both allowed)
+    Case("alg-none-mixed-config", none_token("none", ""), "mixed"),
+    Case("alg-missing-mixed-config", raw_header('{"typ":"JWT"}'), "mixed"),
+    Case("alg-missing", raw_header('{"typ":"JWT"}')),
+    Case("alg-null-mixed-config", raw_header('{"alg":null}'), "mixed"),
+    Case("alg-list-mixed-config", raw_header('{"alg":["HS256"]}'), "mixed"),
+    Case("alg-object-mixed-config", raw_header('{"alg":{"$ne":"none"}}'), "mixed"),
+    Case("alg-says-rs256-hmac-signed", lambda: bearer(signed('{"alg":"RS256"}', json.dumps(claims())))(), "mixed"),
+    Case("header-json-array-mixed-config", raw_header('["HS256"]'), "mixed"),
+    Case("header-json-null-mixed-config", raw_header("null"), "mixed"),
+    Case("b64-false-unencoded-payload", raw_header('{"alg":"HS256","b64":false}')),
+    Case("kid-sql-rs-config", lambda: with_header({"kid": "1' OR '1'='1"})(), "rs"),
+    # more time claims: non-numbers of every JSON type, non-finite, out of range
+    Case("iat-bool", bearer(good_hs(iat=True))),
+    Case("iat-null", bearer(good_hs(iat=None))),
+    Case("iat-object", bearer(good_hs(iat={"$lt": NOW}))),
+    Case("iat-infinity", raw_claims(f'{{"sub":"{USER}","iat":-Infinity,"exp":{NOW + 600}}}')),
+    Case("iat-milliseconds", bearer(good_hs(iat=NOW * 1000))),  # JavaScript Date.now(): far in the future
+    Case("nbf-bool", bearer(good_hs(nbf=False))),
+    Case("nbf-object", bearer(good_hs(nbf={"$lt": NOW}))),
+    Case("nbf-array", bearer(good_hs(nbf=[0]))),
+    Case("nbf-nan", raw_claims(f'{{"sub":"{USER}","iat":{NOW},"exp":{NOW + 600},"nbf":NaN}}')),
+    Case("nbf-far-future", bearer(good_hs(nbf=NOW + 10**9))),
+    Case("exp-1e400-overflows-to-infinity", raw_claims(f'{{"sub":"{USER}","iat":{NOW},"exp":1e400}}')),
+    Case("exp-string-hex", raw_claims(f'{{"sub":"{USER}","iat":{NOW},"exp":"0x7fffffff"}}')),
+    Case("exp-far-past", bearer(good_hs(exp=-(10**12))), reason="expired"),
+    Case("iat-future-beyond-leeway-30s", bearer(good_hs(iat=NOW + 120)), "leeway"),
+    Case("nbf-future-beyond-leeway-30s", bearer(good_hs(nbf=NOW + 120)), "leeway"),
+    Case("exp-past-beyond-leeway-30s", bearer(good_hs(exp=NOW - 120)), "leeway", reason="expired"),
+    # a good signature is not enough once the user logged out everywhere
+    Case("exp-far-future-after-logout", bearer(good_hs(exp=10**12)), user=LOGGED_OUT, reason="revoked"),
+    Case("exp-huge-integer-after-logout", bearer(good_hs(exp=10**400)), user=LOGGED_OUT, reason="revoked"),
+    Case("iat-far-past-after-logout", bearer(good_hs(iat=-(10**12))), user=LOGGED_OUT, reason="revoked"),
+    Case("exp-far-future-wrong-key", pyjwt_token("HS256", "x" * 64), reason="invalid"),
+    # payloads that are not objects, or not JSON at all
+    Case("payload-json-string", raw_claims('"alice"')),
+    Case("payload-json-number", raw_claims("42")),
+    Case("payload-json-null", raw_claims("null")),
+    Case("payload-non-utf8", lambda: bearer(signed(HS256, b"\xff" + json.dumps(claims()).encode()))()),
+    Case(
+        "payload-deeply-nested",
+        raw_claims(f'{{"sub":"{USER}","iat":{NOW},"exp":{NOW + 600},"x":{nested(20_000)}}}'),
+        "bigheader",
+    ),
+    Case("header-deeply-nested", raw_header(f'{{"alg":"HS256","x":{nested(20_000)}}}'), "bigheader"),
+    Case("sub-from-duplicate-object-key", raw_claims(f'{{"sub":{{"$ne":null}},"iat":{NOW},"exp":{NOW + 600}}}')),
+    # encodings a lenient base64 decoder would take: one signed token must have one spelling
+    Case("signature-in-standard-base64", lambda: bearer(respelled_signature())()),
+    Case("segment-length-1-mod-4", lambda: bearer(good_hs() + "A")()),
+    Case("only-dots", bearer("." * 4000)),
+    Case("tilde-in-signature", lambda: bearer(good_hs() + "~")()),
+    # the user claim, more shapes
+    Case("sub-int64-overflow", bearer(good_hs(sub=2**63))),
+    Case("sub-negative-int64-overflow", bearer(good_hs(sub=-(2**63) - 1))),
+    Case("sub-zero-width-space", bearer(good_hs(sub="ali\u200bce"))),
+    Case("sub-lone-surrogate", raw_claims(f'{{"sub":"\\ud800","iat":{NOW},"exp":{NOW + 600}}}')),
+    Case("sub-nul", raw_claims(f'{{"sub":"\\u0000","iat":{NOW},"exp":{NOW + 600}}}')),
+    Case("sub-missing-null", bearer(good_hs(sub=None))),
+    Case("sub-operator-as-text", bearer(good_hs(sub='{"$ne": null}')), reason="unknown_user"),
+    # the Authorization header, more shapes
+    Case("non-utf8-bytes-in-value", header(b"Bearer \xff\xfe.\x80\x81.\xc0"), statuses=(400,), reason="malformed"),
+    Case("utf8-bytes-in-value", header("Bearer é.é.é".encode()), statuses=(400,), reason="malformed"),
+    Case("scheme-comma", lambda: header(f"Bearer,{good_hs()}")(), statuses=(400,), reason="malformed"),
+    Case("scheme-only-spaces", header("Bearer     "), statuses=(400,), reason="malformed"),
+    Case("trailing-tab", lambda: header(f"Bearer {good_hs()}\t")(), statuses=(400,), reason="malformed"),
+    Case("empty-authorization", header(""), reason="missing_token"),
+    Case("scheme-token", header("Token abc.def.ghi"), reason="missing_token"),
+    Case(
+        "basic-and-bearer-headers",
+        lambda: ("/api/me", [("Authorization", "Basic YWxpY2U6cHc="), ("Authorization", f"Bearer {good_hs()}")]),
+        statuses=(400,),
+        reason=MULTIPLE,
+    ),
+    Case("garbage-500kb", header("Bearer " + "!" * 500_000), statuses=(431,), reason="header_too_large"),
+    Case("token-in-cookie", lambda: ("/api/me", [("Cookie", f"access_token={good_hs()}")]), reason="missing_token"),
+    Case(
+        "token-in-other-header",
+        lambda: ("/api/me", [("X-Access-Token", good_hs()), ("Authorization", "")]),
+        reason="missing_token",
+    ),
+]
 
 
 CATALOGUE = [
@@ -171,8 +300,8 @@ CATALOGUE = [
     Case("exp-infinity", lambda: bearer(signed(HS256, f'{{"sub":"{USER}","iat":{NOW},"exp":Infinity}}'))()),
     Case("iat-nan", lambda: bearer(signed(HS256, f'{{"sub":"{USER}","iat":NaN,"exp":{NOW + 600}}}'))()),
     Case("iat-string", bearer(good_hs(iat=str(NOW)))),
-    Case("exp-past", bearer(good_hs(exp=NOW - 1))),
-    Case("exp-epoch-zero", bearer(good_hs(exp=0, iat=0))),
+    Case("exp-past", bearer(good_hs(exp=NOW - 1)), reason="expired"),
+    Case("exp-epoch-zero", bearer(good_hs(exp=0, iat=0)), reason="expired"),
     Case("iat-far-future", bearer(good_hs(iat=NOW + 10**9, exp=NOW + 10**9 + 60))),
     Case("iat-future-beyond-leeway", bearer(good_hs(iat=NOW + 120))),
     Case("nbf-future", bearer(good_hs(nbf=NOW + 3600))),
@@ -190,11 +319,16 @@ CATALOGUE = [
     Case("four-segments", lambda: bearer(good_hs() + ".eyJ4IjoxfQ")()),
     Case("five-segments", lambda: bearer(good_hs() + ".a.b")()),
     Case("empty-segments", bearer("..")),
-    Case("bad-base64-characters", header("Bearer e!J.e$J.s%g"), statuses=(400,)),
-    Case("padding-inside-token", lambda: bearer(good_hs().replace(".", "=.", 1))(), statuses=(400,)),
+    Case("bad-base64-characters", header("Bearer e!J.e$J.s%g"), statuses=(400,), reason="malformed"),
+    Case(
+        "padding-inside-token",
+        lambda: bearer(good_hs().replace(".", "=.", 1))(),
+        statuses=(400,),
+        reason="malformed",
+    ),
     Case("padding-at-end", lambda: bearer(good_hs() + "==")()),
     Case("non-utf8-header-json", lambda: bearer(f"{NON_UTF8_HEADER}.{b64(json.dumps(claims()))}.c2ln")()),
-    Case("nul-byte-in-value", header(b"Bearer abc\x00def.ghi.jkl"), statuses=(400,)),
+    Case("nul-byte-in-value", header(b"Bearer abc\x00def.ghi.jkl"), statuses=(400,), reason="malformed"),
     Case("nul-byte-in-json", lambda: bearer(signed('{"alg":"HS256"}\x00', json.dumps(claims())))()),
     Case("header-json-array", lambda: bearer(signed('["HS256"]', json.dumps(claims())))()),
     Case("header-json-string", lambda: bearer(signed('"HS256"', json.dumps(claims())))()),
@@ -206,7 +340,12 @@ CATALOGUE = [
         "duplicate-sub-last-operator",
         lambda: bearer(signed(HS256, f'{{"sub":"{USER}","iat":{NOW},"exp":{NOW + 600},"sub":{{"$ne":null}}}}'))(),
     ),
-    Case("token-300kb", lambda: bearer(signed(HS256, json.dumps(claims(pad="x" * 300_000))))(), statuses=(431,)),
+    Case(
+        "token-300kb",
+        lambda: bearer(signed(HS256, json.dumps(claims(pad="x" * 300_000))))(),
+        statuses=(431,),
+        reason="header_too_large",
+    ),
     # the user claim
     Case("sub-ne-null", bearer(good_hs(sub={"$ne": None}))),
     Case("sub-gt-empty", bearer(good_hs(sub={"$gt": ""}))),
@@ -216,40 +355,74 @@ CATALOGUE = [
     Case("sub-huge-int", bearer(good_hs(sub=2**80))),
     Case("sub-empty", bearer(good_hs(sub=""))),
     Case("sub-1kb", bearer(good_hs(sub="a" * 1024))),
-    Case("sub-10kb", bearer(good_hs(sub="a" * 10_240)), statuses=(431,)),  # over the header bound first
+    Case("sub-10kb", bearer(good_hs(sub="a" * 10_240)), statuses=(431,), reason="header_too_large"),  # the bound first
+    Case("sub-10kb-within-bound", bearer(good_hs(sub="a" * 10_240)), "bigheader"),
     Case("sub-control-chars", bearer(good_hs(sub="alice\n\x00"))),
     # the Authorization header itself
-    Case("scheme-tab", lambda: header(f"Bearer\t{good_hs()}")(), statuses=(400,)),
-    Case("scheme-no-space", lambda: header(f"Bearer{good_hs()}")()),
-    Case("scheme-only", header("Bearer"), statuses=(400,)),
-    Case("two-tokens", lambda: header(f"Bearer {good_hs()} {good_hs()}")(), statuses=(400,)),
-    Case("two-tokens-comma", lambda: header(f"Bearer {good_hs()}, Bearer {good_hs()}")(), statuses=(400,)),
-    Case("basic-scheme", header("Basic YWxpY2U6cGFzc3dvcmQ=")),
+    Case("scheme-tab", lambda: header(f"Bearer\t{good_hs()}")(), statuses=(400,), reason="malformed"),
+    Case("scheme-no-space", lambda: header(f"Bearer{good_hs()}")(), reason="missing_token"),
+    Case("scheme-only", header("Bearer"), statuses=(400,), reason="malformed"),
+    Case("two-tokens", lambda: header(f"Bearer {good_hs()} {good_hs()}")(), statuses=(400,), reason=MULTIPLE),
+    Case(
+        "two-tokens-comma",
+        lambda: header(f"Bearer {good_hs()}, Bearer {good_hs()}")(),
+        statuses=(400,),
+        reason=MULTIPLE,
+    ),
+    Case("basic-scheme", header("Basic YWxpY2U6cGFzc3dvcmQ="), reason="missing_token"),
     Case(
         "two-authorization-headers",
         lambda: ("/api/me", [("Authorization", f"Bearer {good_hs()}"), ("Authorization", f"Bearer {good_hs()}")]),
         statuses=(400,),
+        reason=MULTIPLE,
     ),
-    Case("token-in-query-string", lambda: (f"/api/me?access_token={good_hs()}", [])),
+    Case("token-in-query-string", lambda: (f"/api/me?access_token={good_hs()}", []), reason="missing_token"),
+    *EXTRA,
 ]
+
+
+#: Body reasons that mean the request itself is unacceptable (400/431), and their header.
+REQUEST_ERRORS = {"malformed", "multiple_credentials", "header_too_large"}
+
+
+def seed(users: Any, kind: str) -> None:
+    document: dict[str, Any] = {"_id": USER, "user_enabled": True}
+    if kind == LOGGED_OUT:
+        document["destroyAnyJWTbefore"] = datetime.now(timezone.utc)
+    users.insert_one(document)
 
 
 @pytest.mark.parametrize("case", CATALOGUE, ids=[case.name for case in CATALOGUE])
 def test_hostile_request_is_refused(case: Case, make_client: Any, mongo_uri: str, users: Any) -> None:
-    users.insert_one({"_id": USER, "user_enabled": True})
+    seed(users, case.user)
     path, headers = case.build()
     reply = make_client(settings_for(case.variant, mongo_uri))("GET", path, headers)
     assert reply.status in case.statuses, reply.body
-    assert reply.headers["www-authenticate"].startswith('Bearer realm="api"')
-    assert reply.headers["cache-control"] == "no-store"
-    assert "x-user-enabled" not in reply.headers
+    assert reply.status != 200 and reply.status < 500
     body = reply.json()  # a small JSON body, never a traceback page
     assert set(body) == {"error", "reason"}
+    assert body["reason"] == case.reason
+    assert len(reply.body) < 120 and b"Traceback" not in reply.body
+    challenge = reply.headers["www-authenticate"]
+    assert challenge.startswith('Bearer realm="api"')
+    if case.reason == "missing_token":
+        assert challenge == 'Bearer realm="api"'  # RFC 6750 §3.1: no error code without credentials
+    elif case.reason in REQUEST_ERRORS:
+        assert 'error="invalid_request"' in challenge and body["error"] == "invalid_request"
+    else:
+        assert 'error="invalid_token"' in challenge and body["error"] == "invalid_token"
+    assert reply.headers["cache-control"] == "no-store"
+    if case.reason in ("unknown_user", "disabled"):
+        assert reply.headers["x-user-enabled"] == "false"  # only after the signature checked out
+    else:
+        assert "x-user-enabled" not in reply.headers
     for _, value in headers:
         text = value.decode("latin-1") if isinstance(value, bytes) else value
-        token = text.partition(" ")[2]
-        if len(token) > 8:
-            assert token not in reply.body.decode("latin-1")
+        for token in (text, text.partition(" ")[2], text.partition("=")[2]):
+            if len(token) > 8:
+                assert token not in reply.body.decode("latin-1")
+    if "access_token=" in path:
+        assert path.partition("=")[2] not in reply.body.decode()
 
 
 def test_catalogue_is_large_enough() -> None:
@@ -271,3 +444,43 @@ def test_positive_control_rs256(make_client: Any, mongo_uri: str, users: Any) ->
     rs_token = jwt.encode(claims(), rsa_key(), "RS256")
     assert client("GET", "/api/me", [("Authorization", f"Bearer {rs_token}")]).status == 200
     assert client("GET", "/api/me", [("Authorization", f"Bearer {good_hs()}")]).status == 200
+
+
+def test_duplicate_keys_last_one_wins(make_client: Any, settings: Settings, users: Any) -> None:
+    """Python's json keeps the last of duplicate keys; the signature covers the bytes, so only a key holder
+    can write them, and every check reads the one parsed value: nothing is checked on one and used on another."""
+    users.insert_one({"_id": USER, "user_enabled": True})
+    users.insert_one({"_id": "bob", "user_enabled": False})
+    client = make_client(settings)
+    payload = f'{{"sub":"bob","iat":{NOW - 10},"exp":{NOW + 600},"sub":"{USER}"}}'
+    reply = client("GET", "/api/me", [("Authorization", f"Bearer {signed(HS256, payload)}")])
+    assert reply.status == 200
+    assert reply.json()["user"] == USER  # the last "sub", the same value the state check used
+    header_first_none = signed('{"alg":"none","alg":"HS256"}', json.dumps(claims()))
+    assert client("GET", "/api/me", [("Authorization", f"Bearer {header_first_none}")]).status == 200
+    expired_last = signed(HS256, f'{{"sub":"{USER}","iat":{NOW - 10},"exp":{NOW + 600},"exp":{NOW - 5}}}')
+    reply = client("GET", "/api/me", [("Authorization", f"Bearer {expired_last}")])
+    assert (reply.status, reply.json()["reason"]) == (401, "expired")
+
+
+def test_positive_control_key_hints_are_ignored(make_client: Any, settings: Settings, users: Any) -> None:
+    """kid/jku/x5u with the right key pass: the hostile cases fail on their key, not on the hint's presence."""
+    users.insert_one({"_id": USER, "user_enabled": True})
+    hints = {"kid": "../../../../dev/null", "jku": "https://attacker.invalid/jwks.json", "x5u": "https://x.invalid"}
+    token = signed(json.dumps({"alg": "HS256", **hints}), json.dumps(claims()))
+    assert make_client(settings)("GET", "/api/me", [("Authorization", f"Bearer {token}")]).status == 200
+
+
+def test_positive_control_iat_within_leeway(make_client: Any, mongo_uri: str, users: Any) -> None:
+    users.insert_one({"_id": USER, "user_enabled": True})
+    client = make_client(settings_for("leeway", mongo_uri))
+    for token in (good_hs(iat=NOW + 10), good_hs(nbf=NOW + 10), good_hs(exp=NOW - 10)):
+        assert client("GET", "/api/me", [("Authorization", f"Bearer {token}")]).status == 200
+
+
+def test_positive_control_big_header_setting(make_client: Any, mongo_uri: str, users: Any) -> None:
+    """With the bound raised, a 10 KB token reaches verification and, when its claims are sound, passes."""
+    users.insert_one({"_id": USER, "user_enabled": True})
+    token = good_hs(pad="x" * 10_240)
+    client = make_client(settings_for("bigheader", mongo_uri))
+    assert client("GET", "/api/me", [("Authorization", f"Bearer {token}")]).status == 200
