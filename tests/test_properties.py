@@ -1,14 +1,27 @@
-"""Property-based tests: no input raises out of the header parser, the claim checks or the state reader."""
+"""Property-based tests: no input raises out of the header parser, the claim checks or the state reader.
+
+Each property also says what the answer must be: a refusal of the right kind, a ``Verified`` only
+for a token whose HMAC an independent check (hmac + base64, not PyJWT) confirms, a user id that
+can only be a plain string or a 64-bit integer, and a stored document that fails closed.
+"""
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import json
+import math
+import re
 import time
-from datetime import datetime, timezone
+from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import jwt
-from hypothesis import HealthCheck, given, settings
+import pytest
+from bson import Decimal128, Int64, ObjectId, Timestamp
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from jwtguard import Guard, Rejection, Settings, Verified
@@ -18,78 +31,184 @@ from conftest import SECRET
 
 SETTINGS = Settings(secret=SECRET, store_url="mongodb://127.0.0.1:1/x")
 GUARD = Guard(SETTINGS)
-NOW = time.time()
+NOW = float(int(time.time()))
+MAX_HEADER = SETTINGS.max_header_bytes
+
+#: A genuinely signed token: the seed that the header strategy mutates.
+GENUINE = jwt.encode({"sub": "alice", "iat": NOW - 10, "exp": NOW + 600}, SECRET, algorithm="HS256")
+
+_BASE64URL = re.compile(r"[A-Za-z0-9_-]*={0,2}")
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=50),
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.floats()  # NaN and +-Infinity included: json.dumps writes them, PyJWT's parser reads them
+    | st.text(max_size=50),
     lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4),
     max_leaves=10,
 )
+
+
+def genuinely_signed(value: str) -> bool:
+    """True when *value* is a Bearer credential whose HS256 signature checks out, by hand."""
+    scheme, _, token = value.strip(" ").partition(" ")
+    token = token.strip(" ")
+    parts = token.split(".")
+    if scheme.lower() != "bearer" or len(parts) != 3 or not all(_BASE64URL.fullmatch(p) for p in parts):
+        return False
+    head, payload, signature = parts
+    try:
+        given_mac = base64.urlsafe_b64decode(signature + "=" * (-len(signature) % 4))
+    except ValueError:
+        return False
+    expected = hmac.new(SECRET.encode(), f"{head}.{payload}".encode(), hashlib.sha256).digest()
+    return hmac.compare_digest(given_mac, expected)
+
+
+@st.composite
+def mutated_tokens(draw: st.DrawFn) -> str:
+    """The genuine token, edited a few characters at a time, behind a scheme variant."""
+    token = list(GENUINE)
+    alphabet = "AZaz09-_.=+/~ \t,!\x00\xe9\xff"
+    for _ in range(draw(st.integers(0, 3))):
+        position = draw(st.integers(0, len(token)))
+        action = draw(st.sampled_from(["insert", "delete", "replace"]))
+        char = draw(st.sampled_from(alphabet))
+        if action == "insert":
+            token.insert(position, char)
+        elif position < len(token):
+            if action == "delete":
+                del token[position]
+            else:
+                token[position] = char
+    schemes = ["Bearer ", "bearer ", "BEARER ", "Bearer  ", "Bearer\t", "Bearer", "Basic ", "", " Bearer "]
+    scheme = draw(st.sampled_from(schemes))
+    tail = draw(st.sampled_from(["", " ", "\t", ",", " x", ", Bearer x"]))
+    return scheme + "".join(token) + tail
+
 
 header_values = st.one_of(
     st.text(max_size=300),
     st.binary(max_size=300).map(lambda raw: raw.decode("latin-1")),
     st.builds(lambda rest: "Bearer " + rest, st.text(alphabet="abcXYZ019-_.~+/= ,\t", max_size=400)),
-    st.integers(8000, 9000).map(lambda n: "Bearer " + "a" * n),
+    st.integers(MAX_HEADER - 16, MAX_HEADER + 2000).map(lambda n: "Bearer " + "a" * n),  # around the bound
+    st.builds(lambda text, times: text * times, st.text(min_size=1, max_size=20), st.integers(400, 1000)),
+    mutated_tokens(),
 )
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(st.lists(header_values, max_size=3))
 def test_any_authorization_values_never_raise(values: list[str]) -> None:
     result = GUARD.authenticate(values, NOW)
-    # Nothing arbitrary is signed with the secret, so nothing passes.
+    if isinstance(result, Verified):
+        # Only one field, and it carries a Bearer token that truly is signed with the secret.
+        assert len(values) == 1 and genuinely_signed(values[0])
+        assert result.user_id == "alice"
+        return
     assert isinstance(result, Rejection)
     assert result.status in (400, 401, 431)
+    if any(len(value) > MAX_HEADER for value in values) and len(values) == 1:
+        assert result.status == 431
+    if len(values) > 1:
+        assert result.reason == "multiple_credentials"
+    assert result.user_enabled is None  # no account signal before a signature checks out
 
 
-@settings(max_examples=300, deadline=None)
-@given(sub=json_values, iat=json_values, exp=json_values, nbf=json_values)
-def test_signed_claims_of_any_shape_never_raise(sub: Any, iat: Any, exp: Any, nbf: Any) -> None:
-    payload = {"sub": sub, "iat": iat, "exp": exp, "nbf": nbf}
+@pytest.mark.parametrize("scheme", ["Bearer", "bearer", "BEARER", "bEaReR"])
+def test_the_genuine_token_passes(scheme: str) -> None:
+    """The positive side of the property above: its seed, unmutated, is accepted."""
+    assert genuinely_signed(f"{scheme} {GENUINE}")
+    assert isinstance(GUARD.authenticate([f"{scheme} {GENUINE}"], NOW), Verified)
+
+
+def _finite_number(value: Any) -> bool:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return True  # an integer too large for a float is still a (finite) number
+
+
+@settings(max_examples=200, deadline=None)
+@given(sub=json_values, iat=json_values, exp=json_values, nbf=json_values, nbf_present=st.booleans())
+def test_signed_claims_of_any_shape_never_raise(sub: Any, iat: Any, exp: Any, nbf: Any, nbf_present: bool) -> None:
+    payload = {"sub": sub, "iat": iat, "exp": exp}
+    if nbf_present:
+        payload["nbf"] = nbf
     token = jwt.encode(payload, SECRET, algorithm="HS256")
+    assume(len(token) + 7 <= MAX_HEADER)
     result = GUARD.authenticate([f"Bearer {token}"], NOW)
     if isinstance(result, Verified):
         # Only a plain string or 64-bit integer can reach a store query.
         assert type(result.user_id) in (str, int)
-        assert isinstance(result.user_id, str) or -(2**63) <= result.user_id < 2**63
-        assert result.exp > NOW and result.iat <= NOW
+        if isinstance(result.user_id, str):
+            assert 0 < len(result.user_id) <= SETTINGS.max_user_id_length and result.user_id.isprintable()
+        else:
+            assert -(2**63) <= result.user_id < 2**63
+        assert _finite_number(iat) and _finite_number(exp)
+        assert exp > NOW and iat <= NOW
+        assert not nbf_present or nbf is None or (_finite_number(nbf) and nbf <= NOW)
+        # The verdict on any state never raises either, and only "accept" or a 401 comes out.
+        for state in (None, UserState(), UserState(not_before=NOW - 5), UserState(enabled=False)):
+            verdict = GUARD.decide(result, state)
+            assert verdict is None or verdict.status == 401
     else:
-        assert result is not None and result.status in (400, 401, 431)
+        assert isinstance(result, Rejection)
+        assert (result.status, result.error) == (401, "invalid_token")
+        assert result.reason in ("invalid", "expired")
 
 
-stored_values = json_values | st.datetimes(timezones=st.none() | st.just(timezone.utc))
+timezones = st.none() | st.builds(
+    timezone, st.timedeltas(min_value=timedelta(hours=-23, minutes=-59), max_value=timedelta(hours=23, minutes=59))
+)
+stored_values = (
+    json_values
+    | st.datetimes(timezones=timezones)
+    | st.builds(ObjectId)
+    | st.builds(Int64, st.integers(-(2**63), 2**63 - 1))
+    | st.builds(Decimal128, st.decimals(allow_nan=False, places=3).map(str))
+    | st.builds(Timestamp, st.integers(0, 2**32 - 1), st.integers(0, 2**32 - 1))
+    | st.binary(max_size=8)
+    | st.sampled_from([10**400, -(10**400), 2**1024, 2**63 - 1, -(2**63), 10**11 + 1])  # beyond a float, edges
+)
+FIELDS = ["_id", "destroyAnyJWTbefore", "passwordChangedAt", "user_enabled", "other"]
+TWO_FIELDS = SETTINGS.replace(not_before_fields=("destroyAnyJWTbefore", "passwordChangedAt"))
 
 
-@settings(max_examples=300, deadline=None)
-@given(st.dictionaries(st.sampled_from(["_id", "destroyAnyJWTbefore", "user_enabled", "other"]), stored_values))
+def _readable(value: Any) -> bool:
+    return value is None or isinstance(value, datetime) or _finite_number(value)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.dictionaries(st.sampled_from(FIELDS), stored_values))
 def test_any_stored_document_reads_without_raising_and_fails_closed(document: dict[str, Any]) -> None:
-    state = user_state(document, SETTINGS)
+    state = user_state(document, TWO_FIELDS)
     assert isinstance(state, UserState)
     if document.get("user_enabled", True) is not True:
         assert state.enabled is False
-    value = document.get("destroyAnyJWTbefore")
-    if (value is not None and not isinstance(value, (int, float, datetime))) or isinstance(value, bool):
+    values = [document.get(name) for name in TWO_FIELDS.not_before_fields]
+    if not all(_readable(value) for value in values):
         assert state.malformed  # refused, never read as "no cut-off"
+    if state.malformed:
+        assert state.not_before is None
+    elif state.not_before is not None:
+        assert math.isfinite(state.not_before)
     verified = Verified({}, "alice", NOW, NOW + 60, None)
     decision = GUARD.decide(verified, state)
     assert decision is None or decision.status == 401
+    if decision is None:
+        # Accepted only with every stored value read, the switch on, and no later cut-off.
+        assert state.enabled and not state.malformed
+        assert state.not_before is None or state.not_before < NOW + 1
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(header_values.filter(lambda v: "\n" not in v and "\r" not in v), min_size=1, max_size=2))
-def test_both_middlewares_answer_arbitrary_headers_without_5xx(values: list[str]) -> None:
-    """End to end through Flask and Starlette (no store is reached: nothing verifies).
-
-    Line breaks are left out: HTTP cannot carry them inside a field, and the test clients refuse them.
-    """
-    for client in CLIENTS:
-        status, body = client(values)
-        assert status in (400, 401, 431)
-        assert json.loads(body)["error"]
-
-
-def _clients() -> list[Any]:
+@pytest.fixture(scope="module")
+def clients() -> Iterator[list[Any]]:
+    """Flask and Starlette behind the guard, built once for every example (no store is reached)."""
     from starlette.testclient import TestClient
 
     from jwtguard import JWTGuardASGI, JWTGuardWSGI
@@ -97,20 +216,40 @@ def _clients() -> list[Any]:
     from conftest import flask_app, starlette_app
 
     app = flask_app()
-    app.wsgi_app = JWTGuardWSGI(app.wsgi_app, settings=SETTINGS)  # type: ignore[method-assign]
+    wsgi_guard = JWTGuardWSGI(app.wsgi_app, settings=SETTINGS)
+    app.wsgi_app = wsgi_guard  # type: ignore[method-assign]
     flask_client = app.test_client()
-    asgi_client = TestClient(JWTGuardASGI(starlette_app(), settings=SETTINGS))
+    asgi_guard = JWTGuardASGI(starlette_app(), settings=SETTINGS)
 
-    def via_flask(values: list[str]) -> tuple[int, bytes]:
+    def via_flask(values: list[str]) -> tuple[int, dict[str, str], bytes]:
         response = flask_client.get("/api/me", headers=[("Authorization", v) for v in values])
-        return response.status_code, response.data
+        return response.status_code, {k.lower(): v for k, v in response.headers.items()}, response.data
 
-    def via_starlette(values: list[str]) -> tuple[int, bytes]:
-        headers = [("Authorization", v.encode("latin-1", "replace")) for v in values]
-        response = asgi_client.get("/api/me", headers=headers)
-        return response.status_code, response.content
+    with TestClient(asgi_guard) as asgi_client:
 
-    return [via_flask, via_starlette]
+        def via_starlette(values: list[str]) -> tuple[int, dict[str, str], bytes]:
+            headers = [("Authorization", v.encode("latin-1", "replace")) for v in values]
+            response = asgi_client.get("/api/me", headers=headers)
+            return response.status_code, {k.lower(): v for k, v in response.headers.items()}, response.content
+
+        try:
+            yield [via_flask, via_starlette]
+        finally:
+            asgi_client.portal.call(asgi_guard.close)  # type: ignore[union-attr]
+            wsgi_guard.close()
 
 
-CLIENTS = _clients()
+# Line breaks are left out: HTTP cannot carry them inside a field, and the test clients refuse them.
+_no_line_breaks = header_values.filter(lambda v: "\n" not in v and "\r" not in v)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(values=st.lists(_no_line_breaks.filter(lambda v: not genuinely_signed(v)), min_size=1, max_size=2))
+def test_both_middlewares_answer_arbitrary_headers_without_5xx(clients: list[Any], values: list[str]) -> None:
+    """End to end through Flask and Starlette: a small JSON refusal with an RFC 6750 challenge, never a 5xx."""
+    for client in clients:
+        status, headers, body = client(values)
+        assert status in (400, 401, 431)
+        assert headers["www-authenticate"].startswith('Bearer realm="api"')
+        assert set(json.loads(body)) == {"error", "reason"}
+        assert b"Traceback" not in body
