@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+import time
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import jwt
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from jwtguard import ConfigError, Guard, Rejection, Settings, Verified
-from jwtguard.core import user_state
+from jwtguard.core import UserState, user_state
 
 from conftest import SECRET
 
@@ -72,6 +75,81 @@ TABLE: list[tuple[str, dict[str, Any], dict[str, Any] | None, dict[str, Any], tu
     ("disabled-beats-fresh", {}, {"user_enabled": False, "destroyAnyJWTbefore": T - 5000}, {}, (401, "disabled")),
     ("integer-user-id", {"sub": 7}, {"_id": 7}, {}, (200, "ok")),
     ("custom-user-claim", {"uid": "bob"}, {"_id": "bob"}, {"user_claim": "uid"}, (200, "ok")),
+    # the clock's edges
+    ("exp-half-a-second-ahead", {"exp": T + 0.5}, ALICE, {}, (200, "ok")),
+    ("expired-exactly-at-leeway", {"exp": T - 10}, ALICE, {"leeway": 10}, (401, "expired")),
+    ("nbf-exactly-now", {"nbf": T}, ALICE, {}, (200, "ok")),
+    ("nbf-past", {"nbf": T - 3600}, ALICE, {}, (200, "ok")),
+    ("nbf-null-is-absent", {"nbf": None}, ALICE, {}, (200, "ok")),  # pinned: null means no nbf
+    ("nbf-beyond-leeway", {"nbf": T + 11}, ALICE, {"leeway": 10}, (401, "invalid")),
+    ("iat-exactly-now", {"iat": T}, ALICE, {}, (200, "ok")),
+    ("iat-beyond-leeway", {"iat": T + 11}, ALICE, {"leeway": 10}, (401, "invalid")),
+    ("iat-in-milliseconds-is-future", {"iat": T * 1000}, ALICE, {}, (401, "invalid")),
+    ("iat-string", {"iat": str(T)}, ALICE, {}, (401, "invalid")),
+    ("exp-bool", {"exp": True}, ALICE, {}, (401, "invalid")),
+    ("exp-far-future-huge-int", {"exp": 10**400}, ALICE, {}, (200, "ok")),  # the key holder's choice
+    ("exp-far-future-still-revocable", {"exp": 10**400}, {"destroyAnyJWTbefore": T - 1}, {}, (401, "revoked")),
+    # stale, same second, fractional
+    ("fractional-iat-before-cut", {"iat": int(CUT) + 0.2}, {"destroyAnyJWTbefore": CUT}, {}, (401, "revoked")),
+    ("fractional-iat-after-cut", {"iat": int(CUT) + 0.7}, {"destroyAnyJWTbefore": CUT}, {}, (200, "ok")),
+    ("whole-iat-after-cut-second", {"iat": int(CUT) + 1}, {"destroyAnyJWTbefore": CUT}, {}, (200, "ok")),
+    ("cut-exactly-at-whole-iat", {"iat": T - 100}, {"destroyAnyJWTbefore": T - 100}, {}, (200, "ok")),
+    # stored numbers: seconds, or milliseconds above 10^11
+    ("milliseconds-exact-fresh", {"iat": CUT}, {"destroyAnyJWTbefore": CUT * 1000}, {}, (200, "ok")),
+    ("milliseconds-one-ms-stale", {"iat": CUT - 0.001}, {"destroyAnyJWTbefore": CUT * 1000}, {}, (401, "revoked")),
+    ("number-at-1e11-is-seconds", {}, {"destroyAnyJWTbefore": 10**11}, {}, (401, "revoked")),  # year 5138
+    ("number-above-1e11-is-ms", {}, {"destroyAnyJWTbefore": 10**11 + 1}, {}, (200, "ok")),  # 1973
+    ("int64-milliseconds", {}, {"destroyAnyJWTbefore": int((T - 5000) * 1000)}, {}, (200, "ok")),
+    # stored dates with a zone: the same instant, whatever the offset
+    (
+        "aware-datetime-tokyo",
+        {"iat": T - 50},
+        {"destroyAnyJWTbefore": datetime.fromtimestamp(T - 10, timezone(timedelta(hours=9)))},
+        {},
+        (401, "revoked"),
+    ),
+    (
+        "naive-datetime-before-iat",
+        {"iat": T - 50},
+        {"destroyAnyJWTbefore": datetime.fromtimestamp(T - 90, timezone.utc).replace(tzinfo=None)},
+        {},
+        (200, "ok"),
+    ),
+    # unreadable not-before values fail closed
+    ("malformed-object", {}, {"destroyAnyJWTbefore": {"$date": 0}}, {}, (401, "revoked")),
+    ("malformed-list", {}, {"destroyAnyJWTbefore": [T]}, {}, (401, "revoked")),
+    ("malformed-nan", {}, {"destroyAnyJWTbefore": float("nan")}, {}, (401, "revoked")),
+    ("malformed-infinity", {}, {"destroyAnyJWTbefore": float("-inf")}, {}, (401, "revoked")),
+    ("malformed-beyond-a-float", {}, {"destroyAnyJWTbefore": 10**400}, {}, (401, "revoked")),
+    ("null-not-before-is-absent", {}, {"destroyAnyJWTbefore": None}, {}, (200, "ok")),
+    (
+        "latest-wins-first-field",
+        {"iat": T - 50},
+        {"destroyAnyJWTbefore": T - 10, "passwordChangedAt": T - 500},
+        {"not_before_fields": ("destroyAnyJWTbefore", "passwordChangedAt")},
+        (401, "revoked"),
+    ),
+    (
+        "both-older-passes",
+        {"iat": T - 50},
+        {"destroyAnyJWTbefore": T - 100, "passwordChangedAt": T - 500},
+        {"not_before_fields": ("destroyAnyJWTbefore", "passwordChangedAt")},
+        (200, "ok"),
+    ),
+    (
+        "one-field-malformed",
+        {"iat": T - 50},
+        {"destroyAnyJWTbefore": T - 500, "passwordChangedAt": "yesterday"},
+        {"not_before_fields": ("destroyAnyJWTbefore", "passwordChangedAt")},
+        (401, "revoked"),
+    ),
+    # the admin switch: only true enables
+    ("enabled-true", {}, {"user_enabled": True}, {}, (200, "ok")),
+    ("disabled-one", {}, {"user_enabled": 1}, {}, (401, "disabled")),
+    ("disabled-string-true", {}, {"user_enabled": "true"}, {}, (401, "disabled")),
+    ("disabled-empty-object", {}, {"user_enabled": {}}, {}, (401, "disabled")),
+    ("custom-enabled-field", {}, {"active": 0, "user_enabled": True}, {"enabled_field": "active"}, (401, "disabled")),
+    ("unknown-integer-user", {"sub": 8}, None, {}, (401, "unknown_user")),
 ]
 
 
@@ -98,6 +176,8 @@ def test_cached_verification_still_checks_time() -> None:
         ("/login", True), ("/login/", True), ("/login/reset", True), ("/loginx", False),
         ("/static/app.js", True), ("/static", False), ("/static/../api/me", False), ("/static/./x", False),
         ("/api/me", False), ("/", True), ("/health", True),
+        ("/login/x", True), ("/login/../api/me", False), ("/LOGIN", False), ("/health/live", True),
+        ("/healthz", False), ("/static/.well-known/x", True), ("/static/..", False), ("/api/login", False),
     ],
 )
 def test_exempt_paths(path: str, exempt: bool) -> None:
@@ -130,10 +210,31 @@ def test_options_preflight_is_exempt_by_default() -> None:
         ({"JWTGUARD_ENABLED_FIELD": "$where"}, "JWTGUARD_ENABLED_FIELD"),
         ({"JWTGUARD_PUBLIC_KEY_FILE": "/nonexistent/key.pem"}, "JWTGUARD_PUBLIC_KEY_FILE"),
         ({"JWTGUARD_STORE_URL": "postgres://user:hunter2@db/x"}, "JWTGUARD_STORE_URL"),
+        ({"JWTGUARD_STORE_URL": "redis://:hunter2@cache:6379/0"}, "JWTGUARD_STORE_URL"),
+        ({"JWTGUARD_ALGORITHMS": "HS512"}, "JWTGUARD_SECRET"),  # 49 bytes: short for HS512's 64
+        ({"JWTGUARD_ALGORITHMS": "RS256", "JWTGUARD_PUBLIC_KEY_FILE": ""}, "JWTGUARD_PUBLIC_KEY"),
+        ({"JWTGUARD_ALGORITHMS": ""}, None),  # empty keeps the default: no error
+        ({"JWTGUARD_LEEWAY": "abc"}, "JWTGUARD_LEEWAY"),
+        ({"JWTGUARD_LEEWAY": "inf"}, "JWTGUARD_LEEWAY"),
+        ({"JWTGUARD_LEEWAY": "-1"}, "JWTGUARD_LEEWAY"),
+        ({"JWTGUARD_MAX_HEADER_BYTES": "8k"}, "JWTGUARD_MAX_HEADER_BYTES"),
+        ({"JWTGUARD_MAX_HEADER_BYTES": "100"}, "JWTGUARD_MAX_HEADER_BYTES"),
+        ({"JWTGUARD_MAX_USER_ID_LENGTH": "0"}, "JWTGUARD_MAX_USER_ID_LENGTH"),
+        ({"JWTGUARD_RETRY_AFTER": "-1"}, "JWTGUARD_RETRY_AFTER"),
+        ({"JWTGUARD_STORE_TIMEOUT": "0"}, "JWTGUARD_STORE_TIMEOUT"),
+        ({"JWTGUARD_TOKEN_TTL": "1e12"}, "JWTGUARD_TOKEN_TTL"),
+        ({"JWTGUARD_STALE_MAX_AGE": "nan"}, "JWTGUARD_STALE_MAX_AGE"),
+        ({"JWTGUARD_REALM": 'api" error="x'}, "JWTGUARD_REALM"),
+        ({"JWTGUARD_JWKS_URL": "file:///etc/passwd", "JWTGUARD_ALGORITHMS": "RS256"}, "JWTGUARD_JWKS_URL"),
+        ({"JWTGUARD_NOT_BEFORE_FIELDS": "a,b.c"}, "JWTGUARD_NOT_BEFORE_FIELDS"),
+        ({"JWTGUARD_USERS_COLLECTION": "$cmd"}, "JWTGUARD_USERS_COLLECTION"),
     ],
 )
-def test_bad_settings_name_the_variable(environ: dict[str, str], variable: str) -> None:
+def test_bad_settings_name_the_variable(environ: dict[str, str], variable: str | None) -> None:
     env = {"JWTGUARD_SECRET": SECRET, **environ}
+    if variable is None:
+        Settings.from_env(env)
+        return
     with pytest.raises(ConfigError) as raised:
         Settings.from_env(env)
     assert raised.value.variable == variable
@@ -173,3 +274,123 @@ def test_hmac_secret_length_follows_the_hash() -> None:
     Settings(secret="x" * 32)
     with pytest.raises(ConfigError):
         Settings(secret="x" * 40, algorithms=("HS512",))
+
+
+def test_decisions_do_not_depend_on_the_local_time_zone(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A naive stored date is UTC under any TZ: read as local time it would be a 9-hour bypass in Tokyo."""
+    rows = [row for row in TABLE if "datetime" in row[0]]
+    assert len(rows) >= 3
+    try:
+        for zone in ("UTC", "Asia/Tokyo", "America/New_York"):
+            monkeypatch.setenv("TZ", zone)
+            time.tzset()
+            for _, claims, document, options, expected in rows:
+                assert decide(claims, document, **options) == expected, zone
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+
+
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        ([], (401, "missing_token")),
+        ([""], (401, "missing_token")),
+        (["Basic YWxpY2U6cHc="], (401, "missing_token")),
+        (['Digest username="a", realm="b", nonce="c"'], (401, "missing_token")),  # commas inside one credential
+        (["Basic YWxpY2U6cHc=, Bearer abc.def.ghi"], (400, "multiple_credentials")),  # two fields joined
+        (["Digest a=b,bearer abc"], (400, "multiple_credentials")),
+        (["Bearer abc.def.ghi", "Bearer abc.def.ghi"], (400, "multiple_credentials")),
+        (["Bearer abc.def.ghi, Bearer abc.def.ghi"], (400, "multiple_credentials")),
+        (["Bearer a b"], (400, "multiple_credentials")),
+        (["Bearer"], (400, "malformed")),
+        (["Bearer\tabc"], (400, "malformed")),
+        (["Bearer,abc"], (400, "malformed")),
+        (["Bearer abc!"], (400, "malformed")),
+        (["Bearer a=b"], (400, "malformed")),
+        (["Bearerabc.def.ghi"], (401, "missing_token")),  # another scheme's name
+        (["Bearer " + "a" * 8185], (401, "invalid")),  # 8192 characters: at the bound, on the whole value
+        (["Bearer " + "a" * 8186], (431, "header_too_large")),
+        (["Bearer " + "!" * 500_000], (431, "header_too_large")),  # bounded before any regex or decoding
+        (["  Bearer   abc.def.ghi  "], (401, "invalid")),  # spaces around are fine, the token is not
+    ],
+    ids=lambda v: repr(v)[:40] if isinstance(v, list) else None,
+)
+def test_header_parsing(values: list[str], expected: tuple[int, str]) -> None:
+    guard = Guard(Settings(secret=SECRET))
+    result = guard.authenticate(values, T)
+    assert isinstance(result, Rejection)
+    assert (result.status, result.reason) == expected
+
+
+def test_header_bound_is_exact() -> None:
+    guard = Guard(Settings(secret=SECRET, max_header_bytes=300))
+    at_bound = guard.authenticate(["Bearer " + "a" * 293], T)
+    over = guard.authenticate(["Bearer " + "a" * 294], T)
+    assert isinstance(at_bound, Rejection) and at_bound.reason == "invalid"
+    assert isinstance(over, Rejection) and over.reason == "header_too_large"
+
+
+def test_user_state_reads_documents() -> None:
+    settings = Settings(secret=SECRET, not_before_fields=("a", "b"))
+    assert user_state(None, settings) is None
+    assert user_state({}, settings) == UserState()
+    assert user_state({"a": 10.0, "b": 20}, settings) == UserState(not_before=20.0)
+    assert user_state({"a": 2 * 10**12, "b": 20}, settings) == UserState(not_before=2 * 10**9)
+    assert user_state({"a": 10**400}, settings) == UserState(malformed=True)  # beyond a float: not a date
+    assert user_state({"a": "x", "user_enabled": False}, settings) == UserState(enabled=False, malformed=True)
+
+
+def test_pyjwt_refuses_what_the_guard_refuses_for_it() -> None:
+    """A token PyJWT alone accepts only when the guard's own checks do too, on the same parsed claims."""
+    guard = Guard(Settings(secret=SECRET))
+    token = jwt.encode({"sub": "alice", "iat": T - 1, "exp": T + 60, "crit": ["x"]}, SECRET, algorithm="HS256")
+    assert isinstance(guard.authenticate([f"Bearer {token}"], T), Verified)  # "crit" in claims is just a claim
+    with_crit = jwt.encode({"sub": "alice", "iat": T - 1, "exp": T + 60}, SECRET, "HS256", headers={"crit": ["x"]})
+    refused = guard.authenticate([f"Bearer {with_crit}"], T)
+    assert isinstance(refused, Rejection) and refused.reason == "invalid"
+
+
+def _public_pem() -> str:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    return key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    ).decode()
+
+
+def test_keys_are_checked_at_start_up() -> None:
+    with pytest.raises(ConfigError) as raised:
+        Guard(Settings(algorithms=("RS256",), public_key="-----BEGIN PUBLIC KEY-----\nnot a key\n"))
+    assert raised.value.variable == "JWTGUARD_PUBLIC_KEY"
+    with pytest.raises(ConfigError) as raised:
+        Settings(algorithms=("RS256",), public_key=_public_pem(), jwks_url="https://idp.example/jwks")
+    assert raised.value.variable == "JWTGUARD_JWKS_URL"
+    with pytest.raises(ConfigError) as raised:
+        Settings(secret=SECRET, algorithms=("HS256", "none"))
+    assert raised.value.variable == "JWTGUARD_ALGORITHMS"
+    with pytest.raises(ConfigError) as raised:
+        Settings(secret=SECRET, algorithms=())
+    assert raised.value.variable == "JWTGUARD_ALGORITHMS"
+
+
+def test_from_env_reads_key_files_and_keeps_defaults(tmp_path: Any) -> None:
+    pem = _public_pem()
+    key_file = tmp_path / "public.pem"
+    key_file.write_text(pem)
+    settings = Settings.from_env(
+        {
+            "JWTGUARD_ALGORITHMS": " RS256 ",
+            "JWTGUARD_PUBLIC_KEY_FILE": str(key_file),
+            "JWTGUARD_LEEWAY": "",  # empty: the default
+            "JWTGUARD_EXEMPT_PATHS": "/login, /static/ ,",
+        },
+        cache_ttl=1,
+    )
+    assert settings.algorithms == ("RS256",)
+    assert settings.public_key == pem
+    assert settings.leeway == 0.0
+    assert settings.exempt_paths == ("/login", "/static/")
+    assert settings.cache_ttl == 1  # overrides win
+    assert settings.secret is None
+    assert pem not in repr(settings)
+    assert Settings.from_env({}, secret=SECRET) == Settings(secret=SECRET)
