@@ -35,7 +35,13 @@ from jwtguard import Settings
 
 from conftest import SECRET
 
+#: Every token here is made against this instant, and every guard reads it from a frozen clock,
+#: so the catalogue means the same whether it runs first or ten minutes into the suite.
 NOW = int(time.time())
+
+
+def clock() -> float:
+    return float(NOW)
 USER = "alice"
 
 
@@ -388,7 +394,7 @@ REQUEST_ERRORS = {"malformed", "multiple_credentials", "header_too_large"}
 def seed(users: Any, kind: str) -> None:
     document: dict[str, Any] = {"_id": USER, "user_enabled": True}
     if kind == LOGGED_OUT:
-        document["destroyAnyJWTbefore"] = datetime.now(timezone.utc)
+        document["destroyAnyJWTbefore"] = datetime.fromtimestamp(NOW, timezone.utc)
     users.insert_one(document)
 
 
@@ -396,7 +402,7 @@ def seed(users: Any, kind: str) -> None:
 def test_hostile_request_is_refused(case: Case, make_client: Any, mongo_uri: str, users: Any) -> None:
     seed(users, case.user)
     path, headers = case.build()
-    reply = make_client(settings_for(case.variant, mongo_uri))("GET", path, headers)
+    reply = make_client(settings_for(case.variant, mongo_uri), clock=clock)("GET", path, headers)
     assert reply.status in case.statuses, reply.body
     assert reply.status != 200 and reply.status < 500
     body = reply.json()  # a small JSON body, never a traceback page
@@ -434,13 +440,13 @@ def test_catalogue_is_large_enough() -> None:
 def test_positive_control_scheme_casing_passes(scheme: str, make_client: Any, settings: Settings, users: Any) -> None:
     """The catalogue's tokens fail for their flaw alone: the same construction, unflawed, passes."""
     users.insert_one({"_id": USER, "user_enabled": True})
-    reply = make_client(settings)("GET", "/api/me", [("Authorization", f"{scheme} {good_hs()}")])
+    reply = make_client(settings, clock=clock)("GET", "/api/me", [("Authorization", f"{scheme} {good_hs()}")])
     assert reply.status == 200
 
 
 def test_positive_control_rs256(make_client: Any, mongo_uri: str, users: Any) -> None:
     users.insert_one({"_id": USER, "user_enabled": True})
-    client = make_client(settings_for("mixed", mongo_uri))
+    client = make_client(settings_for("mixed", mongo_uri), clock=clock)
     rs_token = jwt.encode(claims(), rsa_key(), "RS256")
     assert client("GET", "/api/me", [("Authorization", f"Bearer {rs_token}")]).status == 200
     assert client("GET", "/api/me", [("Authorization", f"Bearer {good_hs()}")]).status == 200
@@ -451,7 +457,7 @@ def test_duplicate_keys_last_one_wins(make_client: Any, settings: Settings, user
     can write them, and every check reads the one parsed value: nothing is checked on one and used on another."""
     users.insert_one({"_id": USER, "user_enabled": True})
     users.insert_one({"_id": "bob", "user_enabled": False})
-    client = make_client(settings)
+    client = make_client(settings, clock=clock)
     payload = f'{{"sub":"bob","iat":{NOW - 10},"exp":{NOW + 600},"sub":"{USER}"}}'
     reply = client("GET", "/api/me", [("Authorization", f"Bearer {signed(HS256, payload)}")])
     assert reply.status == 200
@@ -468,12 +474,12 @@ def test_positive_control_key_hints_are_ignored(make_client: Any, settings: Sett
     users.insert_one({"_id": USER, "user_enabled": True})
     hints = {"kid": "../../../../dev/null", "jku": "https://attacker.invalid/jwks.json", "x5u": "https://x.invalid"}
     token = signed(json.dumps({"alg": "HS256", **hints}), json.dumps(claims()))
-    assert make_client(settings)("GET", "/api/me", [("Authorization", f"Bearer {token}")]).status == 200
+    assert make_client(settings, clock=clock)("GET", "/api/me", [("Authorization", f"Bearer {token}")]).status == 200
 
 
 def test_positive_control_iat_within_leeway(make_client: Any, mongo_uri: str, users: Any) -> None:
     users.insert_one({"_id": USER, "user_enabled": True})
-    client = make_client(settings_for("leeway", mongo_uri))
+    client = make_client(settings_for("leeway", mongo_uri), clock=clock)
     for token in (good_hs(iat=NOW + 10), good_hs(nbf=NOW + 10), good_hs(exp=NOW - 10)):
         assert client("GET", "/api/me", [("Authorization", f"Bearer {token}")]).status == 200
 
@@ -482,5 +488,5 @@ def test_positive_control_big_header_setting(make_client: Any, mongo_uri: str, u
     """With the bound raised, a 10 KB token reaches verification and, when its claims are sound, passes."""
     users.insert_one({"_id": USER, "user_enabled": True})
     token = good_hs(pad="x" * 10_240)
-    client = make_client(settings_for("bigheader", mongo_uri))
+    client = make_client(settings_for("bigheader", mongo_uri), clock=clock)
     assert client("GET", "/api/me", [("Authorization", f"Bearer {token}")]).status == 200
