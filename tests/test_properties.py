@@ -26,6 +26,7 @@ from hypothesis import strategies as st
 
 from jwtguard import Guard, Rejection, Settings, Verified
 from jwtguard.core import UserState, user_state
+from jwtguard.stores.base import Change
 
 from conftest import SECRET
 
@@ -253,3 +254,98 @@ def test_both_middlewares_answer_arbitrary_headers_without_5xx(clients: list[Any
         assert headers["www-authenticate"].startswith('Bearer realm="api"')
         assert set(json.loads(body)) == {"error", "reason"}
         assert b"Traceback" not in body
+
+
+class RecordingStore:
+    """An in-memory store with the :class:`jwtguard.stores.base.Store` shape that notes every id it is asked for.
+
+    A pure-level stand-in for core tests (the MongoDB store meets the real server elsewhere): it
+    answers for ``"alice"`` and ``42`` and never raises, so whatever reaches it is seen by the test.
+    """
+
+    def __init__(self) -> None:
+        self.documents: dict[str | int, dict[str, Any]] = {"alice": {"_id": "alice"}, 42: {"_id": 42}}
+        self.asked: list[object] = []
+
+    def load(self, user_id: object) -> dict[str, Any] | None:
+        self.asked.append(user_id)
+        if type(user_id) not in (str, int):
+            return None  # recorded above; looking it up could itself raise (an unhashable dict)
+        return self.documents.get(user_id)  # type: ignore[call-overload]
+
+    def apply(self, user_id: object, change: Change) -> bool:
+        self.asked.append(user_id)
+        return False
+
+    def close(self) -> None:
+        pass
+
+
+_operator_objects = st.dictionaries(
+    st.sampled_from(["$ne", "$gt", "$gte", "$regex", "$where", "$in", "$exists", "$expr"]),
+    json_values,
+    min_size=1,
+    max_size=2,
+)
+_hostile_claims = {
+    "sub": _operator_objects
+    | json_values
+    | st.sampled_from([1.0, 42.0, True, False, 2**63, -(2**63) - 1, ["alice"], "", "a" * 300, "ali\nce"]),
+    "iat": json_values,
+    "exp": json_values,
+    "nbf": json_values,
+}
+
+
+@st.composite
+def claim_sets(draw: st.DrawFn) -> dict[str, Any]:
+    """Sound claims for a known or unknown user, with any subset of them replaced by anything at all."""
+    claims: dict[str, Any] = {"sub": draw(st.sampled_from(["alice", 42, "bob", 7])), "iat": NOW - 10, "exp": NOW + 600}
+    if draw(st.booleans()):
+        claims["nbf"] = NOW - 60
+    broken = draw(st.permutations(sorted(_hostile_claims)))[: draw(st.sampled_from([0, 1, 1, 2]))]
+    for name in broken:
+        claims[name] = draw(_hostile_claims[name])
+    return claims
+
+
+@settings(max_examples=200, deadline=None)
+@given(claims=claim_sets())
+def test_only_plain_ids_reach_a_store(claims: dict[str, Any]) -> None:
+    """Signed with the right key, any claim shapes go through the WSGI adapter to a recording store.
+
+    The store is only ever asked for a plain ``str`` or ``int`` (never a dict such as ``{"$ne": null}``,
+    a list, a bool or a float), and only for the token's own user claim; an answer of 200 means the
+    claims were all sound and the user exists.
+    """
+    from jwtguard import JWTGuardWSGI
+
+    store = RecordingStore()
+    seen: list[object] = []
+
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        seen.append(environ["jwtguard.user_id"])
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"ok"]
+
+    guard = JWTGuardWSGI(app, settings=SETTINGS, store=store, clock=lambda: NOW)  # type: ignore[arg-type]
+    token = jwt.encode(claims, SECRET, algorithm="HS256")
+    sub, iat, exp = claims["sub"], claims["iat"], claims["exp"]
+    statuses: list[str] = []
+    environ = {"REQUEST_METHOD": "GET", "PATH_INFO": "/api/me", "HTTP_AUTHORIZATION": f"Bearer {token}"}
+    body = b"".join(guard(environ, lambda status, headers, exc_info=None: statuses.append(status)))
+    status = int(statuses[0].split()[0])
+    plain = type(sub) in (str, int)
+    for asked in store.asked:
+        assert type(asked) in (str, int), asked
+        assert asked == sub
+    if not plain:
+        assert store.asked == [] and status in (401, 431)
+    if status == 200:
+        assert body == b"ok" and seen == [sub] and sub in ("alice", 42)
+        assert _finite_number(iat) and _finite_number(exp) and iat <= NOW < exp
+        nbf = claims.get("nbf")
+        assert nbf is None or (_finite_number(nbf) and nbf <= NOW)
+    else:
+        assert seen == [] and status in (401, 431)
+        assert set(json.loads(body)) == {"error", "reason"}
