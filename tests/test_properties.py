@@ -349,3 +349,62 @@ def test_only_plain_ids_reach_a_store(claims: dict[str, Any]) -> None:
     else:
         assert seen == [] and status in (401, 431)
         assert set(json.loads(body)) == {"error", "reason"}
+
+
+class AsyncRecordingStore(RecordingStore):
+    """The same recording store with the :class:`jwtguard.stores.base.AsyncStore` shape."""
+
+    async def load(self, user_id: object) -> dict[str, Any] | None:  # type: ignore[override]
+        return RecordingStore.load(self, user_id)
+
+    async def apply(self, user_id: object, change: Change) -> bool:  # type: ignore[override]
+        return RecordingStore.apply(self, user_id, change)
+
+    async def close(self) -> None:  # type: ignore[override]
+        pass
+
+
+@settings(max_examples=100, deadline=None)
+@given(claims=claim_sets())
+def test_only_plain_ids_reach_an_async_store(claims: dict[str, Any]) -> None:
+    """The same property through the ASGI adapter, one event loop per example."""
+    import asyncio
+
+    from jwtguard import JWTGuardASGI
+
+    store = AsyncRecordingStore()
+    seen: list[object] = []
+    sent: list[dict[str, Any]] = []
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        seen.append(scope["jwtguard.user_id"])
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    guard = JWTGuardASGI(app, settings=SETTINGS, store=store, clock=lambda: NOW)  # type: ignore[arg-type]
+    token = jwt.encode(claims, SECRET, algorithm="HS256")
+    scope = {
+        "type": "http",
+        "method": "GET",
+        "path": "/api/me",
+        "headers": [(b"authorization", f"Bearer {token}".encode("latin-1"))],
+    }
+    asyncio.run(guard(scope, receive, send))
+    status, body = sent[0]["status"], b"".join(m.get("body", b"") for m in sent[1:])
+    sub = claims["sub"]
+    for asked in store.asked:
+        assert type(asked) in (str, int), asked
+        assert asked == sub
+    if type(sub) not in (str, int):
+        assert store.asked == [] and status in (401, 431)
+    if status == 200:
+        assert body == b"ok" and seen == [sub] and sub in ("alice", 42)
+    else:
+        assert seen == [] and status in (401, 431)
+        assert set(json.loads(body)) == {"error", "reason"}
