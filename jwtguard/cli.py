@@ -1,67 +1,92 @@
 """The ``jwtguard`` command: admin operations on the configured store, from a terminal.
 
-Settings come from the ``JWTGUARD_*`` variables, as for the middleware. Exit
-codes: 0 done, 1 no such user (or an ``explain``ed token that would be
-refused), 2 bad input or configuration, 3 the store cannot be reached.
+Settings come from the ``JWTGUARD_*`` variables, as for the middleware, so the
+command reaches the store a running server uses (with ``JWTGUARD_STORE_URL``
+unset: ``jwtguard.db`` in the working directory). ``python -m jwtguard`` is the
+same command.
+
+Exit codes: 0 done, 1 no such user (or an ``explain``ed token that would be
+refused), 2 bad input or configuration (the message names the variable), 3 the
+store cannot be reached.
+
+Adding a subcommand is one function ``(admin, args) -> exit code`` and one
+:class:`Command` entry in :data:`COMMANDS`.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import math
+import re
 import sys
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from .admin import Admin
 from .config import Settings
 from .core import Guard, UserState, Verified
 from .errors import ConfigError, StoreError
-from .stores import UserId
+from .stores import Change, UserId
 
 EXIT_OK, EXIT_NO_USER, EXIT_USAGE, EXIT_STORE = 0, 1, 2, 3
 
-Command = Callable[[Admin, argparse.Namespace], int]
+_INTEGER = re.compile(r"-?[0-9]+")
+
+
+# -- arguments ---------------------------------------------------------------
+
+
+def _no_arguments(parser: argparse.ArgumentParser) -> None:
+    pass
+
+
+def _user_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("user", metavar="USER", help="the user id, as in the token's user claim")
+    parser.add_argument("--int", action="store_true", help="USER is an integer id (default: a string)")
+
+
+def _issue_arguments(parser: argparse.ArgumentParser) -> None:
+    _user_argument(parser)
+    parser.add_argument(
+        "--ttl", type=_seconds, default=None, metavar="SECONDS", help="lifetime (default: JWTGUARD_TOKEN_TTL)"
+    )
+
+
+def _explain_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("token", metavar="TOKEN", help="the token, or '-' to read it from standard input")
+
+
+def _seconds(raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"a number of seconds, got {raw!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"a positive number of seconds, got {raw!r}")
+    return value
 
 
 def _user(args: argparse.Namespace) -> UserId:
+    """USER as the id type the token carries: a string, or with ``--int`` an integer."""
     if not args.int:
         return str(args.user)
-    try:
-        return int(args.user)
-    except ValueError:
-        raise ConfigError("USER", f"--int needs a whole number, got {args.user!r}") from None
+    if not _INTEGER.fullmatch(args.user):
+        raise ValueError(f"USER: --int needs a whole number, got {args.user!r}")
+    return int(args.user)
 
 
-def _changed(found: bool, user: UserId, done: str) -> int:
-    if not found:
-        print(f"jwtguard: no such user {user!r}", file=sys.stderr)
-        return EXIT_NO_USER
-    print(f"{user!r}: {done}")
-    return EXIT_OK
+# -- output helpers ----------------------------------------------------------
 
 
-def _logout_all(admin: Admin, args: argparse.Namespace) -> int:
-    user = _user(args)
-    return _changed(admin.logout_everywhere(user), user, "every token issued until now is refused")
-
-
-def _disable(admin: Admin, args: argparse.Namespace) -> int:
-    user = _user(args)
-    return _changed(admin.disable_user(user), user, "disabled: every token is refused")
-
-
-def _enable(admin: Admin, args: argparse.Namespace) -> int:
-    user = _user(args)
-    return _changed(admin.enable_user(user), user, "enabled")
-
-
-def _create(admin: Admin, args: argparse.Namespace) -> int:
-    user = _user(args)
-    admin.create_user(user)
-    print(f"{user!r}: known to the store")
-    return EXIT_OK
+def store_location(admin: Admin) -> str:
+    """Where the store is, for messages: the SQLite file, or the URL with its password masked."""
+    path = getattr(admin.store, "path", None)
+    if isinstance(path, str):
+        return f"SQLite file {path}"
+    return admin.settings.describe()["JWTGUARD_STORE_URL"]
 
 
 def _iso(seconds: float) -> str:
@@ -69,30 +94,72 @@ def _iso(seconds: float) -> str:
 
 
 def describe_state(guard: Guard, user: UserId, state: UserState | None, now: float) -> list[str]:
-    """What the guard would decide for a token of *user* issued now, and why."""
+    """What the guard would decide for a token of *user* issued *now*, and why."""
     fresh = Verified({}, user, now, now + 60, None)
     rejection = guard.decide(fresh, state)
-    lines = [f"user:        {user!r}"]
+    fields = ", ".join(guard.settings.not_before_fields)
+    lines = [f"user:        {user!r} ({type(user).__name__})"]
     if state is None:
-        lines.append("exists:      no")
+        lines.append("exists:      no (its tokens are refused: unknown_user)")
     else:
         lines.append("exists:      yes")
-        lines.append(f"enabled:     {'yes' if state.enabled else 'no'}")
+        enabled = "yes" if state.enabled else f"no ({guard.settings.enabled_field} is not true)"
+        lines.append(f"enabled:     {enabled}")
         if state.malformed:
-            lines.append("not before:  unreadable stored value (tokens refused)")
+            lines.append(f"not before:  unreadable stored value in {fields} (every token refused)")
         elif state.not_before is None:
-            lines.append("not before:  never set")
+            lines.append(f"not before:  never set ({fields})")
         else:
-            lines.append(f"not before:  {_iso(state.not_before)} (tokens issued earlier are refused)")
+            lines.append(f"not before:  {_iso(state.not_before)} (latest of {fields}; older tokens are refused)")
     verdict = "accepted" if rejection is None else f"refused ({rejection.reason})"
     lines.append(f"new token:   {verdict}")
     return lines
+
+
+def _changed(admin: Admin, found: bool, user: UserId, done: str) -> int:
+    if not found:
+        print(f"jwtguard: no such user {user!r} in the store ({store_location(admin)})", file=sys.stderr)
+        return EXIT_NO_USER
+    print(f"{user!r}: {done}")
+    return EXIT_OK
+
+
+# -- commands ----------------------------------------------------------------
+
+
+def _logout_all(admin: Admin, args: argparse.Namespace) -> int:
+    user = _user(args)
+    return _changed(admin, admin.logout_everywhere(user), user, "every token issued until now is refused")
+
+
+def _disable(admin: Admin, args: argparse.Namespace) -> int:
+    user = _user(args)
+    return _changed(admin, admin.disable_user(user), user, "disabled: every token is refused")
+
+
+def _enable(admin: Admin, args: argparse.Namespace) -> int:
+    user = _user(args)
+    return _changed(admin, admin.enable_user(user), user, "enabled")
+
+
+def _create(admin: Admin, args: argparse.Namespace) -> int:
+    user = _user(args)
+    if admin.status(user) is not None:
+        # Creating must never undo a disable or a logout: leave an existing user alone.
+        print(f"{user!r}: already known to the store, left unchanged")
+        return EXIT_OK
+    # No fields set: a new user is enabled with no cut-off; an existing one
+    # (created meanwhile, or a MongoDB document) keeps what it has.
+    admin.store.apply(user, Change(create=True))
+    print(f"{user!r}: created (enabled)")
+    return EXIT_OK
 
 
 def _status(admin: Admin, args: argparse.Namespace) -> int:
     user = _user(args)
     state = admin.status(user)
     print("\n".join(describe_state(Guard(admin.settings), user, state, time.time())))
+    print(f"store:       {store_location(admin)}")
     return EXIT_OK if state is not None else EXIT_NO_USER
 
 
@@ -104,9 +171,8 @@ def _issue(admin: Admin, args: argparse.Namespace) -> int:
 def _check_config(admin: Admin, args: argparse.Namespace) -> int:
     for name, value in admin.settings.describe().items():
         print(f"{name}={value}")
-    admin.status("jwtguard-check-config")  # a real round trip to the store
-    where = getattr(admin.store, "path", None)
-    print(f"store: reachable{f' (SQLite file {where})' if where else ''}")
+    admin.status("jwtguard-check-config")  # a real round trip: a load of a user that need not exist
+    print(f"store: reachable ({store_location(admin)})")
     return EXIT_OK
 
 
@@ -119,53 +185,84 @@ def _explain(admin: Admin, args: argparse.Namespace) -> int:
     return EXIT_OK if accepted(rows) else EXIT_NO_USER
 
 
-#: name -> (help, takes a user, handler)
-_COMMANDS: dict[str, tuple[str, bool, Command]] = {
-    "logout-all": ("refuse every token issued to USER until now", True, _logout_all),
-    "disable": ("refuse every token of USER until enabled again", True, _disable),
-    "enable": ("accept USER's tokens again", True, _enable),
-    "create": ("make USER known to the store (the embedded store keeps its own users)", True, _create),
-    "status": ("what the guard would decide for USER, and why", True, _status),
-    "issue": ("print a development token for USER", True, _issue),
-    "check-config": ("print the effective settings (secrets masked) and reach the store", False, _check_config),
-    "explain": ("each check the guard makes on TOKEN ('-' reads it from stdin)", False, _explain),
+@dataclass(frozen=True)
+class Command:
+    """One subcommand: its help line, its arguments, and what it does."""
+
+    help: str
+    run: Callable[[Admin, argparse.Namespace], int]
+    arguments: Callable[[argparse.ArgumentParser], None] = _user_argument
+
+
+COMMANDS: dict[str, Command] = {
+    "logout-all": Command("refuse every token issued to USER until now", _logout_all),
+    "disable": Command("refuse every token of USER until enabled again", _disable),
+    "enable": Command("accept USER's tokens again", _enable),
+    "create": Command("make USER known to the store (the embedded store keeps its own users)", _create),
+    "status": Command("what the guard would decide for USER, and why", _status),
+    "issue": Command("print a development token for USER", _issue, _issue_arguments),
+    "check-config": Command(
+        "print the effective settings (secrets masked) and reach the store", _check_config, _no_arguments
+    ),
+    "explain": Command("each check the guard makes on TOKEN ('-' reads it from stdin)", _explain, _explain_arguments),
 }
 
 
-def _parser() -> argparse.ArgumentParser:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="jwtguard", description="Revoke and inspect JWT sessions in the store that JWTGUARD_* names."
+        prog="jwtguard",
+        description="Revoke and inspect JWT sessions in the store that the JWTGUARD_* variables name.",
+        epilog="exit codes: 0 done, 1 no such user, 2 bad input or configuration, 3 store unreachable",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name, (help_text, takes_user, _) in _COMMANDS.items():
-        sub = commands.add_parser(name, help=help_text, description=help_text)
-        if takes_user:
-            sub.add_argument("user", metavar="USER")
-            sub.add_argument("--int", action="store_true", help="USER is an integer id, not a string")
-        if name == "issue":
-            sub.add_argument("--ttl", type=float, default=None, help="lifetime in seconds (JWTGUARD_TOKEN_TTL)")
-        if name == "explain":
-            sub.add_argument("token", metavar="TOKEN")
+    for name, command in COMMANDS.items():
+        command.arguments(commands.add_parser(name, help=command.help, description=command.help))
     return parser
 
 
+def _fail(message: str, code: int) -> int:
+    print(f"jwtguard: {message}", file=sys.stderr)
+    return code
+
+
+def _unopenable(exc: Exception) -> int:
+    """The store's client could not even be built (MongoDB only; SQLite opens on first use)."""
+    from pymongo.errors import ConfigurationError, PyMongoError  # only MongoDB URLs get here
+
+    if isinstance(exc, (ConfigurationError, ValueError)):
+        # pymongo rejected the URL (or its DNS seed list); its text may quote the URL, password included.
+        return _fail(f"configuration error: JWTGUARD_STORE_URL: not a usable MongoDB URL ({type(exc).__name__})", 2)
+    if isinstance(exc, PyMongoError):
+        return _fail(f"the store cannot be reached: MongoDB client failed ({type(exc).__name__})", EXIT_STORE)
+    raise exc
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
-    # A command's own output says what it did; start-up notes would only repeat it.
-    logging.getLogger("jwtguard").setLevel(logging.ERROR)
+    args = build_parser().parse_args(argv)
+    # A command's own output says what it did and where; the start-up notes
+    # (the embedded store's path, unsafe policies) would only repeat it.
+    jwtguard_logger = logging.getLogger("jwtguard")
+    level = jwtguard_logger.level
+    jwtguard_logger.setLevel(logging.ERROR)
+    try:
+        return _run(args)
+    finally:
+        jwtguard_logger.setLevel(level)
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         admin = Admin(Settings.from_env())
     except ConfigError as exc:
-        print(f"jwtguard: configuration error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        return _fail(f"configuration error: {exc}", EXIT_USAGE)
+    except Exception as exc:
+        return _unopenable(exc)
     try:
-        return _COMMANDS[args.command][2](admin, args)
-    except (ConfigError, ValueError) as exc:
-        print(f"jwtguard: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        return COMMANDS[args.command].run(admin, args)
+    except ValueError as exc:  # ConfigError included
+        return _fail(str(exc), EXIT_USAGE)
     except StoreError as exc:
-        print(f"jwtguard: the store cannot be reached: {exc}", file=sys.stderr)
-        return EXIT_STORE
+        return _fail(f"the store cannot be reached: {exc}", EXIT_STORE)
     finally:
         admin.close()
 

@@ -1,21 +1,35 @@
 """The embedded store: one SQLite file, shared by every process on the machine.
 
-Used when ``JWTGUARD_STORE_URL`` is unset (a ``jwtguard.db`` file in the
-working directory) or is ``sqlite:///relative/path.db`` /
-``sqlite:////absolute/path.db``. WAL mode lets the server's workers read while
-a CLI command in another terminal writes; a change is seen by the other
-processes within ``JWTGUARD_CACHE_TTL``.
+Used when ``JWTGUARD_STORE_URL`` is unset (``jwtguard.db`` in the working
+directory) or names a file:
+
+* ``sqlite:///relative/path.db``: relative to the working directory;
+* ``sqlite:////absolute/path.db``: four slashes for an absolute path.
+
+The file's absolute path is logged once per process when a store first opens
+it. WAL mode lets the server's workers read while a CLI command in another
+terminal writes; each statement waits at most ``JWTGUARD_STORE_TIMEOUT`` for a
+lock held by another process, then fails with :class:`StoreError`. Other
+processes see a change within ``JWTGUARD_CACHE_TTL``.
 
 Schema (the table is named by ``JWTGUARD_USERS_COLLECTION``)::
 
     CREATE TABLE users (id PRIMARY KEY, not_before REAL, enabled INTEGER) WITHOUT ROWID
 
-``id`` has no declared type, so SQLite keeps each value's own type: the
-string ``"1"`` and the integer ``1`` are two users, as in MongoDB.
-``not_before`` is epoch seconds (a double: microseconds at today's dates);
-``enabled`` is 1, 0, or NULL for "never set" (enabled). :meth:`SQLiteStore.load`
-returns them under the configured field names, the date time-zone-aware, so
-:func:`jwtguard.core.user_state` reads both stores alike.
+* ``id`` has no declared type, so SQLite keeps each value's own type: the
+  string ``"1"`` and the integer ``1`` are two users, as in MongoDB.
+* ``not_before`` is epoch seconds as a double (sub-microsecond resolution at
+  today's dates), NULL when never set.
+* ``enabled`` is 1, 0, or NULL for "never set" (enabled, as a MongoDB
+  document without the field).
+
+Column names are fixed; the configured field names are applied when a row is
+read: :meth:`SQLiteStore.load` returns ``{"_id": id, <first
+JWTGUARD_NOT_BEFORE_FIELDS>: aware UTC datetime, <JWTGUARD_ENABLED_FIELD>:
+bool}`` (absent keys for NULL columns), the shape a MongoDB document has, so
+:func:`jwtguard.core.user_state` reads both stores alike. The embedded store
+holds jwtguard's own cut-off only, so the further not-before fields that an
+application may keep in MongoDB have no column here.
 """
 
 from __future__ import annotations
@@ -25,6 +39,8 @@ import logging
 import os
 import sqlite3
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from typing import Any
 
@@ -36,11 +52,22 @@ logger = logging.getLogger("jwtguard")
 
 DEFAULT_PATH = "jwtguard.db"
 
+#: Idle connections a store keeps for reuse; more concurrent calls open
+#: (and then close) extra ones.
+MAX_IDLE_CONNECTIONS = 8
+
+_INT64 = 2**63
+
 _announced: set[str] = set()  # paths already named in the log by this process
+_announced_lock = threading.Lock()
 
 
 def database_path(store_url: str | None) -> str:
-    """The absolute file path that *store_url* names (None: ``jwtguard.db`` here)."""
+    """The absolute file path that *store_url* names (None: ``jwtguard.db`` here).
+
+    Raises :class:`ConfigError` naming ``JWTGUARD_STORE_URL`` for a URL that is
+    not ``sqlite:///relative.db`` or ``sqlite:////absolute.db``.
+    """
     if store_url is None:
         return os.path.abspath(DEFAULT_PATH)
     if not store_url.startswith("sqlite:///"):
@@ -48,71 +75,123 @@ def database_path(store_url: str | None) -> str:
     path = store_url[len("sqlite:///") :].partition("?")[0]
     if not path:
         raise ConfigError("JWTGUARD_STORE_URL", "sqlite:/// needs a file path")
+    if path == ":memory:":
+        # Each connection would get its own empty database: nothing shared.
+        raise ConfigError("JWTGUARD_STORE_URL", "the embedded store must be a file that processes share, not :memory:")
     return os.path.abspath(path)
+
+
+def _announce(path: str, default: bool) -> None:
+    with _announced_lock:
+        if path in _announced:
+            return
+        _announced.add(path)
+    if default:
+        logger.warning(
+            "jwtguard: JWTGUARD_STORE_URL is unset: using the embedded SQLite store at %s "
+            "(set JWTGUARD_STORE_URL=mongodb://... to use MongoDB)",
+            path,
+        )
+    else:
+        logger.info("jwtguard: using the SQLite store at %s", path)
 
 
 def _quoted(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+def _storable(user_id: UserId) -> bool:
+    """Whether SQLite can hold *user_id* at all (the core admits nothing else anyway)."""
+    if isinstance(user_id, int):
+        return -_INT64 <= user_id < _INT64
+    try:
+        user_id.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate
+        return False
+    return True
+
+
+def _epoch(moment: datetime) -> float:
+    # A naive datetime is UTC, as jwtguard reads stored dates; never local time.
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.timestamp()
+
+
 class SQLiteStore:
-    """The blocking embedded store; one connection per thread."""
+    """The blocking embedded store.
+
+    Connections are kept in a small pool rather than one per thread, so a
+    server that starts a thread per request does not leave one open file per
+    finished thread; a connection is used by one call at a time.
+
+    :raises StoreError: from :meth:`load` and :meth:`apply` when the file
+        cannot be opened or read, or stays locked beyond ``store_timeout``.
+    """
 
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
         self.path = database_path(settings.store_url)
-        self._table = _quoted(settings.users_collection)
+        table = _quoted(settings.users_collection)
+        self._create_table = (
+            f"CREATE TABLE IF NOT EXISTS {table} (id PRIMARY KEY, not_before REAL, enabled INTEGER) WITHOUT ROWID"
+        )
+        # Identifiers in these statements are the quoted table name and fixed
+        # column names; every value is a bound parameter.
+        self._select = f"SELECT id, not_before, enabled FROM {table} WHERE id = ?"  # noqa: S608
+        self._table = table
         self._not_before_field = settings.not_before_fields[0]
         self._enabled_field = settings.enabled_field
-        self._local = threading.local()
-        self._connections: list[sqlite3.Connection] = []
-        self._connections_lock = threading.Lock()
-        if self.path in _announced:
-            pass
-        elif settings.store_url is None:
-            _announced.add(self.path)
-            logger.warning(
-                "jwtguard: using the embedded SQLite store at %s (set JWTGUARD_STORE_URL=mongodb://... "
-                "to use MongoDB)",
-                self.path,
-            )
-        else:
-            _announced.add(self.path)
-            logger.info("jwtguard: using the SQLite store at %s", self.path)
+        self._idle: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        self._closed = False
+        _announce(self.path, default=settings.store_url is None)
 
-    def _connection(self) -> sqlite3.Connection:
-        connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
-        if connection is not None:
-            return connection
+    def _error(self, exc: sqlite3.Error) -> StoreError:
+        # SQLite's messages ("database is locked", "unable to open database
+        # file", "file is not a database") carry no values, only the kind.
+        return StoreError(f"SQLite store at {self.path} unavailable: {exc}")
+
+    def _open(self) -> sqlite3.Connection:
         timeout = self._settings.store_timeout
         connection = sqlite3.connect(self.path, timeout=timeout, isolation_level=None, check_same_thread=False)
         try:
-            connection.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
+            connection.execute(f"PRAGMA busy_timeout = {max(1, int(timeout * 1000))}")
             connection.execute("PRAGMA journal_mode = WAL")
-            connection.execute(
-                f"CREATE TABLE IF NOT EXISTS {self._table} "
-                "(id PRIMARY KEY, not_before REAL, enabled INTEGER) WITHOUT ROWID"
-            )
+            connection.execute(self._create_table)
         except BaseException:
             connection.close()
             raise
-        self._local.connection = connection
-        with self._connections_lock:
-            self._connections.append(connection)
         return connection
 
-    def _run(self, sql: str, parameters: tuple[Any, ...]) -> sqlite3.Cursor:
+    @contextmanager
+    def _connection(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            connection = self._idle.pop() if self._idle else None
         try:
-            return self._connection().execute(sql, parameters)
+            if connection is None:
+                connection = self._open()
+            yield connection
         except sqlite3.Error as exc:
-            # The path is named; the message is the kind of failure only.
-            raise StoreError(f"SQLite store at {self.path} unavailable ({type(exc).__name__})") from exc
+            # A connection that failed is not reused: the file may have changed under it.
+            if connection is not None:
+                connection.close()
+            raise self._error(exc) from exc
+        except BaseException:
+            if connection is not None:
+                connection.close()
+            raise
+        with self._lock:
+            if not self._closed and len(self._idle) < MAX_IDLE_CONNECTIONS:
+                self._idle.append(connection)
+                return
+        connection.close()
 
     def load(self, user_id: UserId) -> Document | None:
-        # Identifiers in these statements are the quoted table name and fixed
-        # column names; every value is a bound parameter.
-        select = f"SELECT id, not_before, enabled FROM {self._table} WHERE id = ?"  # noqa: S608
-        row = self._run(select, (user_id,)).fetchone()
+        if not _storable(user_id):
+            return None
+        with self._connection() as connection:
+            row = connection.execute(self._select, (user_id,)).fetchone()
         if row is None:
             return None
         document: dict[str, Any] = {"_id": row[0]}
@@ -123,36 +202,49 @@ class SQLiteStore:
         return document
 
     def apply(self, user_id: UserId, change: Change) -> bool:
+        if not _storable(user_id):
+            if change.create:
+                raise ValueError("user_id must be a 64-bit integer or a string without lone surrogates")
+            return False
         columns: dict[str, Any] = {}
         if change.not_before is not None:
-            columns["not_before"] = change.not_before.timestamp()
+            columns["not_before"] = _epoch(change.not_before)
         if change.enabled is not None:
             columns["enabled"] = int(change.enabled)
         if change.create:
+            # An upsert: a new row gets the change, an existing one only the
+            # columns that the change sets (as MongoDB's upsert with $set).
             names = ["id", *columns]
-            updates = ", ".join(f"{name} = excluded.{name}" for name in columns)
             placeholders = ", ".join("?" * len(names))
-            insert = f"INSERT INTO {self._table} ({', '.join(names)}) VALUES ({placeholders}) "  # noqa: S608
-            upsert = f"ON CONFLICT(id) DO UPDATE SET {updates}" if updates else "ON CONFLICT(id) DO NOTHING"
-            self._run(insert + upsert, (user_id, *columns.values()))
+            updates = ", ".join(f"{name} = excluded.{name}" for name in columns)
+            conflict = f"DO UPDATE SET {updates}" if updates else "DO NOTHING"
+            statement = f"INSERT INTO {self._table} ({', '.join(names)}) VALUES ({placeholders}) "  # noqa: S608
+            with self._connection() as connection:
+                connection.execute(statement + f"ON CONFLICT(id) {conflict}", (user_id, *columns.values()))
             return True
         if not columns:
             return self.load(user_id) is not None
         assignments = ", ".join(f"{name} = ?" for name in columns)
         update = f"UPDATE {self._table} SET {assignments} WHERE id = ?"  # noqa: S608
-        cursor = self._run(update, (*columns.values(), user_id))
-        return cursor.rowcount > 0
+        with self._connection() as connection:
+            changed = connection.execute(update, (*columns.values(), user_id)).rowcount
+        return changed > 0
 
     def close(self) -> None:
-        with self._connections_lock:
-            connections, self._connections = self._connections, []
-        for connection in connections:
+        """Close the idle connections; calls still running close theirs when they end."""
+        with self._lock:
+            self._closed = True
+            idle, self._idle = self._idle, []
+        for connection in idle:
             connection.close()
-        self._local = threading.local()
 
 
 class AsyncSQLiteStore:
-    """The embedded store for an event loop: each call runs in a worker thread, never on the loop."""
+    """The embedded store for an event loop: each call runs in a worker thread, never on the loop.
+
+    The calls use the loop's default executor (``asyncio.to_thread``); a call
+    waiting for a lock holds its thread for at most ``JWTGUARD_STORE_TIMEOUT``.
+    """
 
     def __init__(self, settings: Settings) -> None:
         self._store = SQLiteStore(settings)
@@ -165,4 +257,5 @@ class AsyncSQLiteStore:
         return await asyncio.to_thread(self._store.apply, user_id, change)
 
     async def close(self) -> None:
-        self._store.close()
+        # Closing the last connection checkpoints the WAL: file I/O, off the loop too.
+        await asyncio.to_thread(self._store.close)
