@@ -11,6 +11,10 @@ unknown gets ``X-User-Enabled: false`` (the documented signal; it reveals nothin
 Duplicate JSON keys: PyJWT's parser (Python's json) keeps the lexically last value, which RFC 7519 §4
 allows; every decision is made on that same parsed value, so no later reader sees a different one
 (``test_duplicate_keys_last_one_wins`` pins it: a duplicate cannot smuggle a second value past a check).
+
+Raw bytes: the ASGI client sends header bytes as they are; Werkzeug's test client takes only ``str``
+values, so the WSGI side gets each byte as one latin-1 character, which is exactly what a PEP 3333
+server hands an application (``conftest.make_client`` does the decoding).
 """
 
 from __future__ import annotations
@@ -42,6 +46,8 @@ NOW = int(time.time())
 
 def clock() -> float:
     return float(NOW)
+
+
 USER = "alice"
 
 
@@ -247,6 +253,10 @@ EXTRA = [
     Case("sub-lone-surrogate", raw_claims(f'{{"sub":"\\ud800","iat":{NOW},"exp":{NOW + 600}}}')),
     Case("sub-nul", raw_claims(f'{{"sub":"\\u0000","iat":{NOW},"exp":{NOW + 600}}}')),
     Case("sub-missing-null", bearer(good_hs(sub=None))),
+    # integers past Python's 4300-digit parsing limit: json raises ValueError, which must still be a 401
+    Case("sub-5000-digits", raw_claims(f'{{"sub":{"9" * 5000},"iat":{NOW},"exp":{NOW + 600}}}')),
+    Case("exp-5000-digits", raw_claims(f'{{"sub":"{USER}","iat":{NOW},"exp":{"9" * 5000}}}')),
+    Case("kid-5000-digits-mixed-config", raw_header(f'{{"alg":"HS256","kid":{"9" * 5000}}}'), "mixed"),
     Case("sub-operator-as-text", bearer(good_hs(sub='{"$ne": null}')), reason="unknown_user"),
     # the Authorization header, more shapes
     Case("non-utf8-bytes-in-value", header(b"Bearer \xff\xfe.\x80\x81.\xc0"), statuses=(400,), reason="malformed"),
