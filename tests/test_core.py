@@ -394,3 +394,43 @@ def test_from_env_reads_key_files_and_keeps_defaults(tmp_path: Any) -> None:
     assert settings.secret is None
     assert pem not in repr(settings)
     assert Settings.from_env({}, secret=SECRET) == Settings(secret=SECRET)
+
+
+#: One token (iat T-10, nbf T+5, exp T+60) read by one guard while the fake clock moves: its
+#: verification is cached after the first read, so these rows also show that the cache never
+#: skips a time check.
+CLOCK: list[tuple[str, float, float, dict[str, Any] | None, tuple[int, str]]] = [
+    ("before-nbf", T, 0, ALICE, (401, "invalid")),
+    ("nbf-within-leeway", T, 5, ALICE, (200, "ok")),
+    ("at-nbf", T + 5, 0, ALICE, (200, "ok")),
+    ("last-moment", T + 59.999, 0, ALICE, (200, "ok")),
+    ("at-exp", T + 60, 0, ALICE, (401, "expired")),
+    ("past-exp-within-leeway", T + 64, 5, ALICE, (200, "ok")),
+    ("past-exp-at-leeway", T + 65, 5, ALICE, (401, "expired")),
+    ("logged-out-later", T + 30, 0, {"destroyAnyJWTbefore": T + 20}, (401, "revoked")),
+    ("logged-out-in-its-second", T + 30, 0, {"destroyAnyJWTbefore": T - 9.5}, (200, "ok")),
+    ("expired-beats-revoked", T + 61, 0, {"destroyAnyJWTbefore": T + 20}, (401, "expired")),
+    ("expired-beats-unknown", T + 61, 0, None, (401, "expired")),
+    ("years-later", T + 10 * 365 * 86400, 3600, ALICE, (401, "expired")),
+]
+
+
+@pytest.mark.parametrize(
+    ("now", "leeway", "document", "expected"), [row[1:] for row in CLOCK], ids=[row[0] for row in CLOCK]
+)
+def test_one_token_as_the_clock_moves(
+    now: float, leeway: float, document: dict[str, Any] | None, expected: tuple[int, str]
+) -> None:
+    settings = Settings(secret=SECRET, leeway=leeway)
+    guard = Guard(settings)
+    token = jwt.encode({"sub": "alice", "iat": T - 10, "nbf": T + 5, "exp": T + 60}, SECRET, algorithm="HS256")
+    outcomes = []
+    for _ in range(2):  # the second read is a cache hit
+        result = guard.authenticate([f"Bearer {token}"], now)
+        if isinstance(result, Rejection):
+            outcomes.append((result.status, result.reason))
+            continue
+        verdict = guard.decide(result, user_state(document, settings))
+        outcomes.append((200, "ok") if verdict is None else (verdict.status, verdict.reason))
+    assert outcomes == [expected, expected]
+    assert guard.metrics.snapshot()["token_cache"]["hits"] == 1
