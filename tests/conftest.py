@@ -65,6 +65,14 @@ def mongo_uri(mongo: Mongo) -> str:
     return mongo.uri(f"t_{uuid.uuid4().hex[:16]}")
 
 
+@pytest.fixture(params=["mongo", "sqlite"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Any) -> str:
+    """A fresh, empty store of each kind: a database on the real MongoDB-wire server, or an SQLite file."""
+    if request.param == "mongo":
+        return str(request.getfixturevalue("mongo_uri"))
+    return f"sqlite:///{tmp_path / 'jwtguard.db'}"
+
+
 @pytest.fixture
 def users(mongo_uri: str) -> Iterator[Any]:
     """The users collection of the test's database, for seeding and for "another process" writes."""
