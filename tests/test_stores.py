@@ -534,3 +534,39 @@ def test_embedded_store_is_the_default_and_named_once_in_the_log(
     named = [record for record in caplog.records if str(tmp_path / "jwtguard.db") in record.getMessage()]
     assert len(named) == 1
     assert named[0].name == "jwtguard" and named[0].levelno >= logging.INFO
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "expected"),
+    [
+        ("enabled", "false", UserState(enabled=False)),
+        ("enabled", "true", UserState(enabled=False)),  # only true enables, as on MongoDB
+        ("enabled", 2, UserState(enabled=False)),
+        ("enabled", 1, UserState(enabled=True)),
+        ("not_before", 1772368215123, UserState(not_before=1772368215.123)),  # JavaScript Date.now()
+        ("not_before", "yesterday", UserState(malformed=True)),
+        ("not_before", 1e300, UserState(malformed=False, not_before=1e300 / 1000)),
+        ("not_before", b"\x00", UserState(malformed=True)),
+    ],
+    ids=lambda value: repr(value) if not isinstance(value, UserState) else "",
+)
+def test_sqlite_values_written_by_another_program_read_as_on_mongodb(
+    tmp_path: Path, column: str, value: object, expected: UserState
+) -> None:
+    """Never bool('false') == True, never a TypeError out of load: the core's rules decide."""
+    path = tmp_path / "other.db"
+    settings = Settings(secret=SECRET, store_url=f"sqlite:///{path}")
+    store = open_store(settings)
+    try:
+        store.apply("alice", Change(create=True))
+        with contextlib.closing(sqlite3.connect(path, isolation_level=None)) as other:
+            other.execute(f"UPDATE users SET {column} = ? WHERE id = 'alice'", (value,))
+        state = user_state(store.load("alice"), settings)
+    finally:
+        store.close()
+    assert state is not None
+    assert (state.enabled, state.malformed) == (expected.enabled, expected.malformed)
+    if expected.not_before is None:
+        assert state.not_before is None
+    else:
+        assert state.not_before == pytest.approx(expected.not_before)

@@ -22,6 +22,10 @@ Schema (the table is named by ``JWTGUARD_USERS_COLLECTION``)::
   today's dates), NULL when never set.
 * ``enabled`` is 1, 0, or NULL for "never set" (enabled, as a MongoDB
   document without the field).
+* Values of other types that another program writes into the file are handed
+  to the core as stored, so MongoDB's rules apply to them: a millisecond
+  count is converted, unreadable dates refuse the user's tokens, and any
+  ``enabled`` other than 1 disables.
 
 Column names are fixed; the configured field names are applied when a row is
 read: :meth:`SQLiteStore.load` returns ``{"_id": id, <first
@@ -36,6 +40,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import os
 import sqlite3
 import threading
@@ -57,6 +62,9 @@ DEFAULT_PATH = "jwtguard.db"
 MAX_IDLE_CONNECTIONS = 8
 
 _INT64 = 2**63
+
+#: :func:`jwtguard.core.user_state` reads a stored number above this as milliseconds.
+_MILLISECONDS_ABOVE = 1e11
 
 _announced: set[str] = set()  # paths already named in the log by this process
 _announced_lock = threading.Lock()
@@ -109,6 +117,36 @@ def _storable(user_id: UserId) -> bool:
     except UnicodeEncodeError:  # a lone surrogate
         return False
     return True
+
+
+def _stored_date(value: Any) -> Any:
+    """A ``not_before`` column value as the document field :func:`jwtguard.core.user_state` reads.
+
+    What jwtguard writes (finite epoch seconds) comes back as an aware UTC
+    datetime. A value that another program wrote into the file (text, a
+    millisecond count, a number beyond ``datetime``'s range) is handed over
+    as stored, so the core applies the same rules as to a MongoDB field
+    (milliseconds converted; an unreadable value refuses the user's tokens)
+    instead of this load failing with a 500.
+    """
+    if isinstance(value, (int, float)) and math.isfinite(value) and value <= _MILLISECONDS_ABOVE:
+        try:
+            return datetime.fromtimestamp(value, tz=timezone.utc)
+        except (OverflowError, OSError, ValueError):
+            pass
+    return value
+
+
+def _stored_enabled(value: Any) -> Any:
+    """An ``enabled`` column value: 1 and 0 are jwtguard's own; any other value is handed over.
+
+    The core accepts only ``True``, so 2, ``'false'`` or ``'true'`` written by
+    another program disable the user, as any MongoDB value other than ``true``
+    does (``bool('false')`` would have enabled them).
+    """
+    if isinstance(value, int) and value in (0, 1):
+        return value == 1
+    return value
 
 
 def _epoch(moment: datetime) -> float:
@@ -196,9 +234,9 @@ class SQLiteStore:
             return None
         document: dict[str, Any] = {"_id": row[0]}
         if row[1] is not None:
-            document[self._not_before_field] = datetime.fromtimestamp(row[1], tz=timezone.utc)
+            document[self._not_before_field] = _stored_date(row[1])
         if row[2] is not None:
-            document[self._enabled_field] = bool(row[2])
+            document[self._enabled_field] = _stored_enabled(row[2])
         return document
 
     def apply(self, user_id: UserId, change: Change) -> bool:
