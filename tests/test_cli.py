@@ -1,68 +1,131 @@
-"""The `jwtguard` command, run as a real subprocess against both stores."""
+"""The `jwtguard` command, run as a real subprocess (``python -m jwtguard``) against both stores."""
 
 from __future__ import annotations
 
 import os
+import re
+import sqlite3
 import subprocess
 import sys
+import time
+from collections.abc import Callable, Iterator
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
+import jwt
 import pytest
 
-from conftest import SECRET
+from jwtguard import Admin, Settings
+from jwtguard.cli import COMMANDS
+from jwtguard.stores import Change, open_store
+from jwtguard.stores.sqlite import database_path
+
+from conftest import SECRET, bearer
 from mongo_server import free_port
 
-
-@pytest.fixture(params=["sqlite", "mongo"])
-def env(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, str]:
-    base = {k: v for k, v in os.environ.items() if not k.startswith("JWTGUARD_")}
-    base["JWTGUARD_SECRET"] = SECRET
-    if request.param == "mongo":
-        base["JWTGUARD_STORE_URL"] = request.getfixturevalue("mongo_uri")
-    else:
-        base["JWTGUARD_STORE_URL"] = f"sqlite:///{tmp_path / 'cli.db'}"
-    return base
+ISO_MS_UTC = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+00:00"
 
 
-def run(env: dict[str, str], *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+def clean_env(**values: str) -> dict[str, str]:
+    """The test's environment without any JWTGUARD_* variable, plus the secret and *values*."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JWTGUARD_")}
+    env["JWTGUARD_SECRET"] = SECRET
+    env.update(values)
+    return env
+
+
+@pytest.fixture
+def env(store_url: str) -> dict[str, str]:
+    return clean_env(JWTGUARD_STORE_URL=store_url)
+
+
+def run(
+    env: dict[str, str], *args: str, stdin: str | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "jwtguard", *args], env=env, input=stdin, capture_output=True, text=True, timeout=60
+        [sys.executable, "-m", "jwtguard", *args],
+        env=env,
+        input=stdin,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
 
 
-def test_user_lifecycle(env: dict[str, str]) -> None:
-    assert run(env, "create", "alice").returncode == 0
-    status = run(env, "status", "alice")
-    assert status.returncode == 0
-    assert "enabled:     yes" in status.stdout
-    assert "new token:   accepted" in status.stdout
+def run_many(calls: list[tuple[dict[str, str], tuple[str, ...]]]) -> list[subprocess.CompletedProcess[str]]:
+    """Independent commands, run at the same time (each start-up costs most of a command's time)."""
+    processes = [
+        (
+            args,
+            subprocess.Popen(
+                [sys.executable, "-m", "jwtguard", *args],
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            ),
+        )
+        for env, args in calls
+    ]
+    results = []
+    for args, process in processes:
+        stdout, stderr = process.communicate(timeout=60)
+        results.append(subprocess.CompletedProcess([*args], process.returncode, stdout, stderr))
+    return results
 
+
+def test_user_lifecycle(env: dict[str, str]) -> None:
+    created = run(env, "create", "alice")
+    assert (created.returncode, created.stdout.strip()) == (0, "'alice': created (enabled)")
     assert run(env, "disable", "alice").returncode == 0
+    again = run(env, "create", "alice")  # creating never undoes a disable
+    assert (again.returncode, "left unchanged" in again.stdout) == (0, True)
     status = run(env, "status", "alice")
-    assert "enabled:     no" in status.stdout
-    assert "refused (disabled)" in status.stdout
+    assert "exists:      yes" in status.stdout
+    assert "enabled:     no (user_enabled is not true)" in status.stdout
+    assert "not before:  never set (destroyAnyJWTbefore)" in status.stdout
+    assert "new token:   refused (disabled)" in status.stdout
 
     assert run(env, "enable", "alice").returncode == 0
-    assert run(env, "logout-all", "alice").returncode == 0
+    before = time.time()
+    logout = run(env, "logout-all", "alice")
+    after = time.time()
+    assert (logout.returncode, logout.stdout.strip()) == (0, "'alice': every token issued until now is refused")
     status = run(env, "status", "alice")
-    assert "not before:  20" in status.stdout
-    assert "new token:   accepted" in status.stdout
+    assert status.returncode == 0
+    match = re.search(rf"not before:  ({ISO_MS_UTC})", status.stdout)
+    assert match, status.stdout
+    cut = datetime.fromisoformat(match.group(1)).timestamp()
+    assert before - 0.001 <= cut <= after + 0.001
+    assert "enabled:     yes" in status.stdout
+    assert "new token:   accepted" in status.stdout  # only tokens issued before the cut-off die
 
 
 def test_integer_ids_are_explicit(env: dict[str, str]) -> None:
     assert run(env, "create", "--int", "7").returncode == 0
-    assert run(env, "status", "--int", "7").returncode == 0
-    assert run(env, "status", "7").returncode == 1  # the string "7" is another user
-    bad = run(env, "status", "--int", "seven")
-    assert bad.returncode == 2
-    assert "whole number" in bad.stderr
+    status, text = run_many([(env, ("status", "--int", "7")), (env, ("status", "7"))])
+    assert status.returncode == 0
+    assert "user:        7 (int)" in status.stdout
+    assert "new token:   accepted" in status.stdout
+    assert text.returncode == 1  # the string "7" is another user
 
 
-def test_unknown_user_exits_1(env: dict[str, str]) -> None:
-    for command in ("disable", "enable", "logout-all", "status"):
-        result = run(env, command, "ghost")
-        assert result.returncode == 1, command
-    assert "no such user" in run(env, "disable", "ghost").stderr
+def test_no_such_user_exits_1_and_names_the_store(env: dict[str, str]) -> None:
+    where = "SQLite file" if env["JWTGUARD_STORE_URL"].startswith("sqlite") else "mongodb://"
+    *changes, status = run_many(
+        [(env, (command, "ghost")) for command in ("disable", "enable", "logout-all", "status")]
+    )
+    for result in changes:
+        assert result.returncode == 1, result.args
+        assert "no such user 'ghost'" in result.stderr
+        assert where in result.stderr
+        assert result.stdout == ""
+    assert status.returncode == 1
+    assert "exists:      no" in status.stdout
+    assert "refused (unknown_user)" in status.stdout
 
 
 def test_issue_and_explain(env: dict[str, str]) -> None:
@@ -70,9 +133,11 @@ def test_issue_and_explain(env: dict[str, str]) -> None:
     issued = run(env, "issue", "alice", "--ttl", "120")
     assert issued.returncode == 0
     token = issued.stdout.strip()
-    assert token.count(".") == 2
+    claims = jwt.decode(token, SECRET, algorithms=["HS256"])
+    assert claims["sub"] == "alice"
+    assert claims["exp"] - claims["iat"] == pytest.approx(120, abs=1)
     explained = run(env, "explain", "-", stdin=token)
-    assert explained.returncode == 0
+    assert explained.returncode == 0, explained.stdout + explained.stderr
     assert token not in explained.stdout
     assert token.split(".")[2] not in explained.stdout  # never the signature
     run(env, "disable", "alice")
@@ -81,33 +146,147 @@ def test_issue_and_explain(env: dict[str, str]) -> None:
     assert "disabled" in refused.stdout
 
 
-def test_check_config_masks_secrets(env: dict[str, str]) -> None:
+def test_check_config_masks_secrets_and_reaches_the_store(env: dict[str, str]) -> None:
     result = run(env, "check-config")
     assert result.returncode == 0, result.stderr
     assert "JWTGUARD_SECRET=(set, hidden)" in result.stdout
+    assert "JWTGUARD_CACHE_TTL=5.0" in result.stdout
     assert SECRET not in result.stdout + result.stderr
-    assert "store: reachable" in result.stdout
+    url = env["JWTGUARD_STORE_URL"]
+    if url.startswith("sqlite"):
+        assert f"store: reachable (SQLite file {database_path(url)})" in result.stdout
+    else:
+        assert f"JWTGUARD_STORE_URL={url}" in result.stdout
+        assert "store: reachable (mongodb://" in result.stdout
 
 
-def test_bad_configuration_names_the_variable(env: dict[str, str]) -> None:
-    result = run({**env, "JWTGUARD_CACHE_TTL": "soon"}, "status", "alice")
-    assert result.returncode == 2
-    assert "JWTGUARD_CACHE_TTL" in result.stderr
-    short = run({**env, "JWTGUARD_SECRET": "short"}, "status", "alice")
-    assert short.returncode == 2
-    assert "JWTGUARD_SECRET" in short.stderr
-    assert "short" not in short.stderr.replace("too short", "")
+def test_bad_input_and_configuration_exit_2(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'jwtguard.db'}"
+    cases = {
+        "JWTGUARD_CACHE_TTL": {"JWTGUARD_CACHE_TTL": "soon"},
+        "JWTGUARD_SECRET": {"JWTGUARD_SECRET": "hunter2-short"},
+        "JWTGUARD_ALGORITHMS": {"JWTGUARD_ALGORITHMS": "none"},
+        "JWTGUARD_STORE_URL": {"JWTGUARD_STORE_URL": "redis://u:hunter2@localhost/0"},
+    }
+    calls = [(clean_env(**{"JWTGUARD_STORE_URL": url, **values}), ("status", "alice")) for values in cases.values()]
+    url_problems = ("mongodb://u:hunter2@127.0.0.1:99999/x", "sqlite:///:memory:", "sqlite://x.db")
+    calls += [(clean_env(JWTGUARD_STORE_URL=problem), ("disable", "alice")) for problem in url_problems]
+    results = run_many(calls)
+    for variable, result in zip([*cases, *["JWTGUARD_STORE_URL"] * len(url_problems)], results, strict=True):
+        assert result.returncode == 2, (variable, result.stderr)
+        assert result.stderr.startswith("jwtguard: configuration error: "), result.stderr
+        assert variable in result.stderr
+        assert "hunter2" not in result.stderr
+    env = clean_env(JWTGUARD_STORE_URL=url)
+    bad_input = [
+        ("issue", "alice", "--ttl", "0"),
+        ("issue", "alice", "--ttl", "soon"),
+        ("status", ""),
+        ("disable", "--int", "seven"),
+        ("disable", "--int", "1_000"),
+        ("disable", "--int", "99999999999999999999"),
+        ("nope",),
+    ]
+    for result in run_many([(env, args) for args in bad_input]):
+        assert result.returncode == 2, (result.args, result.stderr)
+        assert result.stderr.startswith(("jwtguard: ", "usage: jwtguard")), result.stderr
+        assert "Traceback" not in result.stderr
+        assert result.stdout == ""
 
 
-def test_unreachable_store_exits_3() -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("JWTGUARD_")}
-    env.update(
-        JWTGUARD_SECRET=SECRET,
-        JWTGUARD_STORE_URL=f"mongodb://user:hunter2@127.0.0.1:{free_port()}/x",
-        JWTGUARD_STORE_TIMEOUT="0.3",
+def test_unreachable_store_exits_3(tmp_path: Path) -> None:
+    mongo = clean_env(
+        JWTGUARD_STORE_URL=f"mongodb://user:hunter2@127.0.0.1:{free_port()}/x", JWTGUARD_STORE_TIMEOUT="0.3"
     )
-    for command in (("status", "alice"), ("check-config",)):
-        result = run(env, *command)
-        assert result.returncode == 3
-        assert "cannot be reached" in result.stderr
-        assert "hunter2" not in result.stdout + result.stderr
+    missing = clean_env(JWTGUARD_STORE_URL=f"sqlite:///{tmp_path / 'missing-dir' / 'x.db'}")
+    *results, result = run_many(
+        [(mongo, ("disable", "alice")), (mongo, ("check-config",)), (missing, ("status", "alice"))]
+    )
+    for unreachable in (*results, result):
+        assert unreachable.returncode == 3, unreachable.stderr
+        assert unreachable.stderr.startswith("jwtguard: the store cannot be reached: "), unreachable.stderr
+        assert "hunter2" not in unreachable.stdout + unreachable.stderr
+    assert "JWTGUARD_STORE_URL=mongodb://user:***@127.0.0.1" in results[1].stdout  # settings printed, masked
+    assert str(tmp_path / "missing-dir" / "x.db") in result.stderr
+
+
+def test_store_locked_beyond_the_timeout_exits_3(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'jwtguard.db'}"
+    store = open_store(Settings(secret=SECRET, store_url=url))
+    store.apply("alice", Change(create=True))
+    store.close()
+    other = sqlite3.connect(database_path(url), isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")  # a writer that does not let go
+        locked = run(clean_env(JWTGUARD_STORE_URL=url, JWTGUARD_STORE_TIMEOUT="0.3"), "disable", "alice")
+        assert locked.returncode == 3, locked.stderr
+        assert "locked" in locked.stderr
+        # Reading is not blocked by the writer (WAL).
+        assert run(clean_env(JWTGUARD_STORE_URL=url), "status", "alice").returncode == 0
+    finally:
+        other.close()
+
+
+@pytest.fixture
+def two_workers(make_client: Any, tmp_path: Path) -> Iterator[tuple[Settings, list[Callable[..., Any]]]]:
+    """Two guarded apps ("workers") on one embedded store, each with its own cache."""
+    settings = Settings(secret=SECRET, store_url=f"sqlite:///{tmp_path / 'jwtguard.db'}", cache_ttl=0.3)
+    yield settings, [make_client(settings), make_client(settings)]
+
+
+def wait_for(workers: list[Callable[..., Any]], token: str, expected: tuple[int, str | None]) -> None:
+    """Ask every worker until each gives *expected* (status, reason); bounded."""
+    deadline = time.monotonic() + 20
+    for worker in workers:
+        while True:
+            reply = worker("GET", "/api/me", bearer(token))
+            got = (reply.status, reply.json().get("reason") if reply.status != 200 else None)
+            if got == expected:
+                break
+            assert time.monotonic() < deadline, f"still {got}, waiting for {expected}"
+            time.sleep(0.05)
+
+
+def test_cli_in_another_process_revokes_tokens_in_a_running_app(
+    two_workers: tuple[Settings, list[Callable[..., Any]]],
+) -> None:
+    settings, workers = two_workers
+    env = clean_env(JWTGUARD_STORE_URL=settings.store_url or "")
+    admin = Admin(settings)
+    try:
+        admin.create_user("alice")
+        token = admin.issue_token("alice")
+    finally:
+        admin.close()
+    wait_for(workers, token, (200, None))  # each worker has alice's state cached now
+
+    assert run(env, "disable", "alice").returncode == 0
+    wait_for(workers, token, (401, "disabled"))
+    assert workers[0]("GET", "/api/me", bearer(token)).headers["x-user-enabled"] == "false"
+
+    assert run(env, "enable", "alice").returncode == 0
+    wait_for(workers, token, (200, None))
+    assert run(env, "logout-all", "alice").returncode == 0
+    wait_for(workers, token, (401, "revoked"))
+
+
+def test_embedded_default_store_in_the_working_directory(tmp_path: Path) -> None:
+    env = clean_env()  # JWTGUARD_STORE_URL unset
+    created = run(env, "create", "alice", cwd=tmp_path)
+    assert created.returncode == 0, created.stderr
+    assert (tmp_path / "jwtguard.db").exists()
+    status = run(env, "status", "alice", cwd=tmp_path)
+    assert status.returncode == 0
+    assert f"store:       SQLite file {tmp_path / 'jwtguard.db'}" in status.stdout
+
+
+def test_console_script_and_help() -> None:
+    script = Path(sys.executable).with_name("jwtguard")
+    assert script.exists(), "pip install -e . installs the jwtguard console script (setup.cfg entry point)"
+    result = subprocess.run([str(script), "--help"], capture_output=True, text=True, timeout=60, env=clean_env())
+    assert result.returncode == 0
+    for name in COMMANDS:
+        assert name in result.stdout
+    bare = run(clean_env())
+    assert bare.returncode == 2
+    assert "usage: jwtguard" in bare.stderr
