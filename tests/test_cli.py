@@ -290,3 +290,14 @@ def test_console_script_and_help() -> None:
     bare = run(clean_env())
     assert bare.returncode == 2
     assert "usage: jwtguard" in bare.stderr
+
+
+def test_status_of_an_id_the_guard_refuses_before_any_lookup(tmp_path: Path) -> None:
+    """A stored user whose id is too long for the user claim: status says what the guard would do."""
+    env = clean_env(JWTGUARD_STORE_URL=f"sqlite:///{tmp_path / 'cli.db'}", JWTGUARD_MAX_USER_ID_LENGTH="8")
+    assert run(env, "create", "nine-char").returncode == 0
+    status = run(env, "status", "nine-char")
+    assert status.returncode == 0  # the user exists
+    assert "new token:   refused (invalid: the id is longer than JWTGUARD_MAX_USER_ID_LENGTH=8)" in status.stdout
+    assert run(env, "create", "eight-ch").returncode == 0
+    assert "new token:   accepted" in run(env, "status", "eight-ch").stdout
