@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -246,3 +247,48 @@ def test_the_verdict_is_what_the_middleware_answers(
             assert reply.status == 200, case
         else:
             assert verdict.detail.split(" ")[:2] == [str(reply.status), reply.json()["reason"]], case
+
+
+# -- the command: `jwtguard explain TOKEN` -------------------------------------------
+
+
+def run_explain(mongo_uri: str, token_arg: str, stdin: str | None = None) -> Any:
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JWTGUARD_")}
+    env.update(JWTGUARD_SECRET=SECRET, JWTGUARD_STORE_URL=mongo_uri, JWTGUARD_STORE_TIMEOUT="1")
+    return subprocess.run(
+        [sys.executable, "-m", "jwtguard", "explain", token_arg],
+        env=env, input=stdin, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+
+
+def test_the_command_explains_from_an_argument_or_stdin(mongo_uri: str, seeded: dict[str, str]) -> None:
+    revoked = run_explain(mongo_uri, "-", stdin=seeded["revoked"] + "\n")
+    assert revoked.returncode == 1, revoked.stdout + revoked.stderr
+    lines = revoked.stdout.splitlines()
+    assert re.match(r"not before\s+fail\s+issued .* before the cut-off", lines[-2])
+    assert re.match(r"verdict\s+fail\s+401 revoked$", lines[-1])
+
+    valid = run_explain(mongo_uri, seeded["valid"])
+    assert valid.returncode == 0, valid.stdout + valid.stderr
+    assert re.search(r"^verdict\s+pass\s+accepted", valid.stdout, re.M)
+
+    forged = run_explain(mongo_uri, seeded["wrong_key"])
+    assert forged.returncode == 1
+    assert re.search(r"^signature\s+fail\s+InvalidSignatureError", forged.stdout, re.M)
+
+    for result, token in ((revoked, seeded["revoked"]), (valid, seeded["valid"]), (forged, seeded["wrong_key"])):
+        output = result.stdout + result.stderr
+        assert SECRET not in output
+        assert token not in output
+        assert token.split(".")[2] not in output  # never the signature
+
+
+def test_the_command_with_the_store_down(seeded: dict[str, str]) -> None:
+    result = run_explain(f"mongodb://127.0.0.1:{free_port()}/x", seeded["valid"])
+    assert result.returncode == 1
+    assert re.search(r"^user state\s+error\s+MongoDB store unavailable", result.stdout, re.M)
+    assert re.search(r"^verdict\s+fail\s+503 store_unavailable$", result.stdout, re.M)
