@@ -163,6 +163,17 @@ def public_key_as_hmac_secret() -> Request:
     return bearer(signed(HS256, json.dumps(claims()), key=public_pem()))()
 
 
+def hmac_signed(alg: str, digest: str) -> Callable[[], Request]:
+    """The right secret under another HMAC hash (by hand: PyJWT warns on a 49-byte HS512 key)."""
+
+    def build() -> Request:
+        signing_input = f"{b64(json.dumps({'alg': alg, 'typ': 'JWT'}))}.{b64(json.dumps(claims()))}"
+        signature = hmac.new(SECRET.encode(), signing_input.encode(), digest).digest()
+        return bearer(f"{signing_input}.{b64(signature)}")()
+
+    return build
+
+
 NON_UTF8_HEADER = b64(b"\xff\xfe{")
 MULTIPLE = "multiple_credentials"
 
@@ -292,6 +303,9 @@ CATALOGUE = [
     # algorithms and keys outside the allow-list
     Case("alg-hs384", pyjwt_token("HS384", SECRET * 2)),
     Case("alg-hs512", pyjwt_token("HS512", SECRET * 2)),
+    # the right secret, an algorithm outside the allow-list: the list refuses it, not the key
+    Case("alg-hs384-right-secret", hmac_signed("HS384", "sha384")),
+    Case("alg-hs512-right-secret", hmac_signed("HS512", "sha512")),
     Case("alg-rs256-when-hs-only", lambda: pyjwt_token("RS256", rsa_key())()),
     Case("alg-es256", lambda: pyjwt_token("ES256", ec.generate_private_key(ec.SECP256R1()))()),
     Case("wrong-secret", pyjwt_token("HS256", "another-secret-that-is-long-enough-0123456789")),
@@ -477,6 +491,51 @@ def test_duplicate_keys_last_one_wins(make_client: Any, settings: Settings, user
     expired_last = signed(HS256, f'{{"sub":"{USER}","iat":{NOW - 10},"exp":{NOW + 600},"exp":{NOW - 5}}}')
     reply = client("GET", "/api/me", [("Authorization", f"Bearer {expired_last}")])
     assert (reply.status, reply.json()["reason"]) == (401, "expired")
+
+
+@pytest.mark.parametrize("variant", ["hs", "rs", "mixed"])
+def test_key_urls_in_a_token_are_never_fetched(variant: str, make_client: Any, mongo_uri: str, users: Any) -> None:
+    """jku and x5u point at a live server on 127.0.0.1 that serves the attacker's key: it gets no request."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from threading import Thread
+
+    attacker = attacker_rsa_key()
+    jwk = {**json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(attacker.public_key())), "kid": "k1", "alg": "RS256"}
+    body = json.dumps({"keys": [jwk]}).encode()
+    requested: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            requested.append(self.path)
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        base = f"http://127.0.0.1:{server.server_address[1]}"
+        users.insert_one({"_id": USER, "user_enabled": True})
+        client = make_client(settings_for(variant, mongo_uri), clock=clock)
+        hints = [{"jku": f"{base}/jwks.json"}, {"x5u": f"{base}/cert.pem"}, {"jku": f"{base}/j", "x5u": f"{base}/x"}]
+        for hint in hints:
+            for token in (
+                jwt.encode(claims(), attacker, algorithm="RS256", headers={"kid": "k1", **hint}),
+                signed(json.dumps({"alg": "HS256", "kid": "k1", **hint}), json.dumps(claims()), b"attacker-key"),
+            ):
+                reply = client("GET", "/api/me", [("Authorization", f"Bearer {token}")])
+                assert (reply.status, reply.json()["reason"]) == (401, "invalid")
+        assert requested == []
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
 
 
 def test_positive_control_key_hints_are_ignored(make_client: Any, settings: Settings, users: Any) -> None:
