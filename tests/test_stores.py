@@ -570,3 +570,40 @@ def test_sqlite_values_written_by_another_program_read_as_on_mongodb(
         assert state.not_before is None
     else:
         assert state.not_before == pytest.approx(expected.not_before)
+
+
+FORKED_WORKER = """
+import os, sys
+from jwtguard import Settings
+from jwtguard.core import user_state
+from jwtguard.stores import Change
+from jwtguard.stores.sqlite import SQLiteStore
+
+settings = Settings(secret=sys.argv[1], store_url=sys.argv[2])
+store = SQLiteStore(settings)
+store.apply("alice", Change(create=True))  # seeding before the fork leaves a pooled connection
+(parent_connection,) = store._idle
+pid = os.fork()
+if pid == 0:
+    ok = store.apply("alice", Change(enabled=False)) and parent_connection not in store._idle
+    store.close()
+    os._exit(0 if ok else 1)
+_, status = os.waitpid(pid, 0)
+assert os.waitstatus_to_exitcode(status) == 0, "the worker used or closed the parent's connection"
+assert store._idle == [parent_connection]  # the parent's own connection still serves it
+assert user_state(store.load("alice"), settings).enabled is False
+store.close()
+print("ok")
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork() only")
+def test_sqlite_store_across_fork_opens_connections_of_its_own(tmp_path: Path) -> None:
+    """gunicorn --preload: the store seeds users in the master, then serves in forked workers."""
+    url = f"sqlite:///{tmp_path / 'forked.db'}"
+    # A fresh single-threaded interpreter: fork() there is what a pre-fork server does.
+    result = subprocess.run(
+        [sys.executable, "-c", FORKED_WORKER, SECRET, url], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "ok"

@@ -69,6 +69,11 @@ _MILLISECONDS_ABOVE = 1e11
 _announced: set[str] = set()  # paths already named in the log by this process
 _announced_lock = threading.Lock()
 
+#: Idle connections a parent process left in a store before fork(): SQLite
+#: forbids using them in the child, and closing them there is not safe either,
+#: so they are only kept from the garbage collector.
+_inherited: list[sqlite3.Connection] = []
+
 
 def database_path(store_url: str | None) -> str:
     """The absolute file path that *store_url* names (None: ``jwtguard.db`` here).
@@ -161,7 +166,9 @@ class SQLiteStore:
 
     Connections are kept in a small pool rather than one per thread, so a
     server that starts a thread per request does not leave one open file per
-    finished thread; a connection is used by one call at a time.
+    finished thread; a connection is used by one call at a time. After a
+    fork() (a pre-fork server's workers) the child never touches the parent's
+    connections: it opens its own.
 
     :raises StoreError: from :meth:`load` and :meth:`apply` when the file
         cannot be opened or read, or stays locked beyond ``store_timeout``.
@@ -181,6 +188,7 @@ class SQLiteStore:
         self._not_before_field = settings.not_before_fields[0]
         self._enabled_field = settings.enabled_field
         self._idle: list[sqlite3.Connection] = []
+        self._pid = os.getpid()
         self._lock = threading.Lock()
         self._closed = False
         _announce(self.path, default=settings.store_url is None)
@@ -202,9 +210,18 @@ class SQLiteStore:
             raise
         return connection
 
+    def _leave_inherited(self) -> None:
+        # Called under the lock. A pre-fork server (gunicorn --preload) may
+        # build the store, and use it to seed users, before forking workers:
+        # each worker then opens connections of its own.
+        if self._pid != os.getpid():
+            _inherited.extend(self._idle)
+            self._idle, self._pid = [], os.getpid()
+
     @contextmanager
     def _connection(self) -> Iterator[sqlite3.Connection]:
         with self._lock:
+            self._leave_inherited()
             connection = self._idle.pop() if self._idle else None
         try:
             if connection is None:
@@ -271,6 +288,7 @@ class SQLiteStore:
     def close(self) -> None:
         """Close the idle connections; calls still running close theirs when they end."""
         with self._lock:
+            self._leave_inherited()
             self._closed = True
             idle, self._idle = self._idle, []
         for connection in idle:
