@@ -90,7 +90,11 @@ def store_location(admin: Admin) -> str:
 
 
 def _iso(seconds: float) -> str:
-    return datetime.fromtimestamp(seconds, tz=timezone.utc).isoformat(timespec="milliseconds")
+    try:
+        return datetime.fromtimestamp(seconds, tz=timezone.utc).isoformat(timespec="milliseconds")
+    except (OverflowError, OSError, ValueError):
+        # A stored number far outside datetime's years (another program wrote it).
+        return f"{seconds:.6g} seconds from 1970-01-01T00:00:00Z (no calendar date)"
 
 
 def describe_state(guard: Guard, user: UserId, state: UserState | None, now: float) -> list[str]:

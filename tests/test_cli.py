@@ -301,3 +301,22 @@ def test_status_of_an_id_the_guard_refuses_before_any_lookup(tmp_path: Path) -> 
     assert "new token:   refused (invalid: the id is longer than JWTGUARD_MAX_USER_ID_LENGTH=8)" in status.stdout
     assert run(env, "create", "eight-ch").returncode == 0
     assert "new token:   accepted" in run(env, "status", "eight-ch").stdout
+
+
+def test_status_of_stored_dates_beyond_the_calendar(tmp_path: Path) -> None:
+    """Numbers another program wrote, far outside datetime's years: shown, never a traceback."""
+    path = tmp_path / "cli.db"
+    env = clean_env(JWTGUARD_STORE_URL=f"sqlite:///{path}")
+    for user in ("future", "past"):
+        assert run(env, "create", user).returncode == 0
+    with sqlite3.connect(path, isolation_level=None) as other:
+        other.execute("UPDATE users SET not_before = 1e300 WHERE id = 'future'")
+        other.execute("UPDATE users SET not_before = -1e15 WHERE id = 'past'")
+    other.close()
+    future = run(env, "status", "future")
+    assert future.returncode == 0, future.stderr
+    assert "not before:  1e+297 seconds from 1970-01-01T00:00:00Z (no calendar date)" in future.stdout
+    assert "new token:   refused (revoked)" in future.stdout
+    past = run(env, "status", "past")
+    assert past.returncode == 0, past.stderr
+    assert "new token:   accepted" in past.stdout
