@@ -27,11 +27,22 @@ from jwtguard.stores.sqlite import database_path
 DEMO_SECRET = "demo-secret-change-me-0123456789abcdefghijklmnop"
 DEMO_EXEMPT_PATHS = ("/", "/login", "/health", "/metrics", "/static/")
 
-#: username -> (password, is_admin)
+#: username -> (password, is_admin): printed at start-up, for the demo only.
 DEMO_USERS = {
     "alice": ("alice-password", False),
     "bob": ("bob-password", False),
     "admin": ("admin-password", True),
+}
+
+#: werkzeug's generate_password_hash of each demo password, made once: hashing is slow on
+#: purpose (scrypt), and the accounts are seeded every time an example starts on a new store.
+DEMO_PASSWORD_HASHES = {
+    "alice": "scrypt:32768:8:1$xwCo3mv240QRMNs2$bc6eb06f0fdf77473a28904e0d9bf12017960b847c666b6049201c727a411b4e"
+    "8871549da863c5f41b6c7886c4c5332656c05621171df3ebdb81f82ac47f69dd",
+    "bob": "scrypt:32768:8:1$JHUGnuqQrnHAhgMr$e771a741f7b9cfd6e5afc42bed6e04f5a42c3df918e93c4d64aea38109e5c84fb"
+    "bd727860af8de361970e30631ad1b10e7bfb2e25afe4ffad230d35d8a01138d",
+    "admin": "scrypt:32768:8:1$XvWAr0Tx2J3aAH72$70ec3b8516c1250a112d3ba295a6749152e102747198d7260550e1f7f103f3be"
+    "e42eb626f1c63379c704eea6cf6dc347962deea9d75054fb48e27de5b683cc07",
 }
 
 NOTES = {
@@ -87,11 +98,9 @@ class Accounts:
         return db
 
     def seed(self) -> None:
-        for username, (password, admin) in DEMO_USERS.items():
-            self._db().execute(
-                "INSERT OR IGNORE INTO accounts VALUES (?, ?, ?)",
-                (username, generate_password_hash(password), int(admin)),
-            )
+        for username, (_, admin) in DEMO_USERS.items():
+            row = (username, DEMO_PASSWORD_HASHES[username], int(admin))
+            self._db().execute("INSERT OR IGNORE INTO accounts VALUES (?, ?, ?)", row)
 
     def check(self, username: str, password: str) -> bool:
         row = self._db().execute("SELECT password_hash FROM accounts WHERE username = ?", (username,)).fetchone()

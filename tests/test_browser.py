@@ -1,17 +1,21 @@
 """End to end in headless Chromium (Debian's package, driven by Playwright): the page logs out on the spot.
 
-Each example is served for real on 127.0.0.1 by its own process, on the embedded store; the revocation
-comes from outside the page, through the `jwtguard` CLI in another process.
+Each example is served for real on 127.0.0.1 by its own process, on the embedded store and on MongoDB;
+the revocation comes from outside the page: the `jwtguard` CLI in another process, or the admin route
+called by another client.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 import time
 import urllib.request
+import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,19 +29,29 @@ pytestmark = pytest.mark.browser
 CHROMIUM = "/usr/bin/chromium"
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN_KEY = "jwtguard.token"
+CACHE_TTL = 0.5  # the served app's JWTGUARD_CACHE_TTL: how long another process's write can go unseen
 LAUNCH_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]
+AXIOS_VERSION = "1.7.9"  # scripts/get-browser.sh fetches it
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").lower() == "true"
+
+
+def missing(message: str) -> None:
+    """In CI a missing browser dependency fails the test; elsewhere it skips."""
+    if in_ci():
+        pytest.fail(message)
+    pytest.skip(message)
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     if not os.access(CHROMIUM, os.X_OK):
-        message = f"{CHROMIUM} is missing: scripts/get-browser.sh installs Debian's chromium"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+        missing(f"{CHROMIUM} is missing: scripts/get-browser.sh installs Debian's chromium")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
@@ -46,41 +60,75 @@ def browser() -> Iterator[Any]:
         chromium.close()
 
 
-@pytest.fixture(params=["flask_app", "starlette_app"])
-def served(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
-    """(base URL, environment) of an example app running in its own process."""
+@dataclass
+class Served:
+    url: str
+    env: dict[str, str]
+    store: str
+
+    def cli(self, *args: str) -> None:
+        """The `jwtguard` command, in its own process, on the served app's store."""
+        subprocess.run(
+            [sys.executable, "-m", "jwtguard", *args], env=self.env, check=True, timeout=60, capture_output=True
+        )
+
+    def post(self, path: str, token: str | None = None, body: Any = None) -> Any:
+        """Another client (not the page) calling the app."""
+        headers = {"Content-Type": "application/json"}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        data = json.dumps(body or {}).encode()
+        request = urllib.request.Request(self.url + path, data=data, headers=headers, method="POST")
+        with urllib.request.urlopen(request, timeout=15) as response:
+            return json.load(response)
+
+    def admin_switch(self, user: str, action: str) -> None:
+        token = self.post("/login", body={"username": "admin", "password": "admin-password"})["token"]
+        assert self.post(f"/admin/users/{user}/{action}", token)["user"] == user
+
+
+EVERY_KIND = ["flask_app-sqlite", "starlette_app-sqlite", "flask_app-mongo", "starlette_app-mongo"]
+
+
+@pytest.fixture(scope="module")
+def served(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    """An example app ("flask_app-sqlite", ...) in its own process and temporary directory; one per module and kind.
+
+    Each test leaves its users as it found them (enabled); fresh logins make fresh tokens.
+    """
+    example, store = request.param.split("-")
+    directory = tmp_path_factory.mktemp(f"{example}-{store}")
+    if store == "mongo":
+        url = request.getfixturevalue("mongo").uri(f"browser_{uuid.uuid4().hex[:12]}")
+    else:
+        url = f"sqlite:///{directory / 'jwtguard.db'}"
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("JWTGUARD_")}
-    env.update(
-        JWTGUARD_SECRET=SECRET,
-        JWTGUARD_STORE_URL=f"sqlite:///{tmp_path / 'jwtguard.db'}",
-        JWTGUARD_CACHE_TTL="0.5",
-        PYTHONPATH=str(ROOT),
-    )
-    log = open(tmp_path / "server.log", "wb")  # noqa: SIM115 - the server's output, kept for failures
+    env.update(JWTGUARD_SECRET=SECRET, JWTGUARD_STORE_URL=url, JWTGUARD_CACHE_TTL=str(CACHE_TTL), PYTHONPATH=str(ROOT))
+    log = open(directory / "server.log", "wb")  # noqa: SIM115 - the server's output, kept for failures
     server = subprocess.Popen(
-        [sys.executable, "-m", f"examples.{request.param}", "--port", str(port)],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+        [sys.executable, "-m", f"examples.{example}", "--port", str(port)],
+        cwd=directory, env=env, stdout=log, stderr=subprocess.STDOUT,
     )
-    url = f"http://127.0.0.1:{port}"
+    base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
     while True:
         try:
-            with urllib.request.urlopen(f"{url}/health", timeout=1):
+            with urllib.request.urlopen(f"{base}/health", timeout=1):
                 break
         except OSError:
             if server.poll() is not None or time.monotonic() > deadline:
                 server.kill()
-                raise RuntimeError((tmp_path / "server.log").read_text()) from None
+                server.wait(10)
+                log.close()
+                raise RuntimeError((directory / "server.log").read_text()) from None
             time.sleep(0.1)
-    yield url, env
-    server.terminate()
-    server.wait(10)
-    log.close()
-
-
-def cli(env: dict[str, str], *args: str) -> None:
-    subprocess.run([sys.executable, "-m", "jwtguard", *args], env=env, check=True, timeout=60, capture_output=True)
+    try:
+        yield Served(base, env, store)
+    finally:
+        server.terminate()
+        server.wait(10)
+        log.close()
 
 
 def log_in(page: Any, url: str, user: str = "alice") -> None:
@@ -93,41 +141,123 @@ def log_in(page: Any, url: str, user: str = "alice") -> None:
     assert page.evaluate(f"localStorage.getItem('{TOKEN_KEY}')")
 
 
+def next_api_call(page: Any) -> None:
+    """Press Refresh if the page still shows the signed-in view (its own 3-second polling would do it too)."""
+    page.evaluate("() => { if (!document.getElementById('app').hidden) document.getElementById('refresh').click(); }")
+
+
 def assert_logged_out(page: Any) -> None:
-    """The page's own polling meets the revocation: token gone, login form back."""
+    """The page met the revocation on an API call: token gone, login form back."""
     page.wait_for_function(f"localStorage.getItem('{TOKEN_KEY}') === null", timeout=20_000)
     page.wait_for_selector("#login-form:not([hidden])", timeout=5_000)
     assert page.is_hidden("#app")
 
 
-def test_disabled_user_is_logged_out_on_the_spot(browser: Any, served: Any, tmp_path: Path) -> None:
-    url, env = served
+@pytest.mark.parametrize("served", EVERY_KIND, indirect=True, scope="module")
+def test_disabled_user_is_logged_out_on_the_spot(browser: Any, served: Served, tmp_path: Path) -> None:
     context = browser.new_context()
     page = context.new_page()
-    log_in(page, url)
+    log_in(page, served.url)
     assert "Buy milk" in page.inner_text("#notes")
     page.screenshot(path=str(tmp_path / "1-logged-in.png"))
 
-    cli(env, "disable", "alice")
+    # From outside the page: the CLI in another process, or an admin through the admin route.
+    if served.store == "sqlite":
+        served.cli("disable", "alice")
+    else:
+        served.admin_switch("alice", "disable")
+    # No click here: the page's own polling makes the next API call.
     assert_logged_out(page)
     assert "disabled" in page.inner_text("#message")
     page.screenshot(path=str(tmp_path / "2-disabled.png"))
+
+    page.fill("#password", "alice-password")
+    page.click("#login-button")  # logging in again is refused while the account is disabled
+    page.wait_for_function("document.getElementById('message').textContent.includes('This account is disabled')")
+    assert page.evaluate(f"localStorage.getItem('{TOKEN_KEY}')") is None
+
+    served.cli("enable", "alice")
+    time.sleep(CACHE_TTL + 0.2)  # another process's write: the server may hold the old state this long
+    log_in(page, served.url)
     context.close()
 
 
-def test_logout_everywhere_reaches_both_devices(browser: Any, served: Any, tmp_path: Path) -> None:
-    url, env = served
+@pytest.mark.parametrize("served", ["flask_app-sqlite", "starlette_app-sqlite"], indirect=True, scope="module")
+def test_two_devices_logout_here_then_everywhere(browser: Any, served: Served, tmp_path: Path) -> None:
     phone, laptop = browser.new_context(), browser.new_context()
     phone_page, laptop_page = phone.new_page(), laptop.new_page()
-    log_in(phone_page, url)
-    log_in(laptop_page, url)
+    log_in(phone_page, served.url, "bob")
+    log_in(laptop_page, served.url, "bob")
 
-    cli(env, "logout-all", "alice")
+    # "Log out" on the phone ends the phone's token only.
+    phone_token = phone_page.evaluate(f"localStorage.getItem('{TOKEN_KEY}')")
+    phone_page.click("#logout")
+    phone_page.wait_for_selector("#login-form:not([hidden])", timeout=15_000)
+    assert phone_page.evaluate(f"localStorage.getItem('{TOKEN_KEY}')") is None
+    status = phone_page.evaluate(
+        "async (token) => (await fetch('/api/me', {headers: {Authorization: 'Bearer ' + token}})).status", phone_token
+    )
+    assert status == 401  # the server refuses that token now, not just the page forgetting it
+    with laptop_page.expect_response(lambda response: response.url.endswith("/api/notes")) as notes:
+        next_api_call(laptop_page)
+    assert notes.value.status == 200
+    assert laptop_page.is_visible("#app")
+    assert "Review Alice" in laptop_page.inner_text("#notes")
+
+    # "Log out everywhere", from outside both pages: the CLI in another process.
+    log_in(phone_page, served.url, "bob")
+    served.cli("logout-all", "bob")
+    time.sleep(CACHE_TTL + 0.2)  # let the server's cached state expire; polling would get there too
     for name, page in (("phone", phone_page), ("laptop", laptop_page)):
+        next_api_call(page)
         assert_logged_out(page)
         assert "session ended" in page.inner_text("#message")
         page.screenshot(path=str(tmp_path / f"{name}-logged-out.png"))
 
-    log_in(phone_page, url)  # a fresh login after the logout works
+    log_in(phone_page, served.url, "bob")  # a fresh login after the logout works
     phone.close()
     laptop.close()
+
+
+@pytest.mark.parametrize("served", ["flask_app-sqlite", "starlette_app-mongo"], indirect=True, scope="module")
+def test_helper_with_axios(browser: Any, served: Served) -> None:
+    """The helper's axios interceptors, with the real axios, in Chromium: token sent, both logout signals read."""
+    cache = os.environ.get("JWTGUARD_CACHE_DIR") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "jwtguard"
+    )
+    axios_js = Path(cache) / f"axios-{AXIOS_VERSION}" / "axios.min.js"
+    if not axios_js.is_file():
+        missing(f"{axios_js} is missing: scripts/get-browser.sh fetches axios {AXIOS_VERSION}")
+    context = browser.new_context()
+    page = context.new_page()
+    page.goto(served.url + "/health")  # an origin for localStorage, without the demo page's own script
+    page.add_script_tag(url="/static/jwtguard.js")
+    page.add_script_tag(path=str(axios_js))
+    start = """async () => {
+        window.reasons = [];
+        window.api = axios.create();
+        window.session = JWTGuard.createSession({ storageKey: "my.key", onLogout: (r) => reasons.push(r) });
+        session.installAxios(api);
+        const login = await api.post("/login", { username: "alice", password: "alice-password" });
+        session.setToken(login.data.token);
+        const me = await api.get("/api/me");
+        return [me.status, me.data.user, localStorage.getItem("my.key") !== null, reasons];
+    }"""
+    assert page.evaluate(start) == [200, "alice", True, []]
+    call = """async () => {
+        try { await api.get("/api/me"); return "ok"; } catch (error) { return error.response.status; }
+    }"""
+
+    served.admin_switch("alice", "disable")
+    assert page.evaluate(call) == 401
+    assert page.evaluate("[localStorage.getItem('my.key'), reasons]") == [None, ["disabled"]]
+
+    served.admin_switch("alice", "enable")
+    page.evaluate(start)
+    served.cli("logout-all", "alice")
+    time.sleep(CACHE_TTL + 0.2)
+    deadline = time.monotonic() + 20
+    while page.evaluate(call) == "ok" and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert page.evaluate("[localStorage.getItem('my.key'), reasons]") == [None, ["invalid_token"]]
+    context.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -13,14 +14,9 @@ from jwtguard import Settings
 from conftest import SECRET, Reply
 
 
-@pytest.fixture(params=["flask-sqlite", "starlette-sqlite", "flask-mongo", "starlette-mongo"])
-def example(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    from examples.common import DEMO_EXEMPT_PATHS
-
-    framework, store = request.param.split("-")
-    monkeypatch.chdir(tmp_path)
-    url = request.getfixturevalue("mongo_uri") if store == "mongo" else f"sqlite:///{tmp_path / 'jwtguard.db'}"
-    settings = Settings(secret=SECRET, store_url=url, exempt_paths=DEMO_EXEMPT_PATHS)
+@contextlib.contextmanager
+def running(framework: str, settings: Settings) -> Iterator[Callable[..., Reply]]:
+    """An example app behind its framework's test client, closed at the end."""
     if framework == "flask":
         from examples.flask_app import create_app
 
@@ -32,8 +28,10 @@ def example(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.
             response = client.open(path, method=method, headers=headers, json=json)
             return Reply(response.status_code, {k.lower(): v for k, v in response.headers.items()}, response.data)
 
-        yield call
-        app.extensions["jwtguard.close"]()
+        try:
+            yield call
+        finally:
+            app.extensions["jwtguard.close"]()
         return
 
     from starlette.testclient import TestClient
@@ -48,6 +46,25 @@ def example(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.
             return Reply(response.status_code, {k.lower(): v for k, v in response.headers.items()}, response.content)
 
         yield asgi_call
+
+
+@pytest.fixture(params=["flask-sqlite", "starlette-sqlite", "flask-mongo", "starlette-mongo"])
+def example_settings(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> tuple[str, Settings]:
+    """(framework, settings) on a fresh store of either kind, in a temporary working directory."""
+    from examples.common import DEMO_EXEMPT_PATHS
+
+    framework, store = request.param.split("-")
+    monkeypatch.chdir(tmp_path)
+    url = request.getfixturevalue("mongo_uri") if store == "mongo" else f"sqlite:///{tmp_path / 'jwtguard.db'}"
+    return framework, Settings(secret=SECRET, store_url=url, exempt_paths=DEMO_EXEMPT_PATHS)
+
+
+@pytest.fixture
+def example(example_settings: tuple[str, Settings]) -> Iterator[Callable[..., Reply]]:
+    with running(*example_settings) as call:
+        yield call
 
 
 Call = Callable[..., Reply]
@@ -120,10 +137,24 @@ def test_admin_disables_and_enables(example: Call) -> None:
     refused = example("GET", "/api/me", alice)
     assert refused.status == 401
     assert refused.headers["x-user-enabled"] == "false"
-    assert example("POST", "/login", json={"username": "alice", "password": "alice-password"}).status == 200
+    disabled_login = example("POST", "/login", json={"username": "alice", "password": "alice-password"})
+    assert disabled_login.status == 403
+    assert disabled_login.json() == {"error": "account_disabled"}
     assert example("POST", "/admin/users/alice/enable", admin).status == 200
     assert example("GET", "/api/me", alice).status == 200
+    assert login(example)
     assert example("POST", "/admin/users/nobody/disable", admin).status == 404
+    assert example("POST", "/admin/users/alice/delete", admin).status == 404
+    assert example("POST", "/admin/users/bob/disable").status == 401  # no token at all
+
+
+def test_a_restart_keeps_a_disabled_user_disabled(example_settings: tuple[str, Settings]) -> None:
+    with running(*example_settings) as first:
+        admin = login(first, "admin")
+        assert first("POST", "/admin/users/alice/disable", admin).status == 200
+    with running(*example_settings) as second:  # seeding the demo users again must not switch alice on
+        assert second("POST", "/login", json={"username": "alice", "password": "alice-password"}).status == 403
+        assert login(second, "bob")
 
 
 def test_metrics_are_public(example: Call) -> None:

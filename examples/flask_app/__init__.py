@@ -9,10 +9,19 @@ from typing import Any
 
 from flask import Flask, Response, g, jsonify, request
 
-from jwtguard import Admin, JWTGuardWSGI, Settings
+from jwtguard import Admin, JWTGuardWSGI, Settings, StoreError
 from jwtguard.metrics import render
 
-from ..common import NOTES, TOKEN_LOGGED_OUT, Accounts, helper_script, login_payload, page_html, settings_from_env
+from ..common import (
+    DEMO_USERS,
+    NOTES,
+    TOKEN_LOGGED_OUT,
+    Accounts,
+    helper_script,
+    login_payload,
+    page_html,
+    settings_from_env,
+)
 
 
 def create_app(settings: Settings | None = None) -> Flask:
@@ -21,8 +30,11 @@ def create_app(settings: Settings | None = None) -> Flask:
     admin = Admin(settings)
     accounts = Accounts(settings)
     accounts.seed()
-    for username in ("alice", "bob", "admin"):
-        admin.create_user(username)  # the embedded store keeps users; harmless on MongoDB
+    for username in DEMO_USERS:
+        # The embedded store keeps users of its own (on MongoDB this makes a document). Only new
+        # ones: create_user also switches a user on, and a restart must not re-enable anyone.
+        if admin.status(username) is None:
+            admin.create_user(username)
 
     @app.before_request
     def per_token_logout() -> Any:
@@ -53,6 +65,12 @@ def create_app(settings: Settings | None = None) -> Flask:
         if credentials is None or not accounts.check(*credentials):
             return jsonify(error="invalid_credentials"), 401
         username = credentials[0]
+        try:
+            state = admin.status(username)
+        except StoreError:
+            return jsonify(error="store_unavailable"), 503
+        if state is None or not state.enabled:
+            return jsonify(error="account_disabled"), 403
         return jsonify(token=admin.issue_token(username), user=username, admin=accounts.is_admin(username))
 
     @app.get("/api/me")

@@ -16,10 +16,19 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from jwtguard import AsyncAdmin, JWTGuardASGI, Settings
+from jwtguard import AsyncAdmin, JWTGuardASGI, Settings, StoreError
 from jwtguard.metrics import render
 
-from ..common import NOTES, TOKEN_LOGGED_OUT, Accounts, helper_script, login_payload, page_html, settings_from_env
+from ..common import (
+    DEMO_USERS,
+    NOTES,
+    TOKEN_LOGGED_OUT,
+    Accounts,
+    helper_script,
+    login_payload,
+    page_html,
+    settings_from_env,
+)
 
 Handler = Callable[[Request], Awaitable[Response]]
 
@@ -61,6 +70,12 @@ def create_app(settings: Settings | None = None) -> JWTGuardASGI:
         if credentials is None or not await asyncio.to_thread(accounts.check, *credentials):
             return JSONResponse({"error": "invalid_credentials"}, 401)
         username = credentials[0]
+        try:
+            state = await admin.status(username)
+        except StoreError:
+            return JSONResponse({"error": "store_unavailable"}, 503)
+        if state is None or not state.enabled:
+            return JSONResponse({"error": "account_disabled"}, 403)
         is_admin = await asyncio.to_thread(accounts.is_admin, username)
         return JSONResponse({"token": admin.issue_token(username), "user": username, "admin": is_admin})
 
@@ -116,8 +131,10 @@ def create_app(settings: Settings | None = None) -> JWTGuardASGI:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await asyncio.to_thread(accounts.seed)
-        for username in ("alice", "bob", "admin"):
-            await admin.create_user(username)  # the embedded store keeps users; harmless on MongoDB
+        for username in DEMO_USERS:
+            # Only new users: create_user also switches a user on, and a restart must not re-enable anyone.
+            if await admin.status(username) is None:
+                await admin.create_user(username)
         yield
         await admin.close()
         await guard.close()
