@@ -92,12 +92,13 @@ EVERY_KIND = ["flask_app-sqlite", "starlette_app-sqlite", "flask_app-mongo", "st
 
 @pytest.fixture(scope="module")
 def served(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    """An example app ("flask_app-sqlite", ...) in its own process and temporary directory; one per module and kind.
+    """An example app ("flask_app-sqlite", ...; "-clearsitedata" sets JWTGUARD_CLEAR_SITE_DATA) in its own process
+    and temporary directory; one per module and kind.
 
     Each test leaves its users as it found them (enabled); fresh logins make fresh tokens.
     """
-    example, store = request.param.split("-")
-    directory = tmp_path_factory.mktemp(f"{example}-{store}")
+    example, store, *options = request.param.split("-")
+    directory = tmp_path_factory.mktemp(request.param)
     if store == "mongo":
         url = request.getfixturevalue("mongo").uri(f"browser_{uuid.uuid4().hex[:12]}")
     else:
@@ -105,6 +106,8 @@ def served(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("JWTGUARD_")}
     env.update(JWTGUARD_SECRET=SECRET, JWTGUARD_STORE_URL=url, JWTGUARD_CACHE_TTL=str(CACHE_TTL), PYTHONPATH=str(ROOT))
+    if "clearsitedata" in options:
+        env["JWTGUARD_CLEAR_SITE_DATA"] = "true"
     log = open(directory / "server.log", "wb")  # noqa: SIM115 - the server's output, kept for failures
     server = subprocess.Popen(
         [sys.executable, "-m", f"examples.{example}", "--port", str(port)],
@@ -260,4 +263,25 @@ def test_helper_with_axios(browser: Any, served: Served) -> None:
     while page.evaluate(call) == "ok" and time.monotonic() < deadline:
         time.sleep(0.2)
     assert page.evaluate("[localStorage.getItem('my.key'), reasons]") == [None, ["invalid_token"]]
+    context.close()
+
+
+@pytest.mark.parametrize("served", ["flask_app-sqlite-clearsitedata"], indirect=True, scope="module")
+def test_clear_site_data_wipes_storage_without_the_helper(browser: Any, served: Served) -> None:
+    """JWTGUARD_CLEAR_SITE_DATA: Chromium itself empties the origin's localStorage on a disabled answer."""
+    context = browser.new_context()
+    page = context.new_page()
+    page.goto(served.url + "/health")  # no helper script on this page: plain fetch only
+    token = served.post("/login", body={"username": "alice", "password": "alice-password"})["token"]
+    page.evaluate("(t) => { localStorage.setItem('my.token', t); localStorage.setItem('theme', 'dark'); }", token)
+    call = """async () => (await fetch('/api/me', {
+        headers: {Authorization: 'Bearer ' + localStorage.getItem('my.token')}
+    })).status"""
+    assert page.evaluate(call) == 200
+    assert page.evaluate("localStorage.length") == 2
+
+    served.admin_switch("alice", "disable")
+    assert page.evaluate(call) == 401
+    page.wait_for_function("localStorage.length === 0", timeout=15_000)  # every key of the origin, not just ours
+    served.cli("enable", "alice")
     context.close()

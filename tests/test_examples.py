@@ -184,7 +184,12 @@ def test_cors_exposes_the_signal_and_clear_site_data(tmp_path: Path, monkeypatch
     client = app.test_client()
     token = client.post("/login", json={"username": "alice", "password": "alice-password"}).json["token"]
     ok = client.get("/api/me", headers={"Authorization": f"Bearer {token}"})
+    assert ok.status_code == 200
     assert "X-User-Enabled" in ok.headers["Access-Control-Expose-Headers"]
+    assert "Clear-Site-Data" not in ok.headers
+    forged = client.get("/api/me", headers={"Authorization": f"Bearer {token[:-4]}AAAA"})
+    assert forged.status_code == 401
+    assert "Clear-Site-Data" not in forged.headers  # a bad signature must not wipe anyone's storage
     admin = client.post("/login", json={"username": "admin", "password": "admin-password"}).json["token"]
     client.post("/admin/users/alice/disable", headers={"Authorization": f"Bearer {admin}"})
     refused = client.get("/api/me", headers={"Authorization": f"Bearer {token}"})
