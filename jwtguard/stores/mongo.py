@@ -31,10 +31,15 @@ def user_filter(user_id: UserId) -> dict[str, Any]:
 
 
 def client_options(settings: Settings) -> dict[str, Any]:
-    """Short timeouts, time-zone-aware dates."""
+    """Short timeouts, time-zone-aware dates.
+
+    ``timeoutMS`` bounds a whole operation, retries included (pymongo's
+    client-side operation timeout); the others bound each step of it.
+    """
     timeout_ms = max(1, int(settings.store_timeout * 1000))
     return {
         "tz_aware": True,
+        "timeoutMS": timeout_ms,
         "serverSelectionTimeoutMS": timeout_ms,
         "connectTimeoutMS": timeout_ms,
         "socketTimeoutMS": timeout_ms,
