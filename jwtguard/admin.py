@@ -76,9 +76,13 @@ class Admin:
         """Accept *user_id*'s unexpired, unrevoked tokens again. False if there is no such user."""
         return self._apply(user_id, Change(enabled=True))
 
-    def create_user(self, user_id: UserId, *, enabled: bool = True) -> None:
-        """Make *user_id* known to the store (needed by the embedded store; MongoDB users are the app's)."""
-        self._apply(user_id, Change(enabled=enabled, create=True))
+    def create_user(self, user_id: UserId) -> None:
+        """Make *user_id* known to the store, enabled; an existing user is left as it is.
+
+        Needed by the embedded store, which keeps users of its own; on MongoDB
+        the users are the application's documents.
+        """
+        self._apply(user_id, Change(create=True))
 
     def status(self, user_id: UserId) -> UserState | None:
         """The user's state as the guard would read it now, bypassing the cache; None if unknown."""
@@ -117,8 +121,8 @@ class AsyncAdmin:
     async def enable_user(self, user_id: UserId) -> bool:
         return await self._apply(user_id, Change(enabled=True))
 
-    async def create_user(self, user_id: UserId, *, enabled: bool = True) -> None:
-        await self._apply(user_id, Change(enabled=enabled, create=True))
+    async def create_user(self, user_id: UserId) -> None:
+        await self._apply(user_id, Change(create=True))
 
     async def status(self, user_id: UserId) -> UserState | None:
         return user_state(await self.store.load(_check_user_id(user_id)), self.settings)

@@ -607,3 +607,15 @@ def test_sqlite_store_across_fork_opens_connections_of_its_own(tmp_path: Path) -
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "ok"
+
+
+def test_create_user_leaves_an_existing_user_alone(store_url: str) -> None:
+    admin = Admin(Settings(secret=SECRET, store_url=store_url))
+    try:
+        admin.create_user("carol")
+        assert admin.status("carol") is not None
+        admin.disable_user("carol")
+        admin.create_user("carol")  # a restart that seeds users must not switch anyone back on
+        assert admin.status("carol").enabled is False  # type: ignore[union-attr]
+    finally:
+        admin.close()
