@@ -129,6 +129,47 @@ class Accounts:
         return self._db().execute("SELECT 1 FROM logged_out WHERE jti = ?", (jti,)).fetchone() is not None
 
 
+#: What a frontend on another origin must be allowed to read: the helper's two logout signals.
+EXPOSED_HEADERS = ("X-User-Enabled", "WWW-Authenticate")
+
+
+class CrossOrigin:
+    """CORS for one frontend origin, as WSGI middleware *outside* the guard (``--cors-origin``).
+
+    Outside, so that the guard's own refusals (401 disabled, 401 revoked) carry the CORS headers
+    too: without them the browser hides the whole answer from the page's script, which then never
+    learns that the session is over. The expose list names both signals the helper reads.
+    """
+
+    def __init__(self, app: Any, origin: str) -> None:
+        self.app = app
+        self.origin = origin
+        self.headers = [
+            ("Access-Control-Allow-Origin", origin),
+            ("Access-Control-Expose-Headers", ", ".join(EXPOSED_HEADERS)),
+            ("Vary", "Origin"),
+        ]
+        self.preflight = [
+            ("Access-Control-Allow-Origin", origin),
+            ("Access-Control-Allow-Methods", "GET, POST"),
+            ("Access-Control-Allow-Headers", "Authorization, Content-Type"),
+            ("Access-Control-Max-Age", "600"),
+            ("Vary", "Origin"),
+        ]
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        if environ.get("HTTP_ORIGIN") != self.origin:
+            return self.app(environ, start_response)
+        if environ["REQUEST_METHOD"] == "OPTIONS" and "HTTP_ACCESS_CONTROL_REQUEST_METHOD" in environ:
+            start_response("204 No Content", list(self.preflight))
+            return []
+
+        def start_with_cors(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            return start_response(status, [*headers, *self.headers], exc_info)
+
+        return self.app(environ, start_with_cors)
+
+
 def print_demo_users(url: str) -> None:
     print(f"\njwtguard demo at {url}\n")
     for username, (password, admin) in DEMO_USERS.items():

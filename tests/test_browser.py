@@ -108,9 +108,10 @@ def served(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     env.update(JWTGUARD_SECRET=SECRET, JWTGUARD_STORE_URL=url, JWTGUARD_CACHE_TTL=str(CACHE_TTL), PYTHONPATH=str(ROOT))
     if "clearsitedata" in options:
         env["JWTGUARD_CLEAR_SITE_DATA"] = "true"
+    extra = ["--cors-origin", f"http://localhost:{port}"] if "cors" in options else []
     log = open(directory / "server.log", "wb")  # noqa: SIM115 - the server's output, kept for failures
     server = subprocess.Popen(
-        [sys.executable, "-m", f"examples.{example}", "--port", str(port)],
+        [sys.executable, "-m", f"examples.{example}", "--port", str(port), *extra],
         cwd=directory, env=env, stdout=log, stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}"
@@ -284,4 +285,49 @@ def test_clear_site_data_wipes_storage_without_the_helper(browser: Any, served: 
     assert page.evaluate(call) == 401
     page.wait_for_function("localStorage.length === 0", timeout=15_000)  # every key of the origin, not just ours
     served.cli("enable", "alice")
+    context.close()
+
+
+CROSS_ORIGIN = ["flask_app-sqlite-cors", "starlette_app-sqlite-cors"]
+
+
+@pytest.mark.parametrize("served", CROSS_ORIGIN, indirect=True, scope="module")
+def test_frontend_on_another_origin(browser: Any, served: Served) -> None:
+    """A frontend on http://localhost:PORT calls the API on http://127.0.0.1:PORT, a different origin, through the
+    example's --cors-origin (CORS outside the guard): the helper still sees both logout signals."""
+    api = served.url
+    frontend = api.replace("127.0.0.1", "localhost")
+    context = browser.new_context()
+    page = context.new_page()
+    page.goto(frontend + "/health")
+    page.add_script_tag(url="/static/jwtguard.js")
+    assert page.evaluate("location.origin") != api
+    start = """async (api) => {
+        window.reasons = [];
+        window.session = JWTGuard.createSession({ onLogout: (reason) => reasons.push(reason) });
+        const login = await fetch(api + "/login", {
+            method: "POST",
+            headers: { "Content-Type": "application/json" },  // not a simple request: a preflight first
+            body: JSON.stringify({ username: "alice", password: "alice-password" }),
+        });
+        session.setToken((await login.json()).token);
+        const me = await session.fetch(api + "/api/me");
+        return [me.status, me.headers.get("X-User-Enabled"), (await me.json()).user];
+    }"""
+    assert page.evaluate(start, api) == [200, "true", "alice"]
+    call = "async (api) => (await session.fetch(api + '/api/me')).status"
+
+    served.admin_switch("alice", "disable")
+    assert page.evaluate(call, api) == 401  # readable at all only because the refusal carries CORS headers
+    assert page.evaluate(f"[localStorage.getItem('{TOKEN_KEY}'), reasons]") == [None, ["disabled"]]
+
+    served.admin_switch("alice", "enable")
+    assert page.evaluate(start, api)[0] == 200
+    served.cli("logout-all", "alice")
+    time.sleep(CACHE_TTL + 0.2)
+    deadline = time.monotonic() + 20
+    while page.evaluate(call, api) == 200 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    # Read from the exposed WWW-Authenticate: error="invalid_token".
+    assert page.evaluate(f"[localStorage.getItem('{TOKEN_KEY}'), reasons]") == [None, ["invalid_token"]]
     context.close()

@@ -196,3 +196,47 @@ def test_cors_exposes_the_signal_and_clear_site_data(tmp_path: Path, monkeypatch
     assert refused.status_code == 401
     assert refused.headers["Clear-Site-Data"] == '"storage"'
     close_app()
+
+
+def test_cors_outside_the_guard_reaches_its_refusals(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The examples' --cors-origin (Flask: CrossOrigin around the guard): preflights pass without a token, and the
+    guard's own 401s carry the CORS headers and expose both signals."""
+    from examples.common import DEMO_EXEMPT_PATHS, CrossOrigin
+    from examples.flask_app import create_app
+
+    monkeypatch.chdir(tmp_path)
+    store_url = f"sqlite:///{tmp_path / 'jwtguard.db'}"
+    app = create_app(Settings(secret=SECRET, store_url=store_url, exempt_paths=DEMO_EXEMPT_PATHS))
+    frontend = "http://localhost:5173"
+    app.wsgi_app = CrossOrigin(app.wsgi_app, frontend)  # type: ignore[method-assign]
+    client = app.test_client()
+    origin = {"Origin": frontend}
+
+    asking = {"Access-Control-Request-Method": "GET", "Access-Control-Request-Headers": "authorization"}
+    preflight = client.options("/api/me", headers={**origin, **asking})
+    assert preflight.status_code == 204
+    assert preflight.headers["Access-Control-Allow-Origin"] == frontend
+    assert "Authorization" in preflight.headers["Access-Control-Allow-Headers"]
+
+    credentials = {"username": "alice", "password": "alice-password"}
+    token = client.post("/login", json=credentials, headers=origin).json["token"]
+    auth = {**origin, "Authorization": f"Bearer {token}"}
+    ok = client.get("/api/me", headers=auth)
+    assert ok.status_code == 200
+    assert ok.headers["Access-Control-Allow-Origin"] == frontend
+    assert ok.headers.getlist("Access-Control-Expose-Headers") == ["X-User-Enabled, WWW-Authenticate"]  # just one
+
+    missing = client.get("/api/me", headers=origin)
+    assert missing.status_code == 401
+    assert missing.headers["Access-Control-Allow-Origin"] == frontend
+    admin = client.post("/login", json={"username": "admin", "password": "admin-password"}).json["token"]
+    client.post("/admin/users/alice/disable", headers={"Authorization": f"Bearer {admin}"})
+    refused = client.get("/api/me", headers=auth)
+    assert refused.status_code == 401
+    assert refused.headers["X-User-Enabled"] == "false"
+    assert refused.headers["Access-Control-Allow-Origin"] == frontend
+    assert "X-User-Enabled" in refused.headers["Access-Control-Expose-Headers"]
+
+    other = client.get("/api/me", headers={"Origin": "https://evil.example", "Authorization": f"Bearer {token}"})
+    assert "Access-Control-Allow-Origin" not in other.headers
+    app.extensions["jwtguard.close"]()

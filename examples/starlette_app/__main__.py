@@ -1,18 +1,30 @@
-"""python -m examples.starlette_app [--port 8001]"""
+"""python -m examples.starlette_app [--port 8001] [--cors-origin http://localhost:5173]"""
 
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 import uvicorn
+from starlette.middleware.cors import CORSMiddleware
 
-from ..common import print_demo_users
+from ..common import EXPOSED_HEADERS, print_demo_users
 from . import create_app
 
 parser = argparse.ArgumentParser(description="The jwtguard Starlette example")
 parser.add_argument("--host", default="127.0.0.1")
 parser.add_argument("--port", type=int, default=8001)
+parser.add_argument("--cors-origin", help="let a frontend served from this origin call the API (CORS)")
 args = parser.parse_args()
-app = create_app()
+app: Any = create_app()
+if args.cors_origin:
+    # Outside the guard, so that its refusals carry CORS headers too (see examples/common.py).
+    app = CORSMiddleware(
+        app,
+        allow_origins=[args.cors_origin],
+        allow_methods=["GET", "POST"],
+        allow_headers=["Authorization", "Content-Type"],
+        expose_headers=list(EXPOSED_HEADERS),
+    )
 print_demo_users(f"http://{args.host}:{args.port}")
 uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
