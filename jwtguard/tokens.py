@@ -130,6 +130,8 @@ def issue_token(
     ``JWTGUARD_PRIVATE_KEY(_FILE)``. *claims* are added to the payload and may
     override ``aud``/``iss`` (set from the settings when configured).
     """
+    if ttl is not None and not (isinstance(ttl, (int, float)) and 0 < ttl < float("inf")):
+        raise ValueError("ttl must be a positive number of seconds")
     alg = algorithm or settings.algorithms[0]
     if alg not in settings.algorithms:
         raise ConfigError("JWTGUARD_ALGORITHMS", f"{alg} is not in the allow-list")

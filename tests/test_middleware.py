@@ -371,3 +371,20 @@ def test_websocket_handshake_is_guarded(settings: Settings, users: Any) -> None:
             ws.receive_json()
         assert refused.value.code == 1008
         client.portal.call(guard.close)  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("url", ["mongodb://user:hunter2@db:99999/x", "mongodb://"])
+def test_unusable_mongodb_url_stops_start_up_naming_the_variable(url: str) -> None:
+    from jwtguard import ConfigError, JWTGuardASGI, JWTGuardWSGI
+
+    for adapter in (JWTGuardWSGI, JWTGuardASGI):
+        with pytest.raises(ConfigError) as raised:
+            adapter(lambda *a: None, settings=Settings(secret=SECRET, store_url=url))  # type: ignore[arg-type]
+        assert raised.value.variable == "JWTGUARD_STORE_URL"
+        assert "hunter2" not in str(raised.value)
+
+
+def test_issue_token_refuses_a_bad_ttl(settings: Settings) -> None:
+    for ttl in (0, -5, float("nan"), float("inf")):
+        with pytest.raises(ValueError):
+            issue_token(settings, "alice", ttl=ttl)

@@ -10,9 +10,10 @@ from typing import Any
 from bson import ObjectId
 from pymongo import AsyncMongoClient, MongoClient
 from pymongo.errors import PyMongoError
+from pymongo.uri_parser import parse_uri
 
 from ..config import Settings
-from ..errors import StoreError
+from ..errors import ConfigError, StoreError
 from .base import Change, Document, UserId
 
 _HEX24 = re.compile(r"[0-9a-fA-F]{24}")
@@ -51,6 +52,20 @@ def projection(settings: Settings) -> dict[str, int]:
     return {name: 1 for name in (*settings.not_before_fields, settings.enabled_field)}
 
 
+def check_url(url: str | None) -> None:
+    """Refuse an unusable MongoDB URL at start-up, naming the variable, never echoing the URL.
+
+    ``mongodb+srv://`` URLs are checked by the driver when it first connects
+    (their check needs DNS).
+    """
+    if url is None or url.startswith("mongodb+srv://"):
+        return
+    try:
+        parse_uri(url)
+    except (PyMongoError, ValueError):
+        raise ConfigError("JWTGUARD_STORE_URL", "not a usable mongodb:// URL (host, port, options)") from None
+
+
 def _update(change: Change, settings: Settings) -> dict[str, Any]:
     values = change.fields(settings)
     return {"$set": values} if values else {"$setOnInsert": {}}
@@ -69,6 +84,8 @@ class MongoStore:
             raise StoreError("MongoStore needs JWTGUARD_STORE_URL")
         self._settings = settings
         self._owns_client = client is None
+        if client is None:
+            check_url(settings.store_url)
         self._client: MongoClient[Any] = client or MongoClient(settings.store_url, **client_options(settings))
         database = self._client.get_default_database(DEFAULT_DATABASE)
         self._users = database[settings.users_collection]
@@ -107,6 +124,7 @@ class AsyncMongoStore:
     def __init__(self, settings: Settings) -> None:
         if not settings.store_url:
             raise StoreError("AsyncMongoStore needs JWTGUARD_STORE_URL")
+        check_url(settings.store_url)
         self._settings = settings
         self._projection = projection(settings)
         self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, AsyncMongoClient[Any]] = (
