@@ -14,19 +14,15 @@ from typing import Any
 
 from .cache import invalidate_everywhere
 from .config import Settings
-from .core import UserState, user_state
+from .core import UserState, user_state, valid_user_id
 from .stores import AsyncStore, Change, Store, UserId, open_async_store, open_store
 from .tokens import issue_token
 
-_INT64 = 2**63
-
 
 def _check_user_id(user_id: object) -> UserId:
-    if isinstance(user_id, str) and user_id and user_id.isprintable():
-        return user_id
-    if isinstance(user_id, int) and not isinstance(user_id, bool) and -_INT64 <= user_id < _INT64:
-        return user_id
-    raise ValueError("user_id must be a non-empty printable string or a 64-bit integer")
+    if not valid_user_id(user_id):
+        raise ValueError("user_id must be a non-empty printable string or a 64-bit integer")
+    return user_id
 
 
 def _cut_off() -> float:

@@ -117,7 +117,7 @@ def describe_state(guard: Guard, user: UserId, state: UserState | None, now: flo
             lines.append(f"not before:  {_iso(state.not_before)} (latest of {fields}; older tokens are refused)")
     verdict = "accepted" if rejection is None else f"refused ({rejection.reason})"
     limit = guard.settings.max_user_id_length
-    if isinstance(user, str) and len(user) > limit:
+    if not guard.valid_user_id(user):
         # The guard refuses such a claim before any lookup, whatever the store says.
         verdict = f"refused (invalid: the id is longer than JWTGUARD_MAX_USER_ID_LENGTH={limit})"
     lines.append(f"new token:   {verdict}")

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from types import MappingProxyType
-from typing import Any, Final
+from typing import Any, Final, TypeGuard
 
 from cachetools import TTLCache
 
@@ -147,6 +147,20 @@ def _epoch_seconds(value: object) -> float | None:
         if math.isfinite(seconds):
             return seconds / 1000 if seconds > _MILLISECONDS_ABOVE else seconds
     return None
+
+
+def valid_user_id(user_id: object, max_length: int | None = None) -> TypeGuard[UserId]:
+    """The one rule for ids that may reach a store query.
+
+    Only plain strings (printable, non-empty, at most *max_length* characters)
+    and 64-bit integers: never an object such as ``{"$ne": null}``, a list, a
+    bool, or a float.
+    """
+    if isinstance(user_id, str):
+        return 0 < len(user_id) <= (max_length or len(user_id)) and user_id.isprintable()
+    if isinstance(user_id, int) and not isinstance(user_id, bool):
+        return -_INT64 <= user_id < _INT64
+    return False
 
 
 def is_stale(iat: float, not_before: float) -> bool:
@@ -352,7 +366,7 @@ class Guard:
                 # RFC 7515 §4.1.11: extensions jwtguard does not implement.
                 return self.invalid
             user_id = claims[self._user_claim]
-            if not self._valid_user_id(user_id):
+            if not self.valid_user_id(user_id):
                 return self.invalid
             iat = _time_claim(claims, "iat")
             exp = _time_claim(claims, "exp")
@@ -364,14 +378,9 @@ class Guard:
         # Read-only: the same mapping is handed to every request with this token.
         return Verified(MappingProxyType(dict(claims)), user_id, iat, exp, nbf)
 
-    def _valid_user_id(self, user_id: object) -> bool:
-        # Only plain strings and 64-bit integers reach a query: never an object
-        # such as {"$ne": null}, a list, a bool, or a float.
-        if isinstance(user_id, str):
-            return 0 < len(user_id) <= self._max_user_id and user_id.isprintable()
-        if isinstance(user_id, int) and not isinstance(user_id, bool):
-            return -_INT64 <= user_id < _INT64
-        return False
+    def valid_user_id(self, user_id: object) -> bool:
+        """Whether *user_id* may reach a store query under these settings (see :func:`valid_user_id`)."""
+        return valid_user_id(user_id, self._max_user_id)
 
     def _check_times(self, verified: Verified, now: float) -> Verified | Rejection:
         leeway = self._leeway

@@ -131,7 +131,7 @@ def explain(token: str, settings: Settings, store: Store | None, *, now: float |
         rows += _time_checks(claims, now, settings.leeway, mark)
         iat = _number(claims.get("iat"))
         user_id = claims.get(settings.user_claim)
-        user_ok = guard._valid_user_id(user_id)
+        user_ok = guard.valid_user_id(user_id)
         if user_id is None:
             rows.append(Check("user claim", FAIL, f"no {settings.user_claim!r} claim{mark}"))
         elif user_ok:
