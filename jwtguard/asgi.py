@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from .config import Settings
-from .core import Guard, Rejection, Verified
+from .core import Guard, Rejection, Verified, is_preflight
 from .errors import StoreError
 from .stores import AsyncStore, open_async_store
 
@@ -31,7 +31,9 @@ class JWTGuardASGI:
     is asynchronous (pymongo's ``AsyncMongoClient``), so no request blocks the
     event loop. Claims are at ``scope["jwtguard.claims"]``, the user id at
     ``scope["jwtguard.user_id"]``. WebSocket handshakes are checked the same
-    way; a refused one is closed with code 1008. Lifespan events pass through.
+    way; a refused one is closed with code 1008, and :meth:`still_valid` tells
+    the app when an open socket's user has since been revoked. Lifespan events
+    pass through; any other scope type raises (fail closed).
     """
 
     def __init__(
@@ -53,18 +55,30 @@ class JWTGuardASGI:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
+        if kind == "lifespan":
+            return await self.app(scope, receive, send)
         if kind != "http" and kind != "websocket":
+            # Fail closed: a scope type this guard does not understand never reaches the
+            # app unauthenticated (ASGI servers expect an exception for unsupported types).
+            raise RuntimeError(f"jwtguard: unsupported ASGI scope type {kind!r}")
+        method = scope.get("method", "GET")
+        if self.guard.is_exempt(scope["path"], method, preflight=_preflight(scope, method)):
             return await self.app(scope, receive, send)
+        result = await self._judge(scope)
+        if isinstance(result, Rejection):
+            return await _reject(result, scope, receive, send)
+        await self._accept(result, scope, receive, send)
+
+    async def _judge(self, scope: Scope) -> Verified | Rejection:
+        """The guard's verdict on the request's credentials and its user's current state."""
         guard = self.guard
-        if guard.is_exempt(scope["path"], scope.get("method", "GET")):
-            return await self.app(scope, receive, send)
         values = [value.decode("latin-1") for name, value in scope["headers"] if name == b"authorization"]
         now = self._clock()
         result = guard.authenticate(values, now, cached_only=self._verify_in_thread)
         if result is None:
             result = await asyncio.to_thread(guard.authenticate, values, now)
         if isinstance(result, Rejection):
-            return await _reject(result, scope, receive, send)
+            return result
         assert result is not None
         user_id = result.user_id
         try:
@@ -73,9 +87,20 @@ class JWTGuardASGI:
             rejection = guard.store_failed(result, exc)
         else:
             rejection = guard.decide(result, state)
-        if rejection is not None:
-            return await _reject(rejection, scope, receive, send)
-        await self._accept(result, scope, receive, send)
+        return result if rejection is None else rejection
+
+    async def still_valid(self, scope: Scope) -> bool:
+        """Whether the credentials a connection was accepted with would still be accepted now.
+
+        WebSockets are checked at the handshake only; a long-lived socket of a
+        user who is then logged out or disabled stays open until the app closes
+        it. Call this now and then (every few seconds, or before acting on a
+        message) with the socket's scope, and close with code 1008 when it says
+        False. It answers from the same caches as requests (no store query
+        while the user's state is cached) and is False while the store is
+        unreachable under ``JWTGUARD_ON_STORE_ERROR=reject``.
+        """
+        return not isinstance(await self._judge(scope), Rejection)
 
     async def _load(self, user_id: str | int) -> Any:
         # Only real store queries are timed; the cache answers most requests.
@@ -89,7 +114,7 @@ class JWTGuardASGI:
         return self.guard.read_state(document)
 
     async def _accept(self, verified: Verified, scope: Scope, receive: Receive, send: Send) -> None:
-        scope["jwtguard.claims"] = verified.claims
+        scope["jwtguard.claims"] = self.guard.claims_for(verified)
         scope["jwtguard.user_id"] = verified.user_id
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
@@ -116,6 +141,18 @@ async def _reject(rejection: Rejection, scope: Scope, receive: Receive, send: Se
         return
     await send({"type": "http.response.start", "status": rejection.status, "headers": list(rejection.raw_headers)})
     await send({"type": "http.response.body", "body": rejection.body})
+
+
+def _preflight(scope: Scope, method: str) -> bool:
+    if method != "OPTIONS":
+        return False
+    origin = request_method = None
+    for name, value in scope["headers"]:
+        if name == b"origin":
+            origin = value.decode("latin-1")
+        elif name == b"access-control-request-method":
+            request_method = value.decode("latin-1")
+    return is_preflight(method, origin, request_method)
 
 
 def _expose_signal(headers: list[tuple[bytes, bytes]]) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import Any, Literal
@@ -27,6 +28,57 @@ _TUPLE_FIELDS = ("algorithms", "audience", "exempt_paths", "exempt_methods", "no
 
 StoreErrorPolicy = Literal["reject", "stale", "allow"]
 _STORE_ERROR_POLICIES: tuple[StoreErrorPolicy, ...] = ("reject", "stale", "allow")
+
+
+#: RFC 9110 §5.6.2: a method name is a token.
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+
+#: Names of URL parts whose values are masked wherever a URL is shown: user-info passwords,
+#: and query parameters that carry credentials (MongoDB's ``authMechanismProperties`` holds
+#: ``AWS_SESSION_TOKEN:...``; ``tlsCertificateKeyFilePassword``; ``api_key``, ``access_token``...).
+_SECRET_NAME = re.compile(r"pass|pwd|secret|token|key|sig|cred|auth|session|cookie|bearer|private", re.IGNORECASE)
+
+#: Query parameters that match the pattern above yet only name a method or a database.
+_PLAIN_NAMES = frozenset({"authsource", "authmechanism"})
+
+
+def _header_text(value: str) -> bool:
+    """Whether *value* can travel in an HTTP header field as every client reads it: visible ASCII and spaces.
+
+    RFC 9110 §5.5 keeps other octets (obs-text) only for old messages, and clients decode them
+    differently (latin-1, UTF-8, or an error); anything outside latin-1 cannot be sent at all.
+    """
+    return bool(value) and all(0x20 <= ord(c) <= 0x7E for c in value)
+
+
+def mask_url(url: str) -> str:
+    """*url* with every secret-looking part replaced by ``***``: the one rule for every output.
+
+    A user-info password (``user:***@``) or a lone user-info (often a token:
+    ``***@``), query values whose names look like credentials, and the fragment
+    are masked; scheme, hosts, path and other options stay readable. Used by
+    ``check-config``, the CLI and log lines, for MongoDB and JWKS URLs alike.
+    """
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return "***"  # not a URL at all: show nothing of it
+    rest, hash_, fragment = rest.partition("#")
+    end = next((i for i, c in enumerate(rest) if c in "/?"), len(rest))
+    authority, tail = rest[:end], rest[end:]
+    credentials, at, hosts = authority.rpartition("@")
+    if at:
+        user, colon, _ = credentials.partition(":")
+        authority = f"{user}:***@{hosts}" if colon else f"***@{hosts}"
+    path, question, query = tail.partition("?")
+    if question:
+        parts = []
+        for part in query.split("&"):
+            name, equals, value = part.partition("=")
+            if equals and _SECRET_NAME.search(name) and name.lower() not in _PLAIN_NAMES:
+                value = "***"
+            parts.append(f"{name}{equals}{value}")
+        tail = f"{path}?{'&'.join(parts)}"
+    return f"{scheme}{sep}{authority}{tail}" + ("#***" if hash_ and fragment else hash_)
 
 
 def _supported_algorithms() -> frozenset[str]:
@@ -60,10 +112,11 @@ class Settings:
     issuer: str | None = None
     realm: str = "api"
     exempt_paths: tuple[str, ...] = ()
-    exempt_methods: tuple[str, ...] = ("OPTIONS",)
+    exempt_methods: tuple[str, ...] = ()
     max_header_bytes: int = 8192
     max_user_id_length: int = 256
     token_ttl: float = 3600.0
+    max_token_lifetime: float | None = None
     store_url: str | None = field(default=None, repr=False)
     users_collection: str = "users"
     not_before_fields: tuple[str, ...] = ("destroyAnyJWTbefore",)
@@ -122,6 +175,8 @@ class Settings:
             raise _error("user_claim", "accepts a claim name")
         _check_number("leeway", self.leeway, minimum=0, maximum=3600)
         _check_number("token_ttl", self.token_ttl, minimum=1, maximum=10 * 365 * 86400)
+        if self.max_token_lifetime is not None:
+            _check_number("max_token_lifetime", self.max_token_lifetime, minimum=1, maximum=10 * 365 * 86400)
         _check_number("store_timeout", self.store_timeout, minimum=0.01, maximum=120)
         _check_number("cache_ttl", self.cache_ttl, minimum=0, maximum=3600)
         _check_number("stale_max_age", self.stale_max_age, minimum=0, maximum=7 * 86400)
@@ -149,8 +204,12 @@ class Settings:
         ):
             # The value may hold a password: name the variable, not the value.
             raise _error("store_url", "accepts a mongodb://, mongodb+srv:// or sqlite:/// URL")
-        if '"' in self.realm or "\\" in self.realm or not self.realm.isprintable():
-            raise _error("realm", "accepts printable text without quotes or backslashes")
+        if not _header_text(self.realm) or '"' in self.realm or "\\" in self.realm:
+            # The realm is sent in every WWW-Authenticate field (RFC 9110 §11.6.1, a quoted-string).
+            raise _error("realm", "accepts printable ASCII text without quotes or backslashes, e.g. api")
+        for method in self.exempt_methods:
+            if not _TOKEN.fullmatch(method):
+                raise _error("exempt_methods", f"accepts HTTP method names such as GET, got {method!r}")
 
     @property
     def hmac_algorithms(self) -> tuple[str, ...]:
@@ -190,7 +249,11 @@ class Settings:
             if f.name in ("secret", "private_key"):
                 text = "(set, hidden)" if value else "(unset)"
             elif f.name == "store_url":
-                text = _mask_url(value) if value else "(unset: embedded store)"
+                text = mask_url(value) if value else "(unset: embedded store)"
+            elif f.name == "jwks_url":
+                text = mask_url(value) if value else "(unset)"
+            elif f.name == "max_token_lifetime":
+                text = "(off)" if value is None else f"{value:g}"
             elif f.name == "public_key":
                 text = "(set)" if value else "(unset)"
             elif isinstance(value, tuple):
@@ -199,15 +262,6 @@ class Settings:
                 text = str(value)
             shown[PREFIX + f.name.upper()] = text
         return shown
-
-
-def _mask_url(url: str) -> str:
-    scheme, sep, rest = url.partition("://")
-    credentials, at, host = rest.rpartition("@")
-    if not at:
-        return url
-    user = credentials.partition(":")[0]
-    return f"{scheme}{sep}{user}:***@{host}"
 
 
 def _error(name: str, message: str) -> ConfigError:
@@ -244,6 +298,10 @@ def _float(name: str, raw: str) -> float:
     except ValueError:
         raise _error(name, f"accepts a number of seconds, got {raw!r}") from None
     return value
+
+
+def _optional_float(name: str, raw: str) -> float | None:
+    return None if raw.lower() in ("off", "none") else _float(name, raw)
 
 
 def _int(name: str, raw: str) -> int:
@@ -285,6 +343,7 @@ _PARSERS: dict[str, Callable[[str, str], Any]] = {
     "not_before_fields": _csv,
     "leeway": _float,
     "token_ttl": _float,
+    "max_token_lifetime": _optional_float,
     "store_timeout": _float,
     "cache_ttl": _float,
     "stale_max_age": _float,

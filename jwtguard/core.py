@@ -15,7 +15,6 @@ import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from types import MappingProxyType
 from typing import Any, Final, TypeGuard
 
 from cachetools import TTLCache
@@ -166,24 +165,80 @@ def valid_user_id(user_id: object, max_length: int | None = None) -> TypeGuard[U
 def is_stale(iat: float, not_before: float) -> bool:
     """True when a token issued at *iat* is older than the cut-off *not_before*.
 
-    A whole-second ``iat`` is compared with the cut-off truncated to the second,
-    so a token minted in the same second as the cut-off passes (a documented
-    window under one second); a fractional ``iat`` compares exactly.
+    The comparison is at the resolution the token declares. An integer ``iat``
+    (a whole-second issuer, RFC 7519 §2 NumericDate) is compared with the
+    cut-off truncated to the second, so a token minted in the same second as
+    the cut-off passes (a documented window under one second). A JSON number
+    with a fraction or a decimal point (``1800000000.0``, as
+    :func:`jwtguard.tokens.issue_token` writes even when its millisecond
+    ``iat`` lands on a whole second) compares exactly.
     """
-    if iat == math.floor(iat):
+    if isinstance(iat, int):
         return iat < math.floor(not_before)
     return iat < not_before
 
 
+#: NumericDates that a datetime can represent (RFC 7519 §2): 0001-01-01 to 9999-12-31 UTC.
+EARLIEST_DATE: Final = -62_135_596_800
+LATEST_DATE: Final = 253_402_300_799
+
+
 def _time_claim(claims: Mapping[str, Any], name: str) -> float | None:
+    """A time claim's value, or None when absent; ValueError for anything that is no date."""
     value = claims.get(name)
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ValueError(name)
-    if isinstance(value, float) and not math.isfinite(value):
+    # Compared as given: an int of hundreds of digits compares with these bounds without
+    # overflowing; NaN compares false with both.
+    if not EARLIEST_DATE <= value <= LATEST_DATE:
         raise ValueError(name)
     return value
+
+
+class FrozenDict(dict[str, Any]):
+    """A read-only ``dict``: nested claim objects, shared by every request with the same token.
+
+    It is a real ``dict`` subclass, so ``json.dumps`` and ``jsonify`` serialise it;
+    every method that would change it raises ``TypeError``.
+    """
+
+    __slots__ = ()
+
+    def _read_only(self, *args: object, **kwargs: object) -> Any:
+        raise TypeError("jwtguard claims are read-only; copy them (dict(...)) to change them")
+
+    __setitem__ = __delitem__ = __ior__ = _read_only
+    clear = pop = popitem = setdefault = update = _read_only
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # copy, deepcopy and pickle build a new one from a plain dict instead of item by item.
+        return (FrozenDict, (dict(self),))
+
+    def __repr__(self) -> str:
+        return f"FrozenDict({dict.__repr__(self)})"
+
+
+def freeze(value: Any) -> Any:
+    """*value* with every nested list made a tuple and every object a :class:`FrozenDict`.
+
+    JSON values only (what a JWT payload decodes to); other values are returned as they are.
+    """
+    if isinstance(value, dict):
+        return FrozenDict({key: freeze(item) for key, item in value.items()})
+    if isinstance(value, list):
+        return tuple(freeze(item) for item in value)
+    return value
+
+
+def is_preflight(method: str, origin: str | None, request_method: str | None) -> bool:
+    """A CORS preflight: ``OPTIONS`` with ``Origin`` and ``Access-Control-Request-Method`` (Fetch §3.2.2).
+
+    Only these pass the guard untouched by default: any other ``OPTIONS``
+    request is authenticated like every other method.
+    """
+    return method == "OPTIONS" and bool(origin) and bool(request_method)
 
 
 class Guard:
@@ -219,6 +274,13 @@ class Guard:
         #: Counters for operators (see :mod:`jwtguard.metrics`).
         self.metrics = Metrics(self.states, self._verified)
         self._store_down = False
+        self._max_lifetime = settings.max_token_lifetime
+        if self._exempt_methods:
+            logger.warning(
+                "jwtguard: JWTGUARD_EXEMPT_METHODS=%s: every request with these methods reaches the app "
+                "WITHOUT a token, on every route that accepts them (CORS preflights pass without it)",
+                ",".join(sorted(self._exempt_methods)),
+            )
         if settings.on_store_error == "allow":
             logger.warning(
                 "jwtguard: JWTGUARD_ON_STORE_ERROR=allow: while the store is unreachable, revoked and "
@@ -283,9 +345,13 @@ class Guard:
 
     # -- the request ------------------------------------------------------------
 
-    def is_exempt(self, path: str, method: str) -> bool:
-        """True for requests that pass untouched: exempt methods (CORS preflight) and paths."""
-        if method in self._exempt_methods:
+    def is_exempt(self, path: str, method: str, *, preflight: bool = False) -> bool:
+        """True for requests that pass untouched: CORS preflights, exempt methods and paths.
+
+        *preflight* is :func:`is_preflight` of the request (a preflight carries no
+        credentials, Fetch §3.2.2).
+        """
+        if preflight or method in self._exempt_methods:
             return True
         if path in self._exempt_exact:
             return True
@@ -375,8 +441,22 @@ class Guard:
             logger.debug("jwtguard: token rejected: %s", type(exc).__name__)
             return self.invalid
         assert iat is not None and exp is not None  # required by the verifier
-        # Read-only: the same mapping is handed to every request with this token.
-        return Verified(MappingProxyType(dict(claims)), user_id, iat, exp, nbf)
+        if self._max_lifetime is not None and exp - iat > self._max_lifetime:
+            logger.debug("jwtguard: token rejected: lifetime above JWTGUARD_MAX_TOKEN_LIFETIME")
+            return self.invalid
+        # Frozen once: the nested values are shared by every request with this token,
+        # and each request gets a shallow plain dict of them (see :meth:`claims_for`).
+        return Verified(freeze(claims), user_id, iat, exp, nbf)
+
+    @staticmethod
+    def claims_for(verified: Verified) -> dict[str, Any]:
+        """The claims one request sees: a plain ``dict`` of its own over frozen nested values.
+
+        Nothing a request does to it reaches another request; nested lists are
+        tuples and nested objects :class:`FrozenDict` (read-only), so no deep copy
+        per request is needed. JSON-serialisable as it is.
+        """
+        return dict(verified.claims)
 
     def valid_user_id(self, user_id: object) -> bool:
         """Whether *user_id* may reach a store query under these settings (see :func:`valid_user_id`)."""

@@ -14,7 +14,6 @@ signature, a key or a secret: details name claims, times and stored states.
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Mapping
 from datetime import datetime, timezone
@@ -23,7 +22,7 @@ from typing import Any, NamedTuple
 import jwt
 
 from .config import Settings
-from .core import Guard, Rejection, UserState, Verified, is_stale, user_state
+from .core import EARLIEST_DATE, LATEST_DATE, Guard, Rejection, UserState, Verified, is_stale, user_state
 from .errors import StoreError
 from .stores import Store
 
@@ -56,12 +55,24 @@ def explain(token: str, settings: Settings, store: Store | None, *, now: float |
     Verdicts are ``pass``, ``fail``, ``skip`` (not reached, or not configured),
     ``info`` and ``error`` (the store could not answer). Claims of a token whose
     signature fails are still shown, marked "unverified"; its user is never
-    looked up, as the guard never looks it up either.
+    looked up, as the guard never looks it up either. Never raises on any token:
+    anyone can build an unsigned one, so a detail that cannot be rendered is a
+    ``fail`` row naming the kind of problem, and the guard's own verdict follows.
     """
     now = time.time() if now is None else now
     token = token.strip()
     if token[:7].lower() == "bearer ":
         token = token[7:].strip()
+    try:
+        return _explain(token, settings, store, now)
+    except Exception as exc:
+        guard = Guard(settings)
+        rows = [Check("explain", FAIL, f"this token cannot be explained further ({type(exc).__name__})")]
+        rows.append(Check("verdict", *_final(guard, token, now, None, looked_up=False, store_error=None)))
+        return rows
+
+
+def _explain(token: str, settings: Settings, store: Store | None, now: float) -> list[Check]:
     rows: list[Check] = []
     guard = Guard(settings)
     verifier = guard.verifier
@@ -197,7 +208,9 @@ def _time_checks(claims: Mapping[str, Any], now: float, leeway: float, mark: str
             continue
         value = _number(raw)
         if value is None:
-            rows.append(Check(name, FAIL, f"not a number ({type(raw).__name__}){mark}"))
+            what = "not a date: outside the years 1 to 9999" if _is_number(raw) else "not a number"
+            what += "" if _is_number(raw) else f" ({type(raw).__name__})"
+            rows.append(Check(name, FAIL, f"{what}{mark}"))
             continue
         when = f"{_iso(value)} ({_relative(value - now)})"
         if name == "exp":
@@ -288,9 +301,18 @@ def _reason(exc: Exception, token: str) -> str:
 
 
 def _number(value: object) -> float | None:
+    """A time claim as the guard reads it: an int stays an int (its resolution decides
+    :func:`~jwtguard.core.is_stale`); None for what is no date at all, which no
+    datetime can represent included (an int of hundreds of digits, NaN, -10^18)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
-    return float(value) if math.isfinite(value) else None
+    if not EARLIEST_DATE <= value <= LATEST_DATE:
+        return None
+    return value
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def _iso(seconds: float) -> str:

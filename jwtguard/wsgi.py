@@ -8,7 +8,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from .config import Settings
-from .core import Guard, Rejection, Verified
+from .core import Guard, Rejection, Verified, is_preflight
 from .errors import StoreError
 from .stores import Store, open_store
 
@@ -27,8 +27,11 @@ class JWTGuardWSGI:
     :param clock: wall-clock seconds, for tests.
 
     Accepted requests see the verified claims at ``environ["jwtguard.claims"]``
-    and the user id at ``environ["jwtguard.user_id"]``; their responses carry
-    ``X-User-Enabled: true``.
+    (a plain ``dict`` of the request's own; nested lists are tuples and nested
+    objects read-only) and the user id at ``environ["jwtguard.user_id"]``; their
+    responses carry ``X-User-Enabled: true``. Only CORS preflights (``OPTIONS``
+    with ``Origin`` and ``Access-Control-Request-Method``) and
+    ``JWTGUARD_EXEMPT_PATHS``/``_METHODS`` pass without a token.
     """
 
     def __init__(
@@ -48,7 +51,9 @@ class JWTGuardWSGI:
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         guard = self.guard
-        if guard.is_exempt(environ.get("PATH_INFO", ""), environ.get("REQUEST_METHOD", "")):
+        method = environ.get("REQUEST_METHOD", "")
+        preflight = is_preflight(method, environ.get("HTTP_ORIGIN"), environ.get("HTTP_ACCESS_CONTROL_REQUEST_METHOD"))
+        if guard.is_exempt(environ.get("PATH_INFO", ""), method, preflight=preflight):
             return self.app(environ, start_response)
         header = environ.get("HTTP_AUTHORIZATION")
         result = guard.authenticate([] if header is None else [header], self._clock())
@@ -78,7 +83,7 @@ class JWTGuardWSGI:
         return self.guard.read_state(document)
 
     def _accept(self, verified: Verified, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        environ["jwtguard.claims"] = verified.claims
+        environ["jwtguard.claims"] = self.guard.claims_for(verified)
         environ["jwtguard.user_id"] = verified.user_id
 
         def start_with_signal(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:

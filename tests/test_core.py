@@ -87,8 +87,22 @@ TABLE: list[tuple[str, dict[str, Any], dict[str, Any] | None, dict[str, Any], tu
     ("iat-in-milliseconds-is-future", {"iat": T * 1000}, ALICE, {}, (401, "invalid")),
     ("iat-string", {"iat": str(T)}, ALICE, {}, (401, "invalid")),
     ("exp-bool", {"exp": True}, ALICE, {}, (401, "invalid")),
-    ("exp-far-future-huge-int", {"exp": 10**400}, ALICE, {}, (200, "ok")),  # the key holder's choice
-    ("exp-far-future-still-revocable", {"exp": 10**400}, {"destroyAnyJWTbefore": T - 1}, {}, (401, "revoked")),
+    # issue 7: a NumericDate no datetime can represent is no date (before year 1, after 9999)
+    ("exp-far-future-huge-int", {"exp": 10**400}, ALICE, {}, (401, "invalid")),
+    ("exp-last-second-of-9999", {"exp": 253_402_300_799}, ALICE, {}, (200, "ok")),
+    ("exp-first-second-of-10000", {"exp": 253_402_300_800}, ALICE, {}, (401, "invalid")),
+    ("exp-year-9999-still-revocable", {"exp": 253_402_300_799}, {"destroyAnyJWTbefore": T - 1}, {}, (401, "revoked")),
+    ("iat-first-second-of-year-1", {"iat": -62_135_596_800}, ALICE, {}, (200, "ok")),
+    ("iat-before-year-1", {"iat": -62_135_596_801}, ALICE, {}, (401, "invalid")),
+    ("iat-minus-1e18", {"iat": -(10**18)}, ALICE, {}, (401, "invalid")),
+    ("nbf-hundreds-of-digits", {"nbf": -(10**300)}, ALICE, {}, (401, "invalid")),
+    # issue 7: JWTGUARD_MAX_TOKEN_LIFETIME refuses exp - iat above it (off by default)
+    ("lifetime-unbounded-by-default", {"exp": T + 10**8}, ALICE, {}, (200, "ok")),
+    ("lifetime-at-max", {"iat": T - 10, "exp": T + 3590}, ALICE, {"max_token_lifetime": 3600}, (200, "ok")),
+    ("lifetime-above-max", {"iat": T - 10, "exp": T + 3591}, ALICE, {"max_token_lifetime": 3600}, (401, "invalid")),
+    # issue 7 item 5: a decimal-point iat (issue_token's) compares exactly, even on a whole second
+    ("float-whole-second-iat-before-cut", {"iat": float(int(CUT))}, {"destroyAnyJWTbefore": CUT}, {}, (401, "revoked")),
+    ("float-iat-exactly-at-cut", {"iat": float(int(CUT))}, {"destroyAnyJWTbefore": float(int(CUT))}, {}, (200, "ok")),
     # stale, same second, fractional
     ("fractional-iat-before-cut", {"iat": int(CUT) + 0.2}, {"destroyAnyJWTbefore": CUT}, {}, (401, "revoked")),
     ("fractional-iat-after-cut", {"iat": int(CUT) + 0.7}, {"destroyAnyJWTbefore": CUT}, {}, (200, "ok")),
@@ -185,9 +199,16 @@ def test_exempt_paths(path: str, exempt: bool) -> None:
     assert guard.is_exempt(path, "GET") is exempt
 
 
-def test_options_preflight_is_exempt_by_default() -> None:
+def test_only_a_cors_preflight_is_exempt_by_default() -> None:
+    """Issue 7 item 3: OPTIONS alone is judged; a preflight (Origin + Access-Control-Request-Method) is not."""
+    from jwtguard.core import is_preflight
+
     guard = Guard(Settings(secret=SECRET))
-    assert guard.is_exempt("/api/me", "OPTIONS")
+    assert not guard.is_exempt("/api/me", "OPTIONS")
+    assert guard.is_exempt("/api/me", "OPTIONS", preflight=is_preflight("OPTIONS", "https://a.example", "GET"))
+    assert not is_preflight("OPTIONS", "https://a.example", None)
+    assert not is_preflight("OPTIONS", None, "GET")
+    assert not is_preflight("GET", "https://a.example", "GET")
     assert not guard.is_exempt("/api/me", "POST")
 
 
@@ -423,7 +444,8 @@ def test_one_token_as_the_clock_moves(
 ) -> None:
     settings = Settings(secret=SECRET, leeway=leeway)
     guard = Guard(settings)
-    token = jwt.encode({"sub": "alice", "iat": T - 10, "nbf": T + 5, "exp": T + 60}, SECRET, algorithm="HS256")
+    # A whole-second issuer: an integer iat (the same-second row depends on it).
+    token = jwt.encode({"sub": "alice", "iat": int(T) - 10, "nbf": T + 5, "exp": T + 60}, SECRET, algorithm="HS256")
     outcomes = []
     for _ in range(2):  # the second read is a cache hit
         result = guard.authenticate([f"Bearer {token}"], now)

@@ -231,14 +231,21 @@ EXTRA = [
     Case("nbf-far-future", bearer(good_hs(nbf=NOW + 10**9))),
     Case("exp-1e400-overflows-to-infinity", raw_claims(f'{{"sub":"{USER}","iat":{NOW},"exp":1e400}}')),
     Case("exp-string-hex", raw_claims(f'{{"sub":"{USER}","iat":{NOW},"exp":"0x7fffffff"}}')),
-    Case("exp-far-past", bearer(good_hs(exp=-(10**12))), reason="expired"),
+    Case("exp-far-past", bearer(good_hs(exp=-(10**9))), reason="expired"),
+    # issue 7: NumericDates no datetime can represent (before year 1, after 9999) are invalid
+    Case("exp-before-year-1", bearer(good_hs(exp=-(10**12)))),
+    Case("exp-minus-1e18", bearer(good_hs(exp=-(10**18)))),
+    Case("exp-after-year-9999", bearer(good_hs(exp=253_402_300_800))),
+    Case("iat-minus-1e18", bearer(good_hs(iat=-(10**18)))),
+    Case("iat-hundreds-of-digits", bearer(good_hs(iat=-(10**300)))),
     Case("iat-future-beyond-leeway-30s", bearer(good_hs(iat=NOW + 120)), "leeway"),
     Case("nbf-future-beyond-leeway-30s", bearer(good_hs(nbf=NOW + 120)), "leeway"),
     Case("exp-past-beyond-leeway-30s", bearer(good_hs(exp=NOW - 120)), "leeway", reason="expired"),
     # a good signature is not enough once the user logged out everywhere
-    Case("exp-far-future-after-logout", bearer(good_hs(exp=10**12)), user=LOGGED_OUT, reason="revoked"),
-    Case("exp-huge-integer-after-logout", bearer(good_hs(exp=10**400)), user=LOGGED_OUT, reason="revoked"),
-    Case("iat-far-past-after-logout", bearer(good_hs(iat=-(10**12))), user=LOGGED_OUT, reason="revoked"),
+    Case("exp-year-33658-after-logout", bearer(good_hs(exp=10**12)), user=LOGGED_OUT),  # no date: invalid
+    Case("exp-huge-integer-after-logout", bearer(good_hs(exp=10**400)), user=LOGGED_OUT),
+    Case("exp-year-9999-after-logout", bearer(good_hs(exp=253_402_300_799)), user=LOGGED_OUT, reason="revoked"),
+    Case("iat-far-past-after-logout", bearer(good_hs(iat=-(10**9))), user=LOGGED_OUT, reason="revoked"),
     Case("exp-far-future-wrong-key", pyjwt_token("HS256", "x" * 64), reason="invalid"),
     # payloads that are not objects, or not JSON at all
     Case("payload-json-string", raw_claims('"alice"')),
