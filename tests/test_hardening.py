@@ -196,8 +196,10 @@ def test_listing_options_restores_the_old_bypass_with_a_warning(
     assert Settings.from_env({"JWTGUARD_SECRET": SECRET}).exempt_methods == ()
     with caplog.at_level(logging.WARNING, logger="jwtguard"):
         call = client(_settings(store, exempt_methods=("options",)))
-    assert any("JWTGUARD_EXEMPT_METHODS=OPTIONS" in r.getMessage() and "WITHOUT a token" in r.getMessage()
-               for r in caplog.records)
+    assert any(
+        "JWTGUARD_EXEMPT_METHODS=OPTIONS" in r.getMessage() and "WITHOUT a token" in r.getMessage()
+        for r in caplog.records
+    )
     assert call("OPTIONS", "/api/data").json() == PROTECTED
 
 
@@ -292,7 +294,10 @@ def test_same_second_issued_token_is_refused_after_logout_through_the_adapter(
 
 MASKED = [
     ("mongodb://user:hunter2@db.example/app", "mongodb://user:***@db.example/app"),
-    ("mongodb://db.example/app?replicaSet=rs0&authSource=admin", "mongodb://db.example/app?replicaSet=rs0&authSource=admin"),
+    (
+        "mongodb://db.example/app?replicaSet=rs0&authSource=admin",
+        "mongodb://db.example/app?replicaSet=rs0&authSource=admin",
+    ),
     (
         "mongodb://db.example/app?authMechanism=MONGODB-AWS&authMechanismProperties=AWS_SESSION_TOKEN:hunter2",
         "mongodb://db.example/app?authMechanism=MONGODB-AWS&authMechanismProperties=***",
@@ -304,7 +309,10 @@ MASKED = [
     ("https://svc:hunter2@idp.example/jwks?api_key=hunter2&v=2", "https://svc:***@idp.example/jwks?api_key=***&v=2"),
     ("https://hunter2@idp.example/jwks", "https://***@idp.example/jwks"),
     ("https://idp.example/jwks?access_token=hunter2", "https://idp.example/jwks?access_token=***"),
-    ("https://idp.example/jwks?X-Amz-Signature=hunter2&X-Amz-Credential=hunter2", "https://idp.example/jwks?X-Amz-Signature=***&X-Amz-Credential=***"),
+    (
+        "https://idp.example/jwks?X-Amz-Signature=hunter2&X-Amz-Credential=hunter2",
+        "https://idp.example/jwks?X-Amz-Signature=***&X-Amz-Credential=***",
+    ),
     ("https://idp.example/jwks#hunter2", "https://idp.example/jwks#***"),
     ("https://idp.example/.well-known/jwks.json", "https://idp.example/.well-known/jwks.json"),
     ("not a url hunter2", "***"),
@@ -415,7 +423,7 @@ def test_an_accepted_realm_travels_in_the_challenge(client: Any, store: str) -> 
     call = client(_settings(store, realm="My API (v2) ~!#$%&'*+-.^_`|"))
     reply = call("GET", "/api/data")
     assert reply.status == 401
-    assert reply.headers["www-authenticate"] == "Bearer realm=\"My API (v2) ~!#$%&'*+-.^_`|\""
+    assert reply.headers["www-authenticate"] == 'Bearer realm="My API (v2) ~!#$%&\'*+-.^_`|"'
 
 
 # -- scope types and WebSockets -----------------------------------------------------------
@@ -483,3 +491,28 @@ def test_an_open_websocket_learns_that_its_user_was_revoked(store: str) -> None:
             client.portal.call(guard.close)  # type: ignore[union-attr]
     finally:
         admin.close()
+
+
+def test_explain_never_raises_on_any_claims() -> None:
+    """Issue 7 item 11 (the class): explain says fail and why for any payload anyone can build unsigned."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    numbers = st.integers() | st.floats(allow_nan=True, allow_infinity=True) | st.integers(-(10**400), 10**400)
+    leaves = st.none() | st.booleans() | numbers | st.text(max_size=20)
+    values = st.recursive(
+        leaves,
+        lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+        max_leaves=8,
+    )
+    payloads = st.dictionaries(st.sampled_from(["sub", "iat", "exp", "nbf", "aud", "iss", "jti"]), values)
+
+    @settings(max_examples=150, deadline=None)
+    @given(payloads)
+    def check(payload: dict[str, Any]) -> None:
+        text = json.dumps(payload, allow_nan=True)
+        rows = explain(_unsigned(text), Settings(secret=SECRET), None, now=1_800_000_000.0)
+        assert rows[-1].check == "verdict" and rows[-1].verdict == "fail"
+        format_report(rows)
+
+    check()
