@@ -251,7 +251,7 @@ class KeySource:
         if not isinstance(members, list):
             raise ValueError("not a JWK Set")
         keys: dict[str, dict[str, jwt.PyJWK]] = {}
-        usable = 0
+        usable = 0  # (kid, alg) pairs that can verify
         for member in members:
             if not isinstance(member, dict) or not isinstance(member.get("kid"), str):
                 continue  # kid selects the key (RFC 7515 §4.1.4); members without one are never chosen
@@ -272,8 +272,9 @@ class KeySource:
                 bound[alg] = key
                 usable += 1
         if not usable:
-            # An empty or unusable answer is treated as a failed read: the last good set stays.
-            raise ValueError("no usable signing key")
+            # Still the provider's answer (RFC 7517 §5): every token is refused until it publishes a
+            # usable key. Only a failed read keeps the last good set.
+            logger.warning("jwtguard: the JWKS holds no usable signing key")
         return MappingProxyType({kid: MappingProxyType(bound) for kid, bound in keys.items()})
 
 
@@ -284,6 +285,6 @@ def _describe(exc: BaseException) -> str:
         return f"HTTP {cause.code}"
     if isinstance(exc, jwt.PyJWKClientConnectionError):
         return "connection failed"
-    if isinstance(exc, ValueError) and str(exc) in ("not a JWK Set", "no usable signing key"):
+    if isinstance(exc, ValueError) and str(exc) == "not a JWK Set":
         return str(exc)
     return f"unreadable answer ({type(exc).__name__})"
