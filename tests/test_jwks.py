@@ -314,6 +314,49 @@ def test_outage_serves_known_keys_stale_then_503(
     assert get(client, token(key, "k1", jti="d")).status == 200  # the 503 was not cached as a verdict
 
 
+def test_a_set_without_usable_keys_is_still_the_answer(
+    make_client: Any, idp: JWKSServer, mongo_uri: str, alice: None
+) -> None:
+    """issue 7 item 1: a good read that drops every key (an empty JWK Set) lets the removed keys out too;
+    only a failed read keeps the last good set.
+    """
+    key = rsa_key("k1")
+    idp.keys = [jwk(key, "k1", alg="RS256")]
+    timer = FakeTimer()
+    client = make_client(settings_for(idp, mongo_uri, jwks_lifespan=60), clock=clock, timer=timer)
+    assert get(client, token(key, "k1")).status == 200
+    idp.keys = []
+    timer.advance(61)
+    assert_refused(get(client, token(key, "k1", jti="fresh")))
+    assert idp.hits == 2
+
+
+def test_jwks_logs_hold_no_token_and_no_url(
+    make_client: Any, idp: JWKSServer, mongo_uri: str, alice: None, caplog: pytest.LogCaptureFixture
+) -> None:
+    """issue 7 item 2: outage, recovery and unknown-kid records name the failure, never the token or the URL."""
+    key = rsa_key("k1")
+    idp.keys = [jwk(key, "k1", alg="RS256"), jwk(rsa_key("weak", 1024), "weak", alg="RS256")]
+    timer = FakeTimer()
+    client = make_client(settings_for(idp, mongo_uri, jwks_lifespan=60, stale_max_age=0), clock=clock, timer=timer)
+    bearers = [token(key, "k1"), token(key, "unknown"), token(key, "k1", jti="x")]
+    with caplog.at_level("DEBUG", logger="jwtguard"):
+        assert get(client, bearers[0]).status == 200
+        idp.status = 502
+        timer.advance(61)
+        assert_unavailable(get(client, bearers[1]))
+        assert_unavailable(get(client, bearers[2]))
+        idp.status = 200
+        timer.advance(5)
+        assert get(client, bearers[2]).status == 200
+    text = "\n".join(record.getMessage() for record in caplog.records)
+    assert "HTTP 502" in text and "answers again" in text and "too weak" in text
+    assert "127.0.0.1" not in text
+    for bearer in bearers:
+        for part in bearer.split("."):
+            assert part not in text
+
+
 @pytest.mark.parametrize("on_store_error", ["reject", "stale", "allow"])
 def test_start_while_jwks_down_is_503_whatever_the_store_policy(
     make_client: Any, idp: JWKSServer, mongo_uri: str, alice: None, on_store_error: str
