@@ -192,16 +192,6 @@ class KeySource:
                 return self._bound(held, kid, alg)
             raise UnknownKey("no such key id")
 
-    def refresh(self) -> bool:
-        """Read the set now (for ``explain`` and warm-up); True when the read succeeded."""
-        with self._lock:
-            return self._read()
-
-    @property
-    def held(self) -> KeySet | None:
-        """The last good set, or None before any read succeeded."""
-        return self._set
-
     # -- pieces -------------------------------------------------------------------------
 
     @staticmethod

@@ -71,11 +71,15 @@ class TokenVerifier:
                 material = settings.public_key
             if material is None:
                 continue
+            variable = "JWTGUARD_SECRET" if name in settings.hmac_algorithms else "JWTGUARD_PUBLIC_KEY"
             try:
                 self._keys[name] = available[name].prepare_key(material)
             except Exception:
-                variable = "JWTGUARD_SECRET" if name in settings.hmac_algorithms else "JWTGUARD_PUBLIC_KEY"
                 raise ConfigError(variable, f"not a usable key for {name}") from None
+            # Any format PyJWT reads (PEM, OpenSSH, ...): a weak key is refused here, at start-up,
+            # rather than on every request (enforce_minimum_key_length, NIST SP 800-131A).
+            if available[name].check_key_length(self._keys[name]):
+                raise ConfigError(variable, f"the key is too weak for {name} (RSA needs at least 2048 bits)")
         if settings.jwks_url:
             self.key_source = KeySource(
                 settings.jwks_url,

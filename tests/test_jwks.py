@@ -577,6 +577,18 @@ def test_weak_rsa_public_key_stops_start_up(tmp_path: Path) -> None:
         assert raised.value.variable == "JWTGUARD_PUBLIC_KEY"
 
 
+def test_weak_rsa_public_key_in_openssh_format_stops_start_up() -> None:
+    """issue 7 item 4: the same floor for a key format PyJWT reads but the PEM check does not (OpenSSH)."""
+    public = rsa_key("weak", 1024).public_key()
+    ssh = public.public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH).decode()
+    settings = Settings(algorithms=("RS256",), public_key=ssh)
+    for adapter in (JWTGuardWSGI, JWTGuardASGI):
+        with pytest.raises(ConfigError) as raised:
+            adapter(lambda *a: None, settings=settings)  # type: ignore[arg-type]
+        assert raised.value.variable == "JWTGUARD_PUBLIC_KEY"
+        assert "ssh-rsa" not in str(raised.value)
+
+
 def test_weak_rsa_private_key_stops_start_up() -> None:
     """issue 7 item 4: an RSA private key under 2048 bits (for issuing) is a ConfigError naming JWTGUARD_PRIVATE_KEY."""
     weak, good = rsa_key("weak", 1024), rsa_key("k1")
