@@ -126,7 +126,7 @@ def asgi_bench(app: Any, scope: dict[str, Any], number: int) -> float:
 
 
 def main() -> None:
-    settings = Settings(secret=SECRET, store_url="mongodb://127.0.0.1:1/x", cache_ttl=3600)
+    settings = Settings(secret=SECRET, store_url="mongodb://127.0.0.1:1/x", cache_ttl=3600, token_cache_ttl=3600)
     token = issue_token(settings, "alice", ttl=3600)
     environ = {
         "REQUEST_METHOD": "GET", "PATH_INFO": "/api/me", "SCRIPT_NAME": "", "QUERY_STRING": "",

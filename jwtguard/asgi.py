@@ -29,7 +29,8 @@ class JWTGuardASGI:
 
     Same parameters and behaviour as :class:`jwtguard.JWTGuardWSGI`; the store
     is asynchronous (pymongo's ``AsyncMongoClient``), so no request blocks the
-    event loop. Claims are at ``scope["jwtguard.claims"]``, the user id at
+    event loop; keys from a JWKS URL are fetched in a thread, never on the
+    loop. Claims are at ``scope["jwtguard.claims"]``, the user id at
     ``scope["jwtguard.user_id"]``. WebSocket handshakes are checked the same
     way; a refused one is closed with code 1008, and :meth:`still_valid` tells
     the app when an open socket's user has since been revoked. Lifespan events
@@ -44,10 +45,11 @@ class JWTGuardASGI:
         settings: Settings | None = None,
         store: AsyncStore | None = None,
         clock: Callable[[], float] = time.time,
+        timer: Callable[[], float] = time.monotonic,
     ) -> None:
         self.app = app
         self.settings = settings or Settings.from_env()
-        self.guard = Guard(self.settings)
+        self.guard = Guard(self.settings, timer=timer)
         self.store = store or open_async_store(self.settings)
         self._clock = clock
         # Keys from a JWKS URL may need an HTTP fetch: verify those off the loop.

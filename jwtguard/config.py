@@ -24,6 +24,9 @@ PREFIX = "JWTGUARD_"
 #: long as the hash output.
 _HMAC_MIN_KEY_BYTES = {"HS256": 32, "HS384": 48, "HS512": 64}
 
+#: Minimum RSA modulus in bits: RFC 7518 §3.3 and §3.5 ("2048 bits or larger MUST be used").
+_RSA_MIN_BITS = 2048
+
 _TUPLE_FIELDS = ("algorithms", "audience", "exempt_paths", "exempt_methods", "not_before_fields")
 
 StoreErrorPolicy = Literal["reject", "stale", "allow"]
@@ -105,6 +108,7 @@ class Settings:
     public_key: str | None = field(default=None, repr=False)
     private_key: str | None = field(default=None, repr=False)
     jwks_url: str | None = None
+    jwks_lifespan: float = 300.0
     algorithms: tuple[str, ...] = ("HS256",)
     user_claim: str = "sub"
     leeway: float = 0.0
@@ -123,6 +127,7 @@ class Settings:
     enabled_field: str = "user_enabled"
     store_timeout: float = 2.0
     cache_ttl: float = 5.0
+    token_cache_ttl: float = 5.0
     cache_maxsize: int = 10_000
     retry_after: int = 5
     on_store_error: StoreErrorPolicy = "reject"
@@ -171,6 +176,9 @@ class Settings:
             raise _error("jwks_url", "set either JWTGUARD_PUBLIC_KEY(_FILE) or JWTGUARD_JWKS_URL, not both")
         if self.jwks_url and not self.jwks_url.startswith(("https://", "http://")):
             raise _error("jwks_url", "accepts an https:// (or http://) URL")
+        for name, pem in (("public_key", self.public_key), ("private_key", self.private_key)):
+            if pem:
+                _check_rsa_size(name, pem)
         if not self.user_claim:
             raise _error("user_claim", "accepts a claim name")
         _check_number("leeway", self.leeway, minimum=0, maximum=3600)
@@ -179,6 +187,8 @@ class Settings:
             _check_number("max_token_lifetime", self.max_token_lifetime, minimum=1, maximum=10 * 365 * 86400)
         _check_number("store_timeout", self.store_timeout, minimum=0.01, maximum=120)
         _check_number("cache_ttl", self.cache_ttl, minimum=0, maximum=3600)
+        _check_number("token_cache_ttl", self.token_cache_ttl, minimum=0, maximum=3600)
+        _check_number("jwks_lifespan", self.jwks_lifespan, minimum=1, maximum=86400)
         _check_number("stale_max_age", self.stale_max_age, minimum=0, maximum=7 * 86400)
         _check_int("cache_maxsize", self.cache_maxsize, minimum=1)
         _check_int("max_header_bytes", self.max_header_bytes, minimum=256)
@@ -280,6 +290,28 @@ def _check_int(name: str, value: int, *, minimum: int) -> None:
         raise _error(name, f"accepts a whole number of at least {minimum}")
 
 
+def _check_rsa_size(name: str, pem: str) -> None:
+    """Refuse an RSA key under 2048 bits (RFC 7518 §3.3); other PEM problems are left to the verifier.
+
+    Only the size is named, never the key.
+    """
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key, load_pem_public_key
+
+    data = pem.encode()
+    key: Any
+    try:
+        key = load_pem_private_key(data, password=None) if name == "private_key" else load_pem_public_key(data)
+    except Exception:  # not PEM, encrypted, another format: the verifier (or issuing) reports it
+        return
+    if isinstance(key, (rsa.RSAPublicKey, rsa.RSAPrivateKey)) and key.key_size < _RSA_MIN_BITS:
+        raise _error(
+            name,
+            f"an RSA key of {key.key_size} bits is too weak: use at least {_RSA_MIN_BITS} bits "
+            "(RFC 7518 §3.3, NIST SP 800-131A)",
+        )
+
+
 def _text(name: str, raw: str) -> str:
     return raw
 
@@ -346,6 +378,8 @@ _PARSERS: dict[str, Callable[[str, str], Any]] = {
     "max_token_lifetime": _optional_float,
     "store_timeout": _float,
     "cache_ttl": _float,
+    "token_cache_ttl": _float,
+    "jwks_lifespan": _float,
     "stale_max_age": _float,
     "cache_maxsize": _int,
     "max_header_bytes": _int,

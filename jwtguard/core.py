@@ -12,7 +12,8 @@ import logging
 import math
 import re
 import threading
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Final, TypeGuard
@@ -21,6 +22,7 @@ from cachetools import TTLCache
 
 from .cache import StateCache
 from .config import Settings
+from .keys import KeySourceUnavailable
 from .metrics import Metrics
 from .tokens import TokenVerifier
 
@@ -246,13 +248,28 @@ class Guard:
 
     Build once per middleware; every answer that does not depend on the
     request is built here, in ``__init__``. Verified tokens are remembered
-    (up to ``cache_maxsize``, for ``cache_ttl`` seconds), so a repeat request
-    skips the signature check but never the time checks.
+    (up to ``cache_maxsize``, for ``token_cache_ttl`` seconds), so a repeat
+    request skips the signature check but never the time checks.
+
+    :param settings: the validated settings.
+    :param verifier: defaults to a :class:`~jwtguard.tokens.TokenVerifier` of *settings*.
+    :param timer: monotonic seconds for every cache and the JWKS key source
+        (tests pass a fake clock; wall-clock time is the adapters' ``clock``).
+
+    Security: ``token_cache_ttl`` bounds how long a signature checked with a
+    key the JWKS has since dropped still passes: a removed key stops
+    verifying within ``jwks_lifespan + token_cache_ttl`` seconds.
     """
 
-    def __init__(self, settings: Settings, verifier: TokenVerifier | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        verifier: TokenVerifier | None = None,
+        *,
+        timer: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.settings = settings
-        self.verifier = verifier or TokenVerifier(settings)
+        self.verifier = verifier or TokenVerifier(settings, timer=timer)
         self._leeway = settings.leeway
         self._max_header = settings.max_header_bytes
         self._max_user_id = settings.max_user_id_length
@@ -263,13 +280,18 @@ class Guard:
         self._exempt_prefixes = tuple(
             p if p.endswith("/") else p + "/" for p in settings.exempt_paths if p != "/"
         )
+        # A zero token_cache_ttl means: check every signature, remember none.
+        self._remember_tokens = settings.token_cache_ttl > 0
         self._verified: TTLCache[str, Verified] = TTLCache(
-            maxsize=settings.cache_maxsize, ttl=max(settings.cache_ttl, 1)
+            maxsize=settings.cache_maxsize, ttl=settings.token_cache_ttl or 1, timer=timer
         )
         self._lock = threading.Lock()
         #: User states by user id: adapters load through it (``load``/``aload``).
         self.states: StateCache[UserState | None] = StateCache(
-            maxsize=settings.cache_maxsize, ttl=settings.cache_ttl, keep_last_known=settings.on_store_error == "stale"
+            maxsize=settings.cache_maxsize,
+            ttl=settings.cache_ttl,
+            keep_last_known=settings.on_store_error == "stale",
+            timer=timer,
         )
         #: Counters for operators (see :mod:`jwtguard.metrics`).
         self.metrics = Metrics(self.states, self._verified)
@@ -300,6 +322,13 @@ class Guard:
         # No X-User-Enabled here: a database blip must not log everyone out.
         self.store_unavailable = self._rejection(
             503, "temporarily_unavailable", "store_unavailable", extra=(("Retry-After", str(settings.retry_after)),)
+        )
+        # Nor here: an identity-provider blip says nothing about the token or the user.
+        self.key_source_unavailable = self._rejection(
+            503,
+            "temporarily_unavailable",
+            "key_source_unavailable",
+            extra=(("Retry-After", str(settings.retry_after)),),
         )
 
     # -- building answers -------------------------------------------------------
@@ -393,8 +422,9 @@ class Guard:
             if isinstance(result, Rejection):
                 return self._early(result)
             verified = result
-            with self._lock:
-                self._verified[token] = verified
+            if self._remember_tokens:
+                with self._lock:
+                    self._verified[token] = verified
         result = self._check_times(verified, now)
         if isinstance(result, Rejection):
             self.metrics.reject(result.reason)
@@ -437,6 +467,10 @@ class Guard:
             iat = _time_claim(claims, "iat")
             exp = _time_claim(claims, "exp")
             nbf = _time_claim(claims, "nbf")
+        except KeySourceUnavailable as exc:
+            # Not a verdict on the token: 503, nothing cached, no logout signal.
+            logger.debug("jwtguard: token not checked: %s", exc)
+            return self.key_source_unavailable
         except Exception as exc:  # every failure of hostile input is a 401, never a 500
             logger.debug("jwtguard: token rejected: %s", type(exc).__name__)
             return self.invalid

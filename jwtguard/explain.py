@@ -24,6 +24,7 @@ import jwt
 from .config import Settings
 from .core import EARLIEST_DATE, LATEST_DATE, Guard, Rejection, UserState, Verified, is_stale, user_state
 from .errors import StoreError
+from .keys import KeySourceUnavailable
 from .stores import Store
 
 OK = "pass"
@@ -85,6 +86,7 @@ def _explain(token: str, settings: Settings, store: Store | None, now: float) ->
         rows.append(Check("verdict", *_final(guard, token, now, None, looked_up=False, store_error=None)))
         return rows
     alg = header.get("alg")
+    kid = header.get("kid")
     shown = ", ".join(f"{name}={_short(header[name])}" for name in ("alg", "typ", "kid") if name in header)
     ignored = [name for name in _IGNORED_HEADERS if name in header]
     if ignored:
@@ -115,11 +117,15 @@ def _explain(token: str, settings: Settings, store: Store | None, now: float) ->
     except jwt.MissingRequiredClaimError as exc:
         rows.append(Check("signature", OK, _key_source(settings, alg)))
         rows.append(Check("claims", FAIL, f"the {exc.claim!r} claim is required (exp, iat, {settings.user_claim})"))
+    except KeySourceUnavailable as exc:
+        # Not a verdict on the token: the guard answers 503 until the JWKS can be read.
+        rows.append(Check("signature", ERROR, f"not checked: {exc}"))
+        signature_ok = False
     except Exception as exc:
         rows.append(Check("signature", FAIL, _reason(exc, token)))
         signature_ok = False
     else:
-        rows.append(Check("signature", OK, _key_source(settings, alg)))
+        rows.append(Check("signature", OK, _key_source(settings, alg, kid)))
         if settings.audience:
             rows.append(Check("audience", OK, f"one of {', '.join(settings.audience)}"))
         if settings.issuer:
@@ -283,11 +289,11 @@ def _answer(rejection: Rejection) -> str:
     return text
 
 
-def _key_source(settings: Settings, alg: object) -> str:
+def _key_source(settings: Settings, alg: object, kid: object = None) -> str:
     if alg in settings.hmac_algorithms:
         return f"verified with JWTGUARD_SECRET ({alg})"
     if settings.jwks_url and not settings.public_key:
-        return f"verified with a key from JWTGUARD_JWKS_URL ({alg})"
+        return f"verified with the JWTGUARD_JWKS_URL key kid={_short(kid)} bound to {alg}"
     return f"verified with the public key ({alg})"
 
 

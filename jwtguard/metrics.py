@@ -43,6 +43,7 @@ REASONS: tuple[str, ...] = (
     "disabled",
     "unknown_user",
     "store_unavailable",
+    "key_source_unavailable",
 )
 
 

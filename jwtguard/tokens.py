@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import secrets
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import jwt
@@ -17,6 +17,7 @@ from jwt.algorithms import get_default_algorithms
 
 from .config import Settings
 from .errors import ConfigError
+from .keys import KeySource
 
 # PyJWT checks signature, audience and issuer; jwtguard checks the time claims
 # itself, against its own clock, so cached verifications are re-checked too.
@@ -29,25 +30,38 @@ _DECODE_OPTIONS: Any = {
     "verify_iss": True,
     "verify_sub": False,  # the user claim may be an integer; the core checks its type
     "verify_jti": False,
+    # RSA keys under 2048 bits are refused, never merely warned about (NIST SP 800-131A).
+    "enforce_minimum_key_length": True,
 }
 
 
 class TokenVerifier:
     """Verifies a compact JWS with the configured keys and returns its claims.
 
-    Raises a :class:`jwt.PyJWTError` (or any other exception on hostile input);
-    callers map every exception to a rejection. ``needs_io`` is true when keys
-    come from a JWKS URL, whose first use (and key rotation) fetches over HTTP.
+    :param settings: algorithms, keys (``secret``, ``public_key`` or ``jwks_url``),
+        audience and issuer.
+    :param timer: monotonic seconds for the JWKS key source (tests pass a fake clock).
+
+    Raises a :class:`jwt.PyJWTError` (or any other exception on hostile input),
+    or :class:`~jwtguard.keys.KeySourceUnavailable` when the JWKS cannot be
+    read; callers map every exception to a rejection. ``needs_io`` is true
+    when keys come from a JWKS URL, whose reads (first use, lifespan, key
+    rotation) go over HTTP.
+
+    Security: with a JWKS, each key verifies only the algorithms it is bound
+    to (its ``alg``, else those fitting its type and curve; RFC 8725 §3.1),
+    and PyJWT checks the binding again (a :class:`jwt.PyJWK` is passed).
     """
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, timer: Callable[[], float] = time.monotonic) -> None:
         self._algorithms = list(settings.algorithms)
         self._audience = list(settings.audience) or None
         self._issuer = settings.issuer
         self._require = sorted({"exp", "iat", settings.user_claim})
         self._jwt = jwt.PyJWT()
-        self._jwks: jwt.PyJWKClient | None = None
         self._keys: dict[str, Any] = {}
+        #: The JWKS, kept by jwtguard (see :mod:`jwtguard.keys`); None without JWTGUARD_JWKS_URL.
+        self.key_source: KeySource | None = None
         self.needs_io = False
         available = get_default_algorithms()
         for name in settings.algorithms:
@@ -57,19 +71,31 @@ class TokenVerifier:
                 material = settings.public_key
             if material is None:
                 continue
+            variable = "JWTGUARD_SECRET" if name in settings.hmac_algorithms else "JWTGUARD_PUBLIC_KEY"
             try:
                 self._keys[name] = available[name].prepare_key(material)
             except Exception:
-                variable = "JWTGUARD_SECRET" if name in settings.hmac_algorithms else "JWTGUARD_PUBLIC_KEY"
                 raise ConfigError(variable, f"not a usable key for {name}") from None
+            # Any format PyJWT reads (PEM, OpenSSH, ...): a weak key is refused here, at start-up,
+            # rather than on every request (enforce_minimum_key_length, NIST SP 800-131A).
+            if available[name].check_key_length(self._keys[name]):
+                raise ConfigError(variable, f"the key is too weak for {name} (RSA needs at least 2048 bits)")
         if settings.jwks_url:
-            self._jwks = jwt.PyJWKClient(
-                settings.jwks_url, cache_keys=True, lifespan=300, timeout=math.ceil(settings.store_timeout)
+            self.key_source = KeySource(
+                settings.jwks_url,
+                algorithms=[name for name in settings.algorithms if name not in settings.hmac_algorithms],
+                lifespan=settings.jwks_lifespan,
+                stale_max_age=settings.stale_max_age,
+                timeout=settings.store_timeout,
+                retry_interval=settings.retry_after,
+                timer=timer,
             )
             self.needs_io = True
         # One key for every allowed algorithm (the usual single-HS256 setup):
         # no need to read the header before decoding.
-        self._single_key = next(iter(self._keys.values())) if len(self._keys) == 1 and not self._jwks else None
+        self._single_key = (
+            next(iter(self._keys.values())) if len(self._keys) == 1 and self.key_source is None else None
+        )
 
     def verify(self, token: str) -> tuple[Mapping[str, Any], Mapping[str, Any]]:
         """Return ``(header, claims)`` of a token whose signature checks out."""
@@ -77,14 +103,15 @@ class TokenVerifier:
             key: Any = self._single_key
             algorithms = self._algorithms
         else:
-            alg = jwt.get_unverified_header(token).get("alg")
+            header = jwt.get_unverified_header(token)
+            alg = header.get("alg")
             if alg not in self._algorithms:
                 raise jwt.InvalidAlgorithmError("algorithm not allowed")
             algorithms = [alg]
             if alg in self._keys:
                 key = self._keys[alg]
-            elif self._jwks is not None:
-                key = self._jwks.get_signing_key_from_jwt(token).key
+            elif self.key_source is not None:
+                key = self.key_source.key(header.get("kid"), alg)
             else:
                 raise jwt.InvalidKeyError("no key for algorithm")
         decoded = self._jwt.decode_complete(

@@ -24,7 +24,8 @@ class JWTGuardWSGI:
     :param app: the WSGI application to protect.
     :param settings: defaults to ``Settings.from_env()`` (the ``JWTGUARD_*`` variables).
     :param store: defaults to the store ``JWTGUARD_STORE_URL`` names.
-    :param clock: wall-clock seconds, for tests.
+    :param clock: wall-clock seconds (the time claims), for tests.
+    :param timer: monotonic seconds (caches, the JWKS lifespan), for tests.
 
     Accepted requests see the verified claims at ``environ["jwtguard.claims"]``
     (a plain ``dict`` of the request's own; nested lists are tuples and nested
@@ -42,10 +43,11 @@ class JWTGuardWSGI:
         settings: Settings | None = None,
         store: Store | None = None,
         clock: Callable[[], float] = time.time,
+        timer: Callable[[], float] = time.monotonic,
     ) -> None:
         self.app = app
         self.settings = settings or Settings.from_env()
-        self.guard = Guard(self.settings)
+        self.guard = Guard(self.settings, timer=timer)
         self.store = store or open_store(self.settings)
         self._clock = clock
 
