@@ -16,6 +16,7 @@ from typing import Any, Literal
 import jwt
 
 from .errors import ConfigError
+from .userid import USER_ID_TYPES, UserIdType
 
 PREFIX = "JWTGUARD_"
 
@@ -63,6 +64,7 @@ class Settings:
     exempt_methods: tuple[str, ...] = ("OPTIONS",)
     max_header_bytes: int = 8192
     max_user_id_length: int = 256
+    user_id_type: UserIdType = "auto"
     token_ttl: float = 3600.0
     store_url: str | None = field(default=None, repr=False)
     users_collection: str = "users"
@@ -142,6 +144,8 @@ class Settings:
             for name in names:
                 if not name or name.startswith("$") or "\0" in name or "." in name:
                     raise _error(variable, f"{name!r} is not a usable name (no '$' prefix, no '.')")
+        if self.user_id_type not in USER_ID_TYPES:
+            raise _error("user_id_type", "accepts auto, str, int or objectid")
         if self.on_store_error not in _STORE_ERROR_POLICIES:
             raise _error("on_store_error", "accepts reject, stale or allow")
         if self.store_url is not None and not self.store_url.startswith(
@@ -238,6 +242,10 @@ def _upper_csv(name: str, raw: str) -> tuple[str, ...]:
     return tuple(part.upper() for part in _csv(name, raw))
 
 
+def _lower(name: str, raw: str) -> str:
+    return raw.lower()
+
+
 def _float(name: str, raw: str) -> float:
     try:
         value = float(raw)
@@ -293,4 +301,5 @@ _PARSERS: dict[str, Callable[[str, str], Any]] = {
     "max_user_id_length": _int,
     "retry_after": _int,
     "clear_site_data": _bool,
+    "user_id_type": _lower,
 }
