@@ -26,6 +26,7 @@ from .config import Settings
 from .core import Guard, Rejection, UserState, Verified, is_stale, user_state
 from .errors import StoreError
 from .stores import Store
+from .stores.base import CUTOFF_RECORDS, UNREADABLE
 
 OK = "pass"
 FAIL = "fail"
@@ -222,6 +223,9 @@ def _state_checks(
         return [Check("user exists", FAIL, "no such user in the store: every token of it is refused")]
     rows = [Check("user exists", OK, f"found in {settings.users_collection}")]
     assert document is not None
+    if UNREADABLE in document:
+        detail = f"the stored document could not be decoded ({document[UNREADABLE]}): every token is refused"
+        return [*rows, Check("user state", FAIL, detail)]
     field = settings.enabled_field
     if field not in document:
         rows.append(Check("user enabled", OK, f"no {field} field: enabled"))
@@ -230,6 +234,8 @@ def _state_checks(
     else:
         rows.append(Check("user enabled", FAIL, f"{field} = {_short(document[field])}: disabled"))
     fields = ", ".join(settings.not_before_fields)
+    if CUTOFF_RECORDS in document:
+        fields += f" and {len(document[CUTOFF_RECORDS])} cut-off record(s) of jwtguard's"
     if state.malformed:
         rows.append(Check("not before", FAIL, f"an unreadable value in {fields}: every token is refused"))
     elif state.not_before is None:
