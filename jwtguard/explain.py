@@ -143,7 +143,12 @@ def explain(token: str, settings: Settings, store: Store | None, *, now: float |
                     "user claim",
                     FAIL,
                     f"{settings.user_claim} is a {type(user_id).__name__}: only a printable string of at most "
-                    f"{settings.max_user_id_length} characters or a 64-bit integer reaches a query{mark}",
+                    f"{settings.max_user_id_length} characters or a 64-bit integer reaches a query{mark}"
+                    + (
+                        f", mapped by JWTGUARD_USER_ID_TYPE={settings.user_id_type}"
+                        if settings.user_id_type != "auto"
+                        else ""
+                    ),
                 )
             )
 

@@ -469,3 +469,30 @@ def test_every_cli_success_message_names_the_store(store_url: str) -> None:
         result = cli(env, command, "alice")
         assert result.returncode == 0, result.stderr
         assert result.stdout.rstrip().endswith(f"({where})"), result.stdout
+
+
+def test_mongo_flows_without_a_server() -> None:
+    """Issue 7 items 4 and 6: the pure builders: filters per id kind, and a logout that inserts before it prunes."""
+    from jwtguard.stores.mongo import Op, apply_flow, insert_id, user_filter
+
+    assert user_filter(UserKey("hex", HEX)) == {"_id": {"$in": [HEX, ObjectId(HEX)]}}
+    assert user_filter(UserKey("objectid", HEX)) == {"_id": ObjectId(HEX)}
+    assert user_filter(UserKey("int", 42)) == {"_id": 42}
+    assert (insert_id(UserKey("objectid", HEX)), insert_id(UserKey("hex", HEX))) == (ObjectId(HEX), HEX)
+
+    settings = Settings(secret=SECRET)
+    cut = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    flow = apply_flow(UserKey("str", "alice"), Change(not_before=cut), settings, indexed=True)
+    steps: list[Op] = [next(flow)]
+    answers: list[Any] = [{"_id": "alice"}, None, None]
+    with pytest.raises(StopIteration) as done:
+        for answer in answers:
+            steps.append(flow.send(answer))
+    assert done.value.value is True
+    assert [(op.collection, op.method) for op in steps] == [
+        ("users", "find_one"),
+        ("records", "insert_one"),
+        ("records", "delete_many"),
+    ]
+    assert steps[1].args == ({"user": "alice", "at": cut},)
+    assert steps[2].args == ({"user": "alice", "at": {"$lt": cut}},)
