@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Literal, TypeVar
 
+import pymongo
 from bson import ObjectId
 from bson.codec_options import CodecOptions, DatetimeConversion
 from bson.errors import BSONError
@@ -232,7 +233,21 @@ class MongoStore:
         self._indexed = False
 
     def _run(self, flow: Flow[T]) -> T:
-        """Perform *flow*'s queries; errors the flow does not handle become one StoreError."""
+        """Perform *flow*'s queries; errors the flow does not handle become one StoreError.
+
+        One deadline covers every query of the flow (pymongo's ``timeout``
+        block): a load of a user and its records still fails within
+        ``JWTGUARD_STORE_TIMEOUT``, not once per query.
+        """
+        try:
+            with pymongo.timeout(self._settings.store_timeout):
+                return self._steps(flow)
+        except (PyMongoError, BSONError) as exc:
+            raise _unavailable(exc) from exc
+        finally:
+            flow.close()
+
+    def _steps(self, flow: Flow[T]) -> T:
         try:
             op = next(flow)
             while True:
@@ -248,10 +263,6 @@ class MongoStore:
         except StopIteration as stop:
             answer: T = stop.value
             return answer
-        except (PyMongoError, BSONError) as exc:
-            raise _unavailable(exc) from exc
-        finally:
-            flow.close()
 
     def load(self, user_id: UserId) -> Document | None:
         key = user_key(user_id, self._settings.user_id_type)
@@ -294,7 +305,16 @@ class AsyncMongoStore:
         return _collections(client.get_default_database(DEFAULT_DATABASE), self._settings)
 
     async def _run(self, flow: Flow[T]) -> T:
-        """The same driver as :meth:`MongoStore._run`, awaiting each query."""
+        """The same driver as :meth:`MongoStore._run`, awaiting each query (one deadline for all)."""
+        try:
+            with pymongo.timeout(self._settings.store_timeout):
+                return await self._steps(flow)
+        except (PyMongoError, BSONError) as exc:
+            raise _unavailable(exc) from exc
+        finally:
+            flow.close()
+
+    async def _steps(self, flow: Flow[T]) -> T:
         collections = self._collections()
         try:
             op = next(flow)
@@ -312,10 +332,6 @@ class AsyncMongoStore:
         except StopIteration as stop:
             answer: T = stop.value
             return answer
-        except (PyMongoError, BSONError) as exc:
-            raise _unavailable(exc) from exc
-        finally:
-            flow.close()
 
     async def load(self, user_id: UserId) -> Document | None:
         key = user_key(user_id, self._settings.user_id_type)
