@@ -95,7 +95,11 @@ class Admin:
         return user_state(self.store.load(user_id), self.settings)
 
     def issue_token(self, user_id: UserId, *, ttl: float | None = None, **claims: Any) -> str:
-        """A signed token for *user_id* (see :func:`jwtguard.tokens.issue_token`)."""
+        """A signed token for *user_id* (see :func:`jwtguard.tokens.issue_token`).
+
+        :raises ValueError: for an id the guard would refuse under ``JWTGUARD_USER_ID_TYPE``.
+        """
+        _key(user_id, self.settings)
         return issue_token(self.settings, _check_user_id(user_id), ttl=ttl, **claims)
 
     def close(self) -> None:
@@ -135,6 +139,7 @@ class AsyncAdmin:
         return user_state(await self.store.load(user_id), self.settings)
 
     def issue_token(self, user_id: UserId, *, ttl: float | None = None, **claims: Any) -> str:
+        _key(user_id, self.settings)
         return issue_token(self.settings, _check_user_id(user_id), ttl=ttl, **claims)
 
     async def close(self) -> None:

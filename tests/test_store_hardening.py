@@ -153,8 +153,9 @@ def test_declared_objectid_type_inserts_objectids(store_url: str) -> None:
         admin.create_user(HEX.upper())
         assert admin.disable_user(HEX) is True
         assert admin.status(HEX.upper()) == UserState(enabled=False)
-        with pytest.raises(ValueError, match="JWTGUARD_USER_ID_TYPE=objectid"):
-            admin.create_user("alice")
+        for refused in (admin.create_user, admin.disable_user, admin.status, admin.issue_token):
+            with pytest.raises(ValueError, match="JWTGUARD_USER_ID_TYPE=objectid"):
+                refused("alice")
     finally:
         admin.close()
     if is_mongo(store_url):
