@@ -16,13 +16,20 @@ from .cache import invalidate_everywhere
 from .config import Settings
 from .core import UserState, user_state, valid_user_id
 from .stores import AsyncStore, Change, Store, UserId, open_async_store, open_store
+from .stores.base import store_key
 from .tokens import issue_token
+from .userid import UserKey
 
 
 def _check_user_id(user_id: object) -> UserId:
     if not valid_user_id(user_id):
         raise ValueError("user_id must be a non-empty printable string or a 64-bit integer")
     return user_id
+
+
+def _key(user_id: object, settings: Settings) -> UserKey:
+    """The canonical id of *user_id*: what the store matches and the cache key dropped after a change."""
+    return store_key(_check_user_id(user_id), settings)
 
 
 def _cut_off() -> float:
@@ -52,9 +59,10 @@ class Admin:
         self.store = store or open_store(self.settings)
 
     def _apply(self, user_id: UserId, change: Change) -> bool:
-        user_id = _check_user_id(user_id)
+        key = _key(user_id, self.settings)
         found = self.store.apply(user_id, change)
-        invalidate_everywhere(user_id)
+        # The guard's caches are keyed by canonical id: every spelling of this user goes.
+        invalidate_everywhere(key)
         return found
 
     def logout_everywhere(self, user_id: UserId) -> bool:
@@ -76,16 +84,22 @@ class Admin:
         """Make *user_id* known to the store, enabled; an existing user is left as it is.
 
         Needed by the embedded store, which keeps users of its own; on MongoDB
-        the users are the application's documents.
+        the users are the application's documents (an insert that leaves an
+        existing document, of whatever ``_id`` type the id maps to, alone).
         """
         self._apply(user_id, Change(create=True))
 
     def status(self, user_id: UserId) -> UserState | None:
         """The user's state as the guard would read it now, bypassing the cache; None if unknown."""
-        return user_state(self.store.load(_check_user_id(user_id)), self.settings)
+        _key(user_id, self.settings)  # refuses an id that names nobody under JWTGUARD_USER_ID_TYPE
+        return user_state(self.store.load(user_id), self.settings)
 
     def issue_token(self, user_id: UserId, *, ttl: float | None = None, **claims: Any) -> str:
-        """A signed token for *user_id* (see :func:`jwtguard.tokens.issue_token`)."""
+        """A signed token for *user_id* (see :func:`jwtguard.tokens.issue_token`).
+
+        :raises ValueError: for an id the guard would refuse under ``JWTGUARD_USER_ID_TYPE``.
+        """
+        _key(user_id, self.settings)
         return issue_token(self.settings, _check_user_id(user_id), ttl=ttl, **claims)
 
     def close(self) -> None:
@@ -100,9 +114,9 @@ class AsyncAdmin:
         self.store = store or open_async_store(self.settings)
 
     async def _apply(self, user_id: UserId, change: Change) -> bool:
-        user_id = _check_user_id(user_id)
+        key = _key(user_id, self.settings)
         found = await self.store.apply(user_id, change)
-        invalidate_everywhere(user_id)
+        invalidate_everywhere(key)
         return found
 
     async def logout_everywhere(self, user_id: UserId) -> bool:
@@ -121,9 +135,11 @@ class AsyncAdmin:
         await self._apply(user_id, Change(create=True))
 
     async def status(self, user_id: UserId) -> UserState | None:
-        return user_state(await self.store.load(_check_user_id(user_id)), self.settings)
+        _key(user_id, self.settings)
+        return user_state(await self.store.load(user_id), self.settings)
 
     def issue_token(self, user_id: UserId, *, ttl: float | None = None, **claims: Any) -> str:
+        _key(user_id, self.settings)
         return issue_token(self.settings, _check_user_id(user_id), ttl=ttl, **claims)
 
     async def close(self) -> None:

@@ -83,8 +83,9 @@ class JWTGuardASGI:
             return result
         assert result is not None
         user_id = result.user_id
+        key = guard.user_key(user_id)  # the canonical id: one cache entry per user, however spelled
         try:
-            state = await guard.states.aload(user_id, lambda: self._load(user_id))
+            state = await guard.states.aload(key, lambda: self._load(user_id))
         except StoreError as exc:
             rejection = guard.store_failed(result, exc)
         else:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import logging
 import math
+import os
 import re
 import sys
 import time
@@ -30,6 +31,7 @@ from .config import Settings
 from .core import Guard, UserState, Verified
 from .errors import ConfigError, StoreError
 from .stores import Change, UserId
+from .userid import user_key
 
 EXIT_OK, EXIT_NO_USER, EXIT_USAGE, EXIT_STORE = 0, 1, 2, 3
 
@@ -82,11 +84,20 @@ def _user(args: argparse.Namespace) -> UserId:
 
 
 def store_location(admin: Admin) -> str:
-    """Where the store is, for messages: the SQLite file, or the URL with its password masked."""
-    path = getattr(admin.store, "path", None)
-    if isinstance(path, str):
-        return f"SQLite file {path}"
+    """Where the store is, for messages: the SQLite file, or the URL with its password masked.
+
+    Every message names it: a command run in the wrong directory would
+    otherwise "succeed" on a file the server never reads.
+    """
+    path = _sqlite_path(admin)
+    if path is not None:
+        return f"SQLite file {path}" + ("" if os.path.exists(path) else " (does not exist)")
     return admin.settings.describe()["JWTGUARD_STORE_URL"]
+
+
+def _sqlite_path(admin: Admin) -> str | None:
+    path = getattr(admin.store, "path", None)
+    return path if isinstance(path, str) else None
 
 
 def _iso(seconds: float) -> str:
@@ -97,12 +108,23 @@ def _iso(seconds: float) -> str:
         return f"{seconds:.6g} seconds from 1970-01-01T00:00:00Z (no calendar date)"
 
 
-def describe_state(guard: Guard, user: UserId, state: UserState | None, now: float) -> list[str]:
-    """What the guard would decide for a token of *user* issued *now*, and why."""
+def describe_state(
+    guard: Guard, user: UserId, state: UserState | None, now: float, *, records: bool = False
+) -> list[str]:
+    """What the guard would decide for a token of *user* issued *now*, and why.
+
+    The user is shown as its canonical id (``JWTGUARD_USER_ID_TYPE``), the
+    one the store matched. *records*: the store keeps cut-off records of its
+    own (MongoDB), so the cut-off shown is the latest of the fields and them.
+    """
     fresh = Verified({}, user, now, now + 60, None)
     rejection = guard.decide(fresh, state)
     fields = ", ".join(guard.settings.not_before_fields)
-    lines = [f"user:        {user!r} ({type(user).__name__})"]
+    if records:
+        fields += " and jwtguard's cut-off records"
+    key = user_key(user, guard.settings.user_id_type)
+    shown = key.describe() if key is not None else f"{user!r} ({type(user).__name__})"
+    lines = [f"user:        {shown}"]
     if state is None:
         lines.append("exists:      no (its tokens are refused: unknown_user)")
     else:
@@ -117,7 +139,7 @@ def describe_state(guard: Guard, user: UserId, state: UserState | None, now: flo
             lines.append(f"not before:  {_iso(state.not_before)} (latest of {fields}; older tokens are refused)")
     verdict = "accepted" if rejection is None else f"refused ({rejection.reason})"
     limit = guard.settings.max_user_id_length
-    if not guard.valid_user_id(user):
+    if key is not None and not guard.valid_user_id(user):
         # The guard refuses such a claim before any lookup, whatever the store says.
         verdict = f"refused (invalid: the id is longer than JWTGUARD_MAX_USER_ID_LENGTH={limit})"
     lines.append(f"new token:   {verdict}")
@@ -128,7 +150,7 @@ def _changed(admin: Admin, found: bool, user: UserId, done: str) -> int:
     if not found:
         print(f"jwtguard: no such user {user!r} in the store ({store_location(admin)})", file=sys.stderr)
         return EXIT_NO_USER
-    print(f"{user!r}: {done}")
+    print(f"{user!r}: {done} ({store_location(admin)})")
     return EXIT_OK
 
 
@@ -154,19 +176,20 @@ def _create(admin: Admin, args: argparse.Namespace) -> int:
     user = _user(args)
     if admin.status(user) is not None:
         # Creating must never undo a disable or a logout: leave an existing user alone.
-        print(f"{user!r}: already known to the store, left unchanged")
+        print(f"{user!r}: already known to the store, left unchanged ({store_location(admin)})")
         return EXIT_OK
     # No fields set: a new user is enabled with no cut-off; an existing one
     # (created meanwhile, or a MongoDB document) keeps what it has.
     admin.store.apply(user, Change(create=True))
-    print(f"{user!r}: created (enabled)")
+    print(f"{user!r}: created (enabled) ({store_location(admin)})")
     return EXIT_OK
 
 
 def _status(admin: Admin, args: argparse.Namespace) -> int:
     user = _user(args)
     state = admin.status(user)
-    print("\n".join(describe_state(Guard(admin.settings), user, state, time.time())))
+    records = _sqlite_path(admin) is None  # MongoDB keeps jwtguard's cut-offs as records
+    print("\n".join(describe_state(Guard(admin.settings), user, state, time.time(), records=records)))
     print(f"store:       {store_location(admin)}")
     return EXIT_OK if state is not None else EXIT_NO_USER
 
@@ -179,9 +202,23 @@ def _issue(admin: Admin, args: argparse.Namespace) -> int:
 def _check_config(admin: Admin, args: argparse.Namespace) -> int:
     for name, value in admin.settings.describe().items():
         print(f"{name}={value}")
-    admin.status("jwtguard-check-config")  # a real round trip: a load of a user that need not exist
+    path = _sqlite_path(admin)
+    if path is not None and not os.path.exists(path):
+        # Said, not created: a check run in the wrong directory must not leave a file behind.
+        print(f"store: SQLite file {path} does not exist (nothing was created; the first write creates it)")
+        return EXIT_OK
+    admin.status(_PROBE[admin.settings.user_id_type])  # a real round trip: a user that need not exist
     print(f"store: reachable ({store_location(admin)})")
     return EXIT_OK
+
+
+#: An id of each JWTGUARD_USER_ID_TYPE for check-config's round trip (a read; it need not exist).
+_PROBE: dict[str, UserId] = {
+    "auto": "jwtguard-check-config",
+    "str": "jwtguard-check-config",
+    "int": 0,
+    "objectid": "0" * 24,
+}
 
 
 def _explain(admin: Admin, args: argparse.Namespace) -> int:
@@ -190,6 +227,7 @@ def _explain(admin: Admin, args: argparse.Namespace) -> int:
     token = sys.stdin.read().strip() if args.token == "-" else args.token  # noqa: S105 - "-" means stdin
     rows = explain(token, admin.settings, admin.store)
     print(format_report(rows))
+    print(f"store: {store_location(admin)}")
     return EXIT_OK if accepted(rows) else EXIT_NO_USER
 
 

@@ -17,6 +17,7 @@ from typing import Any, Literal
 import jwt
 
 from .errors import ConfigError
+from .userid import USER_ID_TYPES, UserIdType
 
 PREFIX = "JWTGUARD_"
 
@@ -119,6 +120,7 @@ class Settings:
     exempt_methods: tuple[str, ...] = ()
     max_header_bytes: int = 8192
     max_user_id_length: int = 256
+    user_id_type: UserIdType = "auto"
     token_ttl: float = 3600.0
     max_token_lifetime: float | None = None
     store_url: str | None = field(default=None, repr=False)
@@ -207,6 +209,8 @@ class Settings:
             for name in names:
                 if not name or name.startswith("$") or "\0" in name or "." in name:
                     raise _error(variable, f"{name!r} is not a usable name (no '$' prefix, no '.')")
+        if self.user_id_type not in USER_ID_TYPES:
+            raise _error("user_id_type", "accepts auto, str, int or objectid")
         if self.on_store_error not in _STORE_ERROR_POLICIES:
             raise _error("on_store_error", "accepts reject, stale or allow")
         if self.store_url is not None and not self.store_url.startswith(
@@ -324,6 +328,10 @@ def _upper_csv(name: str, raw: str) -> tuple[str, ...]:
     return tuple(part.upper() for part in _csv(name, raw))
 
 
+def _lower(name: str, raw: str) -> str:
+    return raw.lower()
+
+
 def _float(name: str, raw: str) -> float:
     try:
         value = float(raw)
@@ -386,4 +394,5 @@ _PARSERS: dict[str, Callable[[str, str], Any]] = {
     "max_user_id_length": _int,
     "retry_after": _int,
     "clear_site_data": _bool,
+    "user_id_type": _lower,
 }

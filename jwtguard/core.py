@@ -18,20 +18,23 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Final, TypeGuard
 
+from bson import DatetimeMS
 from cachetools import TTLCache
 
 from .cache import StateCache
 from .config import Settings
 from .keys import KeySourceUnavailable
 from .metrics import Metrics
+from .stores.base import CUTOFF_RECORDS, UNREADABLE
 from .tokens import TokenVerifier
+from .userid import UserId, UserKey, user_key
 
 logger = logging.getLogger("jwtguard")
 
-UserId = str | int
-
-#: BSON stores 64-bit integers; anything larger cannot be a stored ``_id``.
-_INT64 = 2**63
+#: ``datetime``'s range in epoch milliseconds (year 1 to 9999, UTC): a stored
+#: date outside it has no ``datetime`` and reads as unreadable.
+_MIN_DATETIME_MS = -62_135_596_800_000
+_MAX_DATETIME_MS = 253_402_300_799_999
 
 #: RFC 6750 §2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
 _TOKEN68 = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
@@ -115,18 +118,26 @@ def user_state(document: Mapping[str, Any] | None, settings: Settings) -> UserSt
 
     None for a user that does not exist. A missing enabled field means enabled
     (existing collections keep working); any present value other than ``true``
-    disables. Dates are read time-zone-aware: a naive datetime is UTC, never
-    local time. Numbers are epoch seconds, or milliseconds when clearly so.
+    disables. The cut-off is the latest of the configured not-before fields
+    and of jwtguard's own cut-off records (the store hands them over under
+    :data:`~jwtguard.stores.base.CUTOFF_RECORDS`), compared in epoch seconds
+    after :func:`epoch_seconds`'s rules, never by stored type. A document the
+    store could not decode (:data:`~jwtguard.stores.base.UNREADABLE`), or any
+    value that :func:`epoch_seconds` cannot read, refuses the user's tokens.
     """
     if document is None:
         return None
     enabled = document.get(settings.enabled_field, True) is True
+    if UNREADABLE in document:
+        logger.warning("jwtguard: a user document could not be decoded (%s); refusing its tokens", document[UNREADABLE])
+        return UserState(enabled=enabled, malformed=True)
+    values: list[tuple[str, object]] = [(name, document.get(name)) for name in settings.not_before_fields]
+    values += [("a cut-off record", value) for value in document.get(CUTOFF_RECORDS, ())]
     latest: float | None = None
-    for name in settings.not_before_fields:
-        value = document.get(name)
+    for name, value in values:
         if value is None:
             continue
-        seconds = _epoch_seconds(value)
+        seconds = epoch_seconds(value)
         if seconds is None:
             logger.warning("jwtguard: user %r has an unreadable %s; refusing its tokens", document.get("_id"), name)
             return UserState(enabled=enabled, malformed=True)
@@ -134,12 +145,24 @@ def user_state(document: Mapping[str, Any] | None, settings: Settings) -> UserSt
     return UserState(not_before=latest, enabled=enabled)
 
 
-def _epoch_seconds(value: object) -> float | None:
+def epoch_seconds(value: object) -> float | None:
+    """A stored cut-off in epoch seconds, or None when it is unreadable.
+
+    The reading rules, shared by every store and every write that compares
+    cut-offs: a ``datetime`` (naive means UTC, never local time); a BSON date
+    beyond ``datetime``'s years (``DatetimeMS``, as the driver hands it over
+    with ``datetime_conversion=DATETIME_AUTO``) is unreadable; a finite number
+    is seconds, or milliseconds when above 1e11 (JavaScript ``Date.now()``).
+    """
     if isinstance(value, datetime):
         if value.tzinfo is None:
             # BSON dates are UTC; a driver without tz_aware hands them over naive.
             value = value.replace(tzinfo=timezone.utc)
         return value.timestamp()
+    if isinstance(value, DatetimeMS):
+        milliseconds = int(value)
+        # A date Python cannot represent: reading it as a time would be a guess.
+        return milliseconds / 1000 if _MIN_DATETIME_MS <= milliseconds <= _MAX_DATETIME_MS else None
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         try:
             seconds = float(value)
@@ -151,17 +174,13 @@ def _epoch_seconds(value: object) -> float | None:
 
 
 def valid_user_id(user_id: object, max_length: int | None = None) -> TypeGuard[UserId]:
-    """The one rule for ids that may reach a store query.
+    """Whether *user_id* is an id at all (see :func:`jwtguard.userid.user_key`, type ``auto``).
 
     Only plain strings (printable, non-empty, at most *max_length* characters)
     and 64-bit integers: never an object such as ``{"$ne": null}``, a list, a
     bool, or a float.
     """
-    if isinstance(user_id, str):
-        return 0 < len(user_id) <= (max_length or len(user_id)) and user_id.isprintable()
-    if isinstance(user_id, int) and not isinstance(user_id, bool):
-        return -_INT64 <= user_id < _INT64
-    return False
+    return user_key(user_id, "auto", max_length) is not None
 
 
 def is_stale(iat: float, not_before: float) -> bool:
@@ -273,6 +292,7 @@ class Guard:
         self._leeway = settings.leeway
         self._max_header = settings.max_header_bytes
         self._max_user_id = settings.max_user_id_length
+        self._user_id_type = settings.user_id_type
         self._user_claim = settings.user_claim
         self._exempt_methods = frozenset(settings.exempt_methods)
         # "/login" exempts "/login" and "/login/..."; "/static/" exempts what is under it.
@@ -286,7 +306,7 @@ class Guard:
             maxsize=settings.cache_maxsize, ttl=settings.token_cache_ttl or 1, timer=timer
         )
         self._lock = threading.Lock()
-        #: User states by user id: adapters load through it (``load``/``aload``).
+        #: User states by canonical id (:meth:`user_key`): adapters load through it (``load``/``aload``).
         self.states: StateCache[UserState | None] = StateCache(
             maxsize=settings.cache_maxsize,
             ttl=settings.cache_ttl,
@@ -493,8 +513,16 @@ class Guard:
         return dict(verified.claims)
 
     def valid_user_id(self, user_id: object) -> bool:
-        """Whether *user_id* may reach a store query under these settings (see :func:`valid_user_id`)."""
-        return valid_user_id(user_id, self._max_user_id)
+        """Whether *user_id* may reach a store query under these settings (see :meth:`user_key`)."""
+        return self.user_key(user_id) is not None
+
+    def user_key(self, user_id: object) -> UserKey | None:
+        """The canonical id of *user_id* under ``JWTGUARD_USER_ID_TYPE``: the state cache's key.
+
+        None when the claim names nobody under these settings (the token is
+        refused as ``invalid`` before any query).
+        """
+        return user_key(user_id, self._user_id_type, self._max_user_id)
 
     def _check_times(self, verified: Verified, now: float) -> Verified | Rejection:
         leeway = self._leeway
@@ -544,7 +572,8 @@ class Guard:
             self.metrics.accepted += 1
             return None
         if policy == "stale":
-            known = self.states.last_known(verified.user_id, self.settings.stale_max_age)
+            key = self.user_key(verified.user_id)
+            known = None if key is None else self.states.last_known(key, self.settings.stale_max_age)
             if known is not None:
                 return self.decide(verified, known[0])
         self.metrics.reject(self.store_unavailable.reason)

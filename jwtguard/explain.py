@@ -26,6 +26,7 @@ from .core import EARLIEST_DATE, LATEST_DATE, Guard, Rejection, UserState, Verif
 from .errors import StoreError
 from .keys import KeySourceUnavailable
 from .stores import Store
+from .stores.base import CUTOFF_RECORDS, UNREADABLE
 
 OK = "pass"
 FAIL = "fail"
@@ -159,7 +160,12 @@ def _explain(token: str, settings: Settings, store: Store | None, now: float) ->
                     "user claim",
                     FAIL,
                     f"{settings.user_claim} is a {type(user_id).__name__}: only a printable string of at most "
-                    f"{settings.max_user_id_length} characters or a 64-bit integer reaches a query{mark}",
+                    f"{settings.max_user_id_length} characters or a 64-bit integer reaches a query{mark}"
+                    + (
+                        f", mapped by JWTGUARD_USER_ID_TYPE={settings.user_id_type}"
+                        if settings.user_id_type != "auto"
+                        else ""
+                    ),
                 )
             )
 
@@ -241,6 +247,9 @@ def _state_checks(
         return [Check("user exists", FAIL, "no such user in the store: every token of it is refused")]
     rows = [Check("user exists", OK, f"found in {settings.users_collection}")]
     assert document is not None
+    if UNREADABLE in document:
+        detail = f"the stored document could not be decoded ({document[UNREADABLE]}): every token is refused"
+        return [*rows, Check("user state", FAIL, detail)]
     field = settings.enabled_field
     if field not in document:
         rows.append(Check("user enabled", OK, f"no {field} field: enabled"))
@@ -249,6 +258,8 @@ def _state_checks(
     else:
         rows.append(Check("user enabled", FAIL, f"{field} = {_short(document[field])}: disabled"))
     fields = ", ".join(settings.not_before_fields)
+    if CUTOFF_RECORDS in document:
+        fields += f" and {len(document[CUTOFF_RECORDS])} cut-off record(s) of jwtguard's"
     if state.malformed:
         rows.append(Check("not before", FAIL, f"an unreadable value in {fields}: every token is refused"))
     elif state.not_before is None:

@@ -63,8 +63,9 @@ class JWTGuardWSGI:
             return _reject(result, start_response)
         assert result is not None
         user_id = result.user_id
+        key = guard.user_key(user_id)  # the canonical id: one cache entry per user, however spelled
         try:
-            state = guard.states.load(user_id, lambda: self._load(user_id))
+            state = guard.states.load(key, lambda: self._load(user_id))
         except StoreError as exc:
             rejection = guard.store_failed(result, exc)
         else:

@@ -77,23 +77,33 @@ def run_many(calls: list[tuple[dict[str, str], tuple[str, ...]]]) -> list[subpro
     return results
 
 
+def location(env: dict[str, str]) -> str:
+    """How the CLI names the store of *env* in its messages (a MongoDB URL shows masked)."""
+    url = env["JWTGUARD_STORE_URL"]
+    return f"SQLite file {database_path(url)}" if url.startswith("sqlite") else url
+
+
 def test_user_lifecycle(env: dict[str, str]) -> None:
+    where = location(env)
     created = run(env, "create", "alice")
-    assert (created.returncode, created.stdout.strip()) == (0, "'alice': created (enabled)")
+    assert (created.returncode, created.stdout.strip()) == (0, f"'alice': created (enabled) ({where})")
     assert run(env, "disable", "alice").returncode == 0
     again = run(env, "create", "alice")  # creating never undoes a disable
     assert (again.returncode, "left unchanged" in again.stdout) == (0, True)
     status = run(env, "status", "alice")
     assert "exists:      yes" in status.stdout
     assert "enabled:     no (user_enabled is not true)" in status.stdout
-    assert "not before:  never set (destroyAnyJWTbefore)" in status.stdout
+    assert "not before:  never set (destroyAnyJWTbefore" in status.stdout  # MongoDB: "and the records"
     assert "new token:   refused (disabled)" in status.stdout
 
     assert run(env, "enable", "alice").returncode == 0
     before = time.time()
     logout = run(env, "logout-all", "alice")
     after = time.time()
-    assert (logout.returncode, logout.stdout.strip()) == (0, "'alice': every token issued until now is refused")
+    assert (logout.returncode, logout.stdout.strip()) == (
+        0,
+        f"'alice': every token issued until now is refused ({where})",
+    )
     status = run(env, "status", "alice")
     assert status.returncode == 0
     match = re.search(rf"not before:  ({ISO_MS_UTC})", status.stdout)
@@ -147,6 +157,8 @@ def test_issue_and_explain(env: dict[str, str]) -> None:
 
 
 def test_check_config_masks_secrets_and_reaches_the_store(env: dict[str, str]) -> None:
+    if env["JWTGUARD_STORE_URL"].startswith("sqlite"):
+        run(env, "create", "alice")  # the file exists: check-config reaches it (a missing one is only named)
     result = run(env, "check-config")
     assert result.returncode == 0, result.stderr
     assert "JWTGUARD_SECRET=(set, hidden)" in result.stdout

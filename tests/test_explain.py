@@ -269,8 +269,9 @@ def test_the_command_explains_from_an_argument_or_stdin(mongo_uri: str, seeded: 
     revoked = run_explain(mongo_uri, "-", stdin=seeded["revoked"] + "\n")
     assert revoked.returncode == 1, revoked.stdout + revoked.stderr
     lines = revoked.stdout.splitlines()
-    assert re.match(r"not before\s+fail\s+issued .* before the cut-off", lines[-2])
-    assert re.match(r"verdict\s+fail\s+401 revoked$", lines[-1])
+    assert re.match(r"not before\s+fail\s+issued .* before the cut-off", lines[-3])
+    assert re.match(r"verdict\s+fail\s+401 revoked$", lines[-2])
+    assert lines[-1] == f"store: {mongo_uri}"  # the command names the store it read
 
     valid = run_explain(mongo_uri, seeded["valid"])
     assert valid.returncode == 0, valid.stdout + valid.stderr

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from ..config import Settings
 from ..errors import ConfigError
-from .base import AsyncStore, Change, Document, Store, UserId
+from .base import AsyncStore, Change, Document, Store, UserId, UserKey
 
-__all__ = ["AsyncStore", "Change", "Document", "Store", "UserId", "open_async_store", "open_store"]
+__all__ = ["AsyncStore", "Change", "Document", "Store", "UserId", "UserKey", "open_async_store", "open_store"]
 
 
 _ACCEPTS = "accepts a mongodb://, mongodb+srv:// or sqlite:/// URL, or nothing for the embedded store"

@@ -14,9 +14,37 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from ..config import Settings
+from ..userid import UserId as UserId
+from ..userid import UserKey as UserKey
+from ..userid import user_key
 
-UserId = str | int
 Document = Mapping[str, Any]
+
+#: The key under which a store hands over jwtguard's own cut-off records with
+#: a user's document (MongoDB: the ``at`` of each record in
+#: ``<JWTGUARD_USERS_COLLECTION>_revocations``). Field names starting with
+#: ``$`` are refused by the settings, so it never collides with a field.
+CUTOFF_RECORDS = "$jwtguard.cutoffs"
+
+#: Present (with the error's kind) when the user's document could not be
+#: decoded at all: the core refuses that user's tokens (fail closed).
+UNREADABLE = "$jwtguard.unreadable"
+
+
+def store_key(user_id: UserId, settings: Settings) -> UserKey:
+    """The canonical id a store operation matches (:func:`jwtguard.userid.user_key`).
+
+    No length bound here: ``status`` may look up a stored id longer than the
+    user claim allows. :raises ValueError: for an id that does not map under
+    ``JWTGUARD_USER_ID_TYPE`` (the guard refuses such claims before any query).
+    """
+    key = user_key(user_id, settings.user_id_type)
+    if key is None:
+        raise ValueError(
+            f"user_id {user_id!r} is not a user id under JWTGUARD_USER_ID_TYPE={settings.user_id_type} "
+            "(a printable string or a 64-bit integer; int: decimal digits; objectid: 24 hex digits)"
+        )
+    return key
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,31 +53,36 @@ class Change:
 
     ``create`` makes the user when it does not exist yet (the embedded store
     holds users of its own; on MongoDB the users are the application's).
+    ``not_before`` is a cut-off to apply only if it is later than the stored
+    one (revocation never moves back).
     """
 
     not_before: datetime | None = None
     enabled: bool | None = None
     create: bool = False
 
-    def fields(self, settings: Settings) -> dict[str, Any]:
-        """The stored fields this change sets, by their configured names."""
-        values: dict[str, Any] = {}
-        if self.not_before is not None:
-            # The first configured field is jwtguard's own; apps may keep others.
-            values[settings.not_before_fields[0]] = self.not_before
-        if self.enabled is not None:
-            values[settings.enabled_field] = self.enabled
-        return values
 
 
 class Store(Protocol):
-    """A blocking store, used by the WSGI adapter and the admin API."""
+    """A blocking store, used by the WSGI adapter and the admin API.
+
+    Both operations match the user through :func:`store_key`, so a claim, an
+    admin call and the CLI reach the same document for the same user.
+    """
 
     def load(self, user_id: UserId) -> Document | None:
-        """The user's document, or None when the user does not exist. Raises StoreError."""
+        """The user's document, or None when the user does not exist. Raises StoreError.
+
+        With the document come jwtguard's cut-off records (:data:`CUTOFF_RECORDS`);
+        a document that cannot be decoded is returned as ``{UNREADABLE: kind}``.
+        """
 
     def apply(self, user_id: UserId, change: Change) -> bool:
-        """Apply *change*; False when the user does not exist (and ``create`` is false)."""
+        """Apply *change*; False when the user does not exist (and ``create`` is false).
+
+        A cut-off only ever moves later: one earlier than the stored one is
+        not written. A racing write cannot undo the change.
+        """
 
     def close(self) -> None: ...
 

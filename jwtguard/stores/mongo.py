@@ -1,38 +1,180 @@
-"""MongoDB stores: pymongo's ``MongoClient`` (WSGI) and native ``AsyncMongoClient`` (ASGI)."""
+"""MongoDB stores: pymongo's ``MongoClient`` (WSGI) and native ``AsyncMongoClient`` (ASGI).
+
+Each operation is one pure *flow* (:func:`load_flow`, :func:`apply_flow`): a
+generator that yields the queries it needs as :class:`Op` values and is sent
+their answers. :class:`MongoStore` and :class:`AsyncMongoStore` each run flows
+with one small driver that wraps driver errors into :class:`StoreError` once.
+
+Where jwtguard writes, and why there (FerretDB applies an update as
+read-modify-replace, so two concurrent updates of one document can lose one;
+only an insert with a unique ``_id`` is atomic):
+
+* the enabled switch: a single-field ``$set`` on the user's own document;
+* cut-offs (``logout_everywhere``): insert-only records in jwtguard's own
+  collection ``<JWTGUARD_USERS_COLLECTION>_revocations``, one document
+  ``{_id: ObjectId, user: <the user's _id>, at: <date>}`` each, indexed on
+  ``(user, at)``. A user's cut-off is the latest of the document's not-before
+  fields and these records. After inserting a record, the records it
+  supersedes (strictly earlier) are deleted: the latest one is never deleted,
+  so a racing logout can neither undo nor move back a cut-off, and a logout
+  never rewrites the user's document (so it cannot undo a racing disable);
+* ``create``: an insert that ignores ``DuplicateKeyError`` (never an upsert,
+  which on FerretDB is not atomic and on MongoDB could make a second
+  document for an existing ObjectId user).
+"""
 
 from __future__ import annotations
 
 import asyncio
-import re
 import weakref
-from typing import Any
+from collections.abc import Generator
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Literal, TypeVar
 
+import pymongo
 from bson import ObjectId
+from bson.codec_options import CodecOptions, DatetimeConversion
+from bson.errors import BSONError
 from pymongo import AsyncMongoClient, MongoClient
-from pymongo.errors import PyMongoError
+from pymongo.errors import DuplicateKeyError, PyMongoError
 from pymongo.uri_parser import parse_uri
 
 from ..config import Settings
 from ..errors import ConfigError, StoreError
-from .base import Change, Document, UserId
+from ..userid import UserKey, user_key
+from .base import CUTOFF_RECORDS, UNREADABLE, Change, Document, UserId, store_key
 
-_HEX24 = re.compile(r"[0-9a-fA-F]{24}")
 DEFAULT_DATABASE = "jwtguard"
 
+#: Dates come back time-zone-aware (UTC), and a date beyond ``datetime``'s
+#: years as a ``DatetimeMS`` rather than an ``InvalidBSON`` out of the read:
+#: the core reads it as unreadable and refuses the user's tokens.
+CODEC_OPTIONS: CodecOptions[dict[str, Any]] = CodecOptions(
+    tz_aware=True, tzinfo=timezone.utc, datetime_conversion=DatetimeConversion.DATETIME_AUTO
+)
 
-def user_filter(user_id: UserId) -> dict[str, Any]:
-    """The query for one user by ``_id``; a 24-hex id also matches an ObjectId ``_id``.
+T = TypeVar("T")
+Collection = Literal["users", "records"]
 
-    *user_id* has been checked by the core: a plain string or a 64-bit integer,
-    never an operator object.
+
+@dataclass(frozen=True, slots=True)
+class Op:
+    """One query a flow needs: a collection method and its arguments.
+
+    ``find`` answers with the list of documents; every other method with
+    the driver's own result.
     """
-    if isinstance(user_id, str) and _HEX24.fullmatch(user_id):
-        return {"_id": {"$in": [user_id, ObjectId(user_id)]}}
-    return {"_id": user_id}
+
+    collection: Collection
+    method: Literal["find_one", "find", "insert_one", "update_one", "delete_many", "create_index"]
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+
+Flow = Generator[Op, Any, T]
+
+
+def records_collection(settings: Settings) -> str:
+    """jwtguard's own collection of cut-off records, beside the users collection."""
+    return f"{settings.users_collection}_revocations"
+
+
+def user_filter(key: UserKey) -> dict[str, Any]:
+    """The query for one user by ``_id`` (see :mod:`jwtguard.userid`).
+
+    ``hex`` (type ``auto``) matches the ObjectId or its lower-case string;
+    ``objectid`` the ObjectId only; ``str`` and ``int`` the value itself.
+    The value has been checked: a plain string or a 64-bit integer, never an
+    operator object.
+    """
+    if key.kind == "objectid":
+        return {"_id": ObjectId(str(key.value))}
+    if key.kind == "hex":
+        return {"_id": {"$in": [key.value, ObjectId(str(key.value))]}}
+    return {"_id": key.value}
+
+
+def insert_id(key: UserKey) -> Any:
+    """The ``_id`` a new user document gets: the declared type, or the claim's own type under ``auto``."""
+    return ObjectId(str(key.value)) if key.kind == "objectid" else key.value
+
+
+#: When ``hex`` matches both a string and an ObjectId document, every
+#: operation picks the same one (BSON orders strings before ObjectIds).
+_SAME_DOCUMENT = {"sort": [("_id", 1)]}
+
+
+def projection(settings: Settings) -> dict[str, int]:
+    return {name: 1 for name in (*settings.not_before_fields, settings.enabled_field)}
+
+
+def load_flow(key: UserKey, settings: Settings) -> Flow[Document | None]:
+    """The user's document with jwtguard's cut-off records; None for an unknown user.
+
+    A document the driver cannot decode reads as ``{UNREADABLE: kind}``: the
+    user's tokens are refused rather than the request failing with a 500.
+    """
+    try:
+        document = yield Op("users", "find_one", (user_filter(key), projection(settings)), _SAME_DOCUMENT)
+    except BSONError as exc:
+        return {UNREADABLE: type(exc).__name__}
+    if document is None:
+        return None
+    try:
+        records = yield Op("records", "find", ({"user": document["_id"]}, {"at": 1, "_id": 0}))
+    except BSONError as exc:
+        return {"_id": document["_id"], UNREADABLE: type(exc).__name__}
+    if records:
+        document = {**document, CUTOFF_RECORDS: [record.get("at") for record in records]}
+    loaded: Document = document
+    return loaded
+
+
+def apply_flow(key: UserKey, change: Change, settings: Settings, *, indexed: bool = True) -> Flow[bool]:
+    """Apply *change* (see the module's notes on where each write goes); False for an unknown user.
+
+    *indexed* False also creates the records' ``(user, at)`` index (once per store).
+    """
+    match = user_filter(key)
+    created = False
+    if change.create:
+        document: dict[str, Any] = {"_id": insert_id(key)}
+        if change.enabled is not None:
+            document[settings.enabled_field] = change.enabled
+        try:
+            yield Op("users", "insert_one", (document,))
+            created = True
+        except DuplicateKeyError:
+            pass  # the user exists: it keeps what it has, the fields below excepted
+    found = change.create
+    if change.enabled is not None and not created:
+        result = yield Op("users", "update_one", (match, {"$set": {settings.enabled_field: change.enabled}}))
+        found = found or result.matched_count > 0
+    if change.not_before is not None:
+        owner = yield Op("users", "find_one", (match, {"_id": 1}), _SAME_DOCUMENT)
+        if owner is None:
+            return False
+        if not indexed:
+            yield Op("records", "create_index", ([("user", 1), ("at", 1)],))
+        at = _utc(change.not_before)
+        yield Op("records", "insert_one", ({"user": owner["_id"], "at": at},))
+        # Only after the newer record is in: the latest record is never deleted.
+        yield Op("records", "delete_many", ({"user": owner["_id"], "at": {"$lt": at}},))
+        return True
+    if not change.create and change.enabled is None:
+        owner = yield Op("users", "find_one", (match, {"_id": 1}), _SAME_DOCUMENT)
+        return owner is not None
+    return found
+
+
+def _utc(moment: datetime) -> datetime:
+    # A naive datetime is UTC, as jwtguard reads stored dates; never local time.
+    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment
 
 
 def client_options(settings: Settings) -> dict[str, Any]:
-    """Short timeouts, time-zone-aware dates.
+    """Short timeouts, time-zone-aware dates, out-of-range dates as ``DatetimeMS``.
 
     ``timeoutMS`` bounds a whole operation, retries included (pymongo's
     client-side operation timeout); the others bound each step of it.
@@ -40,16 +182,13 @@ def client_options(settings: Settings) -> dict[str, Any]:
     timeout_ms = max(1, int(settings.store_timeout * 1000))
     return {
         "tz_aware": True,
+        "datetime_conversion": "DATETIME_AUTO",
         "timeoutMS": timeout_ms,
         "serverSelectionTimeoutMS": timeout_ms,
         "connectTimeoutMS": timeout_ms,
         "socketTimeoutMS": timeout_ms,
         "appname": "jwtguard",
     }
-
-
-def projection(settings: Settings) -> dict[str, int]:
-    return {name: 1 for name in (*settings.not_before_fields, settings.enabled_field)}
 
 
 def check_url(url: str | None) -> None:
@@ -66,14 +205,17 @@ def check_url(url: str | None) -> None:
         raise ConfigError("JWTGUARD_STORE_URL", "not a usable mongodb:// URL (host, port, options)") from None
 
 
-def _update(change: Change, settings: Settings) -> dict[str, Any]:
-    values = change.fields(settings)
-    return {"$set": values} if values else {"$setOnInsert": {}}
-
-
-def _unavailable(exc: PyMongoError) -> StoreError:
+def _unavailable(exc: Exception) -> StoreError:
     # The message names the kind of failure only; driver text can carry hosts.
     return StoreError(f"MongoDB store unavailable ({type(exc).__name__})")
+
+
+def _collections(database: Any, settings: Settings) -> dict[Collection, Any]:
+    # The codec options are the collection's own: a shared client keeps its defaults.
+    return {
+        "users": database.get_collection(settings.users_collection, codec_options=CODEC_OPTIONS),
+        "records": database.get_collection(records_collection(settings), codec_options=CODEC_OPTIONS),
+    }
 
 
 class MongoStore:
@@ -87,27 +229,50 @@ class MongoStore:
         if client is None:
             check_url(settings.store_url)
         self._client: MongoClient[Any] = client or MongoClient(settings.store_url, **client_options(settings))
-        database = self._client.get_default_database(DEFAULT_DATABASE)
-        self._users = database[settings.users_collection]
-        self._projection = projection(settings)
+        self._collections = _collections(self._client.get_default_database(DEFAULT_DATABASE), settings)
+        self._indexed = False
+
+    def _run(self, flow: Flow[T]) -> T:
+        """Perform *flow*'s queries; errors the flow does not handle become one StoreError.
+
+        One deadline covers every query of the flow (pymongo's ``timeout``
+        block): a load of a user and its records still fails within
+        ``JWTGUARD_STORE_TIMEOUT``, not once per query.
+        """
+        try:
+            with pymongo.timeout(self._settings.store_timeout):
+                return self._steps(flow)
+        except (PyMongoError, BSONError) as exc:
+            raise _unavailable(exc) from exc
+        finally:
+            flow.close()
+
+    def _steps(self, flow: Flow[T]) -> T:
+        try:
+            op = next(flow)
+            while True:
+                try:
+                    method = getattr(self._collections[op.collection], op.method)
+                    result = method(*op.args, **op.kwargs)
+                    if op.method == "find":
+                        result = list(result)
+                except (PyMongoError, BSONError) as exc:
+                    op = flow.throw(exc)  # the flow decides (a duplicate key, an undecodable document)
+                else:
+                    op = flow.send(result)
+        except StopIteration as stop:
+            answer: T = stop.value
+            return answer
 
     def load(self, user_id: UserId) -> Document | None:
-        try:
-            document: Document | None = self._users.find_one(user_filter(user_id), self._projection)
-        except PyMongoError as exc:
-            raise _unavailable(exc) from exc
-        return document
+        key = user_key(user_id, self._settings.user_id_type)
+        return None if key is None else self._run(load_flow(key, self._settings))
 
     def apply(self, user_id: UserId, change: Change) -> bool:
-        try:
-            if change.create:
-                # Upserts need a concrete _id, not the $in of user_filter.
-                result = self._users.update_one({"_id": user_id}, _update(change, self._settings), upsert=True)
-                return True
-            result = self._users.update_one(user_filter(user_id), _update(change, self._settings))
-        except PyMongoError as exc:
-            raise _unavailable(exc) from exc
-        return result.matched_count > 0
+        flow = apply_flow(store_key(user_id, self._settings), change, self._settings, indexed=self._indexed)
+        found = self._run(flow)
+        self._indexed = self._indexed or (change.not_before is not None and found)
+        return found
 
     def close(self) -> None:
         if self._owns_client:
@@ -126,35 +291,57 @@ class AsyncMongoStore:
             raise StoreError("AsyncMongoStore needs JWTGUARD_STORE_URL")
         check_url(settings.store_url)
         self._settings = settings
-        self._projection = projection(settings)
+        self._indexed = False
         self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, AsyncMongoClient[Any]] = (
             weakref.WeakKeyDictionary()
         )
 
-    def _collection(self) -> Any:
+    def _collections(self) -> dict[Collection, Any]:
         loop = asyncio.get_running_loop()
         client = self._clients.get(loop)
         if client is None:
             client = AsyncMongoClient(self._settings.store_url, **client_options(self._settings))
             self._clients[loop] = client
-        return client.get_default_database(DEFAULT_DATABASE)[self._settings.users_collection]
+        return _collections(client.get_default_database(DEFAULT_DATABASE), self._settings)
+
+    async def _run(self, flow: Flow[T]) -> T:
+        """The same driver as :meth:`MongoStore._run`, awaiting each query (one deadline for all)."""
+        try:
+            with pymongo.timeout(self._settings.store_timeout):
+                return await self._steps(flow)
+        except (PyMongoError, BSONError) as exc:
+            raise _unavailable(exc) from exc
+        finally:
+            flow.close()
+
+    async def _steps(self, flow: Flow[T]) -> T:
+        collections = self._collections()
+        try:
+            op = next(flow)
+            while True:
+                try:
+                    method = getattr(collections[op.collection], op.method)
+                    if op.method == "find":
+                        result = await method(*op.args, **op.kwargs).to_list(None)
+                    else:
+                        result = await method(*op.args, **op.kwargs)
+                except (PyMongoError, BSONError) as exc:
+                    op = flow.throw(exc)
+                else:
+                    op = flow.send(result)
+        except StopIteration as stop:
+            answer: T = stop.value
+            return answer
 
     async def load(self, user_id: UserId) -> Document | None:
-        try:
-            document: Document | None = await self._collection().find_one(user_filter(user_id), self._projection)
-        except PyMongoError as exc:
-            raise _unavailable(exc) from exc
-        return document
+        key = user_key(user_id, self._settings.user_id_type)
+        return None if key is None else await self._run(load_flow(key, self._settings))
 
     async def apply(self, user_id: UserId, change: Change) -> bool:
-        try:
-            if change.create:
-                await self._collection().update_one({"_id": user_id}, _update(change, self._settings), upsert=True)
-                return True
-            result = await self._collection().update_one(user_filter(user_id), _update(change, self._settings))
-        except PyMongoError as exc:
-            raise _unavailable(exc) from exc
-        return bool(result.matched_count > 0)
+        flow = apply_flow(store_key(user_id, self._settings), change, self._settings, indexed=self._indexed)
+        found = await self._run(flow)
+        self._indexed = self._indexed or (change.not_before is not None and found)
+        return found
 
     async def close(self) -> None:
         loop = asyncio.get_running_loop()

@@ -27,6 +27,25 @@ Schema (the table is named by ``JWTGUARD_USERS_COLLECTION``)::
   count is converted, unreadable dates refuse the user's tokens, and any
   ``enabled`` other than 1 disables.
 
+* ``id`` holds the canonical id (:mod:`jwtguard.userid`): under
+  ``JWTGUARD_USER_ID_TYPE=objectid`` (and for a 24-hex id under ``auto``),
+  SQLite having no ObjectId type, the lower-case hex string of the ObjectId.
+
+Writes are read-compare-write inside one ``BEGIN IMMEDIATE`` transaction, so
+writers in every process are serialised: a cut-off is written only when it
+is later than the stored one, compared in epoch seconds by the core's
+reading rules (:func:`jwtguard.core.epoch_seconds`; an unreadable stored
+cut-off is kept, so the user's tokens stay refused), and the enabled flag is
+set in the same transaction without touching it.
+
+The file's identity (device and inode) is taken when a connection is
+opened and checked whenever a pooled connection is reused: a file replaced,
+restored or deleted under a running server is noticed at the next query (the
+connection is closed and one is opened on the current file) instead of being
+read from the unlinked file forever. Reads never create the file: while it
+does not exist (in a directory that does), every user is unknown; the first
+write creates it.
+
 Column names are fixed; the configured field names are applied when a row is
 read: :meth:`SQLiteStore.load` returns ``{"_id": id, <first
 JWTGUARD_NOT_BEFORE_FIELDS>: aware UTC datetime, <JWTGUARD_ENABLED_FIELD>:
@@ -50,8 +69,10 @@ from datetime import datetime, timezone
 from typing import Any
 
 from ..config import Settings
+from ..core import epoch_seconds
 from ..errors import ConfigError, StoreError
-from .base import Change, Document, UserId
+from ..userid import user_key
+from .base import Change, Document, UserId, store_key
 
 logger = logging.getLogger("jwtguard")
 
@@ -161,6 +182,27 @@ def _epoch(moment: datetime) -> float:
     return moment.timestamp()
 
 
+def _later(stored: object, cut_off: float) -> bool:
+    """Whether *cut_off* moves the stored one forward (revocation never moves back).
+
+    NULL (never set) is always superseded; an unreadable stored value never
+    is, so a user whose tokens it refuses stays refused.
+    """
+    if stored is None:
+        return True
+    current = epoch_seconds(_stored_date(stored))
+    return current is not None and cut_off > current
+
+
+def _identity(path: str) -> tuple[int, int] | None:
+    """The file's (device, inode), or None when there is no file at *path*."""
+    try:
+        status = os.stat(path)
+    except OSError:
+        return None
+    return (status.st_dev, status.st_ino)
+
+
 class SQLiteStore:
     """The blocking embedded store.
 
@@ -168,7 +210,8 @@ class SQLiteStore:
     server that starts a thread per request does not leave one open file per
     finished thread; a connection is used by one call at a time. After a
     fork() (a pre-fork server's workers) the child never touches the parent's
-    connections: it opens its own.
+    connections: it opens its own. A pooled connection whose file was
+    replaced or deleted is closed instead of reused.
 
     :raises StoreError: from :meth:`load` and :meth:`apply` when the file
         cannot be opened or read, or stays locked beyond ``store_timeout``.
@@ -188,6 +231,8 @@ class SQLiteStore:
         self._not_before_field = settings.not_before_fields[0]
         self._enabled_field = settings.enabled_field
         self._idle: list[sqlite3.Connection] = []
+        #: The file each open connection was opened on: (device, inode).
+        self._opened_on: dict[sqlite3.Connection, tuple[int, int] | None] = {}
         self._pid = os.getpid()
         self._lock = threading.Lock()
         self._closed = False
@@ -197,6 +242,10 @@ class SQLiteStore:
         # SQLite's messages ("database is locked", "unable to open database
         # file", "file is not a database") carry no values, only the kind.
         return StoreError(f"SQLite store at {self.path} unavailable: {exc}")
+
+    def exists(self) -> bool:
+        """Whether the store's file exists (reads never create it)."""
+        return os.path.exists(self.path)
 
     def _open(self) -> sqlite3.Connection:
         timeout = self._settings.store_timeout
@@ -208,7 +257,14 @@ class SQLiteStore:
         except BaseException:
             connection.close()
             raise
+        with self._lock:
+            self._opened_on[connection] = _identity(self.path)
         return connection
+
+    def _discard(self, connection: sqlite3.Connection) -> None:
+        with self._lock:
+            self._opened_on.pop(connection, None)
+        connection.close()
 
     def _leave_inherited(self) -> None:
         # Called under the lock. A pre-fork server (gunicorn --preload) may
@@ -217,12 +273,34 @@ class SQLiteStore:
         if self._pid != os.getpid():
             _inherited.extend(self._idle)
             self._idle, self._pid = [], os.getpid()
+            self._opened_on = {}
+
+    def _reusable(self) -> sqlite3.Connection | None:
+        """An idle connection still on the file at ``path``; stale ones are closed."""
+        while True:
+            with self._lock:
+                self._leave_inherited()
+                if not self._idle:
+                    return None
+                connection = self._idle.pop()
+                opened_on = self._opened_on.get(connection)
+            # One stat() per query: the price of noticing a replaced file at once.
+            if opened_on is not None and _identity(self.path) == opened_on:
+                return connection
+            logger.warning("jwtguard: the SQLite file %s was replaced or removed: reopening it", self.path)
+            self._discard(connection)
 
     @contextmanager
-    def _connection(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._leave_inherited()
-            connection = self._idle.pop() if self._idle else None
+    def _connection(self, *, write: bool) -> Iterator[sqlite3.Connection | None]:
+        """A connection on the current file; for a read, None when the file does not exist.
+
+        A read must not leave an empty file behind (a command run in the
+        wrong directory); a missing *directory* still fails when opened.
+        """
+        connection = self._reusable()
+        if connection is None and not write and not self.exists() and os.path.isdir(os.path.dirname(self.path)):
+            yield None
+            return
         try:
             if connection is None:
                 connection = self._open()
@@ -230,23 +308,24 @@ class SQLiteStore:
         except sqlite3.Error as exc:
             # A connection that failed is not reused: the file may have changed under it.
             if connection is not None:
-                connection.close()
+                self._discard(connection)
             raise self._error(exc) from exc
         except BaseException:
             if connection is not None:
-                connection.close()
+                self._discard(connection)
             raise
         with self._lock:
             if not self._closed and len(self._idle) < MAX_IDLE_CONNECTIONS:
                 self._idle.append(connection)
                 return
-        connection.close()
+        self._discard(connection)
 
     def load(self, user_id: UserId) -> Document | None:
-        if not _storable(user_id):
+        key = user_key(user_id, self._settings.user_id_type)
+        if key is None or not _storable(key.value):
             return None
-        with self._connection() as connection:
-            row = connection.execute(self._select, (user_id,)).fetchone()
+        with self._connection(write=False) as connection:
+            row = None if connection is None else connection.execute(self._select, (key.value,)).fetchone()
         if row is None:
             return None
         document: dict[str, Any] = {"_id": row[0]}
@@ -257,33 +336,47 @@ class SQLiteStore:
         return document
 
     def apply(self, user_id: UserId, change: Change) -> bool:
-        if not _storable(user_id):
+        value = store_key(user_id, self._settings).value
+        if not _storable(value):
             if change.create:
                 raise ValueError("user_id must be a 64-bit integer or a string without lone surrogates")
             return False
+        with self._connection(write=True) as connection:
+            assert connection is not None
+            # BEGIN IMMEDIATE takes the write lock first: writers in every
+            # process are serialised, so nothing changes between the read
+            # and the write below.
+            connection.execute("BEGIN IMMEDIATE")
+            try:
+                found = self._apply_locked(connection, value, change)
+            except BaseException:
+                if connection.in_transaction:
+                    connection.rollback()
+                raise
+            connection.execute("COMMIT")
+        return found
+
+    def _apply_locked(self, connection: sqlite3.Connection, value: str | int, change: Change) -> bool:
+        """Read, compare and write one user inside the caller's write transaction."""
+        table = self._table
+        if change.create:
+            # A new row gets the change's enabled flag; an existing one keeps
+            # what it has but for the fields set below.
+            insert = f"INSERT INTO {table} (id) VALUES (?) ON CONFLICT(id) DO NOTHING"  # noqa: S608
+            connection.execute(insert, (value,))
+        row = connection.execute(f"SELECT not_before FROM {table} WHERE id = ?", (value,)).fetchone()  # noqa: S608
+        if row is None:
+            return False
         columns: dict[str, Any] = {}
-        if change.not_before is not None:
-            columns["not_before"] = _epoch(change.not_before)
         if change.enabled is not None:
             columns["enabled"] = int(change.enabled)
-        if change.create:
-            # An upsert: a new row gets the change, an existing one only the
-            # columns that the change sets (as MongoDB's upsert with $set).
-            names = ["id", *columns]
-            placeholders = ", ".join("?" * len(names))
-            updates = ", ".join(f"{name} = excluded.{name}" for name in columns)
-            conflict = f"DO UPDATE SET {updates}" if updates else "DO NOTHING"
-            statement = f"INSERT INTO {self._table} ({', '.join(names)}) VALUES ({placeholders}) "  # noqa: S608
-            with self._connection() as connection:
-                connection.execute(statement + f"ON CONFLICT(id) {conflict}", (user_id, *columns.values()))
-            return True
-        if not columns:
-            return self.load(user_id) is not None
-        assignments = ", ".join(f"{name} = ?" for name in columns)
-        update = f"UPDATE {self._table} SET {assignments} WHERE id = ?"  # noqa: S608
-        with self._connection() as connection:
-            changed = connection.execute(update, (*columns.values(), user_id)).rowcount
-        return changed > 0
+        if change.not_before is not None and _later(row[0], cut := _epoch(change.not_before)):
+            columns["not_before"] = cut
+        if columns:
+            assignments = ", ".join(f"{name} = ?" for name in columns)
+            update = f"UPDATE {table} SET {assignments} WHERE id = ?"  # noqa: S608
+            connection.execute(update, (*columns.values(), value))
+        return True
 
     def close(self) -> None:
         """Close the idle connections; calls still running close theirs when they end."""
@@ -292,7 +385,7 @@ class SQLiteStore:
             self._closed = True
             idle, self._idle = self._idle, []
         for connection in idle:
-            connection.close()
+            self._discard(connection)
 
 
 class AsyncSQLiteStore:
