@@ -2,7 +2,10 @@
 
 WSGI and ASGI middleware that verify ``Authorization: Bearer`` tokens with
 PyJWT and check each user's revocation state (``destroyAnyJWTbefore``,
-``user_enabled``) in MongoDB through a short-TTL in-process cache.
+``user_enabled``) in MongoDB or an embedded SQLite file through a short-TTL
+in-process cache. The names here are the whole user-facing API; the policy
+(:mod:`jwtguard.sansio`) and the engine (:mod:`jwtguard.engine`) are for
+extending jwtguard itself.
 """
 
 from __future__ import annotations
@@ -10,9 +13,9 @@ from __future__ import annotations
 from .admin import Admin, AsyncAdmin
 from .asgi import JWTGuardASGI
 from .config import Settings
-from .core import Guard, Rejection, UserState, Verified
 from .errors import ConfigError, JWTGuardError, StoreError
-from .metrics import Metrics
+from .stores import AsyncStore, Change, Store, open_async_store, open_store
+from .stores.memory import AsyncMemoryStore, MemoryStore
 from .tokens import issue_token
 from .wsgi import JWTGuardWSGI
 
@@ -21,17 +24,19 @@ __version__ = "0.1.0"
 __all__ = [
     "Admin",
     "AsyncAdmin",
+    "AsyncMemoryStore",
+    "AsyncStore",
+    "Change",
     "ConfigError",
-    "Guard",
     "JWTGuardASGI",
     "JWTGuardError",
     "JWTGuardWSGI",
-    "Metrics",
-    "Rejection",
+    "MemoryStore",
     "Settings",
+    "Store",
     "StoreError",
-    "UserState",
-    "Verified",
     "__version__",
     "issue_token",
+    "open_async_store",
+    "open_store",
 ]

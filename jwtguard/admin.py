@@ -12,13 +12,13 @@ import time
 from datetime import datetime, timezone
 from typing import Any
 
-from .cache import invalidate_everywhere
 from .config import Settings
-from .core import UserState, user_state, valid_user_id
+from .invalidation import invalidate_everywhere
+from .sansio.state import UserState, user_state
 from .stores import AsyncStore, Change, Store, UserId, open_async_store, open_store
 from .stores.base import store_key
 from .tokens import issue_token
-from .userid import UserKey
+from .userid import UserKey, valid_user_id
 
 
 def _check_user_id(user_id: object) -> UserId:

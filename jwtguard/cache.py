@@ -3,8 +3,9 @@
 Concurrent misses for the same user wait for a single store query, whether
 they are threads (:meth:`StateCache.load`) or coroutines
 (:meth:`StateCache.aload`). Every live cache registers itself so that the
-admin API can drop a user's entry in the whole process at once
-(:func:`invalidate_everywhere`).
+admin API can drop a user's entry in the whole process at once: a cache
+subscribes to an :class:`~jwtguard.invalidation.InvalidationBus` (the
+process's :data:`~jwtguard.invalidation.default_bus` unless given another).
 """
 
 from __future__ import annotations
@@ -12,28 +13,16 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-import weakref
 from collections.abc import Awaitable, Callable, Hashable
 from typing import Generic, TypeVar
 
 from cachetools import LRUCache, TTLCache
 
 from .errors import StoreError
+from .invalidation import InvalidationBus, default_bus
 
 V = TypeVar("V")
 _MISSING: object = object()
-
-_caches: weakref.WeakSet[StateCache[object]] = weakref.WeakSet()
-_caches_lock = threading.Lock()
-
-
-def invalidate_everywhere(key: Hashable) -> None:
-    """Forget *key* in every cache of this process (after an admin change)."""
-    with _caches_lock:
-        caches = list(_caches)
-    for cache in caches:
-        cache.invalidate(key)
-
 
 class _Flight(Generic[V]):
     """One load in progress, shared by the threads that wait for it."""
@@ -62,6 +51,7 @@ class StateCache(Generic[V]):
         ttl: float,
         keep_last_known: bool = False,
         timer: Callable[[], float] = time.monotonic,
+        bus: InvalidationBus | None = default_bus,
     ) -> None:
         self._timer = timer
         self._values: TTLCache[Hashable, V] = TTLCache(maxsize=maxsize, ttl=ttl, timer=timer)
@@ -76,8 +66,8 @@ class StateCache(Generic[V]):
         self._generation = 0
         self.hits = 0
         self.misses = 0
-        with _caches_lock:
-            _caches.add(self)  # type: ignore[arg-type]
+        if bus is not None:
+            bus.subscribe(self)
 
     def __len__(self) -> int:
         with self._lock:
@@ -92,6 +82,17 @@ class StateCache(Generic[V]):
                 return _MISSING
             self.hits += 1
             return value
+
+    def peek(self, key: Hashable) -> tuple[V] | None:
+        """The cached value for *key* as a 1-tuple (a hit is counted), or None on a miss (not counted:
+        the :meth:`load` that follows counts it)."""
+        with self._lock:
+            try:
+                value: V = self._values[key]  # one TTL check, unlike get()
+            except KeyError:
+                return None
+            self.hits += 1
+            return (value,)
 
     def _store(self, key: Hashable, value: V, generation: int) -> None:
         with self._lock:

@@ -28,8 +28,10 @@ from datetime import datetime, timezone
 
 from .admin import Admin
 from .config import Settings
-from .core import Guard, UserState, Verified
 from .errors import ConfigError, StoreError
+from .sansio.claims import Verified
+from .sansio.policy import Policy
+from .sansio.state import UserState
 from .stores import Change, UserId
 from .userid import user_key
 
@@ -109,7 +111,7 @@ def _iso(seconds: float) -> str:
 
 
 def describe_state(
-    guard: Guard, user: UserId, state: UserState | None, now: float, *, records: bool = False
+    policy: Policy, user: UserId, state: UserState | None, now: float, *, records: bool = False
 ) -> list[str]:
     """What the guard would decide for a token of *user* issued *now*, and why.
 
@@ -117,19 +119,21 @@ def describe_state(
     one the store matched. *records*: the store keeps cut-off records of its
     own (MongoDB), so the cut-off shown is the latest of the fields and them.
     """
-    fresh = Verified({}, user, now, now + 60, None)
-    rejection = guard.decide(fresh, state)
-    fields = ", ".join(guard.settings.not_before_fields)
+    settings = policy.settings
+    # A token the guard would read for this user, issued now (millisecond iat, as issue_token's).
+    fresh = policy.verified({}, {settings.user_claim: user, "iat": float(now), "exp": now + 60})
+    decision = fresh if not isinstance(fresh, Verified) else policy.decide(fresh, state)
+    fields = ", ".join(settings.not_before_fields)
     if records:
         fields += " and jwtguard's cut-off records"
-    key = user_key(user, guard.settings.user_id_type)
+    key = user_key(user, settings.user_id_type)
     shown = key.describe() if key is not None else f"{user!r} ({type(user).__name__})"
     lines = [f"user:        {shown}"]
     if state is None:
         lines.append("exists:      no (its tokens are refused: unknown_user)")
     else:
         lines.append("exists:      yes")
-        enabled = "yes" if state.enabled else f"no ({guard.settings.enabled_field} is not true)"
+        enabled = "yes" if state.enabled else f"no ({settings.enabled_field} is not true)"
         lines.append(f"enabled:     {enabled}")
         if state.malformed:
             lines.append(f"not before:  unreadable stored value in {fields} (every token refused)")
@@ -137,9 +141,9 @@ def describe_state(
             lines.append(f"not before:  never set ({fields})")
         else:
             lines.append(f"not before:  {_iso(state.not_before)} (latest of {fields}; older tokens are refused)")
-    verdict = "accepted" if rejection is None else f"refused ({rejection.reason})"
-    limit = guard.settings.max_user_id_length
-    if key is not None and not guard.valid_user_id(user):
+    verdict = "accepted" if decision.passes else f"refused ({decision.reason})"
+    limit = settings.max_user_id_length
+    if key is not None and not isinstance(fresh, Verified):
         # The guard refuses such a claim before any lookup, whatever the store says.
         verdict = f"refused (invalid: the id is longer than JWTGUARD_MAX_USER_ID_LENGTH={limit})"
     lines.append(f"new token:   {verdict}")
@@ -189,7 +193,7 @@ def _status(admin: Admin, args: argparse.Namespace) -> int:
     user = _user(args)
     state = admin.status(user)
     records = _sqlite_path(admin) is None  # MongoDB keeps jwtguard's cut-offs as records
-    print("\n".join(describe_state(Guard(admin.settings), user, state, time.time(), records=records)))
+    print("\n".join(describe_state(Policy(admin.settings), user, state, time.time(), records=records)))
     print(f"store:       {store_location(admin)}")
     return EXIT_OK if state is not None else EXIT_NO_USER
 

@@ -1,7 +1,7 @@
 """Exceptions for misconfiguration and broken infrastructure.
 
-A bad token is never an exception out of jwtguard: the core answers it with a
-:class:`~jwtguard.core.Rejection` value.
+A bad token is never an exception out of jwtguard: the policy answers it with a
+:class:`~jwtguard.sansio.Decision` value.
 """
 
 from __future__ import annotations

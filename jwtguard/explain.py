@@ -7,7 +7,7 @@ this token refused?" without a debugger::
         print(f"{check:<12} {verdict:<5} {detail}")
 
 The last row is the guard's own verdict, computed by the same
-:class:`~jwtguard.core.Guard` the middleware uses, so the explanation cannot
+:class:`~jwtguard.engine.Engine` flow the middleware runs, so the explanation cannot
 drift from the decision. Nothing printed here holds the token, its
 signature, a key or a secret: details name claims, times and stored states.
 """
@@ -22,11 +22,17 @@ from typing import Any, NamedTuple
 import jwt
 
 from .config import Settings
-from .core import EARLIEST_DATE, LATEST_DATE, Guard, Rejection, UserState, Verified, is_stale, user_state
+from .engine import Engine
 from .errors import StoreError
+from .invalidation import InvalidationBus
 from .keys import KeySourceUnavailable
-from .stores import Store
+from .sansio.claims import EARLIEST_DATE, LATEST_DATE, is_stale
+from .sansio.decision import Decision
+from .sansio.request import Request
+from .sansio.state import UserState, user_state
+from .stores import Document, Store
 from .stores.base import CUTOFF_RECORDS, UNREADABLE
+from .userid import user_key
 
 OK = "pass"
 FAIL = "fail"
@@ -68,23 +74,22 @@ def explain(token: str, settings: Settings, store: Store | None, *, now: float |
     try:
         return _explain(token, settings, store, now)
     except Exception as exc:
-        guard = Guard(settings)
         rows = [Check("explain", FAIL, f"this token cannot be explained further ({type(exc).__name__})")]
-        rows.append(Check("verdict", *_final(guard, token, now, None, looked_up=False, store_error=None)))
+        rows.append(Check("verdict", *_final(_Replay.engine(settings, now), token)))
         return rows
 
 
 def _explain(token: str, settings: Settings, store: Store | None, now: float) -> list[Check]:
     rows: list[Check] = []
-    guard = Guard(settings)
-    verifier = guard.verifier
+    engine = _Replay.engine(settings, now)
+    verifier = engine.verifier
 
     # -- header and algorithm ---------------------------------------------------
     try:
         header = jwt.get_unverified_header(token)
     except Exception as exc:
         rows.append(Check("header", FAIL, f"not a signed JWT ({_reason(exc, token)})"))
-        rows.append(Check("verdict", *_final(guard, token, now, None, looked_up=False, store_error=None)))
+        rows.append(Check("verdict", *_final(engine, token)))
         return rows
     alg = header.get("alg")
     kid = header.get("kid")
@@ -149,7 +154,7 @@ def _explain(token: str, settings: Settings, store: Store | None, now: float) ->
         rows += _time_checks(claims, now, settings.leeway, mark)
         iat = _number(claims.get("iat"))
         user_id = claims.get(settings.user_claim)
-        user_ok = guard.valid_user_id(user_id)
+        user_ok = user_key(user_id, settings.user_id_type, settings.max_user_id_length) is not None
         if user_id is None:
             rows.append(Check("user claim", FAIL, f"no {settings.user_claim!r} claim{mark}"))
         elif user_ok:
@@ -170,9 +175,8 @@ def _explain(token: str, settings: Settings, store: Store | None, now: float) ->
             )
 
     # -- the user's state ---------------------------------------------------------------
-    state: UserState | None = None
-    looked_up = False
-    store_error: StoreError | None = None
+    replay = engine.store
+    assert isinstance(replay, _Replay)
     if verified_claims is None:
         rows.append(Check("user state", SKIP, "not looked up: the guard only looks up users of verified tokens"))
     elif not user_ok:
@@ -183,15 +187,15 @@ def _explain(token: str, settings: Settings, store: Store | None, now: float) ->
         try:
             document = store.load(user_id)
         except StoreError as exc:
-            store_error = exc
+            replay.error = exc
             policy = settings.on_store_error
             rows.append(Check("user state", ERROR, f"{exc}; JWTGUARD_ON_STORE_ERROR={policy} decides"))
         else:
+            replay.error, replay.document = None, document
             state = user_state(document, settings)
-            looked_up = True
             rows += _state_checks(document, state, iat, settings)
 
-    rows.append(Check("verdict", *_final(guard, token, now, state, looked_up=looked_up, store_error=store_error)))
+    rows.append(Check("verdict", *_final(engine, token)))
     return rows
 
 
@@ -273,30 +277,57 @@ def _state_checks(
     return rows
 
 
-def _final(
-    guard: Guard, token: str, now: float, state: UserState | None, *, looked_up: bool, store_error: StoreError | None
-) -> tuple[str, str]:
-    """The middleware's own answer, from the same Guard (the store was read once, above)."""
-    result = guard.authenticate([f"Bearer {token}"], now)
-    if isinstance(result, Rejection):
-        return FAIL, _answer(result)
-    if not isinstance(result, Verified):
-        return ERROR, "could not verify"
-    if store_error is not None:
-        rejection = guard.store_failed(result, store_error)
-    elif not looked_up:
+class _NotRead(StoreError):
+    """The user's state was not read by explain (no store, or the claim names nobody)."""
+
+
+class _Replay:
+    """A store that answers the engine with what explain already read (the store is read once)."""
+
+    def __init__(self) -> None:
+        self.document: Document | None = None
+        self.error: StoreError | None = _NotRead("not read")
+        self.asked = False
+
+    @staticmethod
+    def engine(settings: Settings, now: float) -> Engine:
+        # A bus of its own: an explanation's cache never hears of (or holds up) admin changes.
+        return Engine(settings, store=_Replay(), clock=lambda: now, bus=InvalidationBus())
+
+    def load(self, user_id: object) -> Document | None:
+        self.asked = True
+        if self.error is not None:
+            raise self.error
+        return self.document
+
+    def apply(self, user_id: object, change: object) -> bool:
+        raise NotImplementedError("explain never writes")
+
+    def close(self) -> None:
+        pass
+
+
+#: A request no exemption can match (paths start with "/", methods are tokens):
+#: the engine judges exactly the token.
+_NEVER_EXEMPT = ("", "")
+
+
+def _final(engine: Engine, token: str) -> tuple[str, str]:
+    """The middleware's own answer: the engine's flow on this token (the store was read once, above)."""
+    replay = engine.store
+    assert isinstance(replay, _Replay)
+    decision = engine.handle(Request(*_NEVER_EXEMPT, (f"Bearer {token}",)))
+    if replay.asked and isinstance(replay.error, _NotRead):
         return INFO, "the token checks out; the answer depends on the user's state, which was not read"
-    else:
-        rejection = guard.decide(result, state)
-    if rejection is not None:
-        return FAIL, _answer(rejection)
+    if decision.kind == "refuse":
+        return FAIL, _answer(decision)
     return OK, "accepted: the request reaches the app (X-User-Enabled: true)"
 
 
-def _answer(rejection: Rejection) -> str:
-    text = f"{rejection.status} {rejection.reason}"
-    if rejection.user_enabled is not None:
-        text += f" (X-User-Enabled: {'true' if rejection.user_enabled else 'false'})"
+def _answer(decision: Decision) -> str:
+    text = f"{decision.status} {decision.reason}"
+    if decision.user_enabled is not None:
+        text += f" (X-User-Enabled: {'true' if decision.user_enabled else 'false'})"
     return text
 
 
@@ -319,7 +350,7 @@ def _reason(exc: Exception, token: str) -> str:
 
 def _number(value: object) -> float | None:
     """A time claim as the guard reads it: an int stays an int (its resolution decides
-    :func:`~jwtguard.core.is_stale`); None for what is no date at all, which no
+    :func:`~jwtguard.sansio.claims.is_stale`); None for what is no date at all, which no
     datetime can represent included (an int of hundreds of digits, NaN, -10^18)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None

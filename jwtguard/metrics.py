@@ -1,7 +1,7 @@
 """Counters for operators: what the guard answered, how its caches and its store behave.
 
-Every :class:`~jwtguard.core.Guard` carries a :class:`Metrics` (``guard.metrics``,
-so ``JWTGuardWSGI(...).guard.metrics``). Plain integers are always there::
+Every :class:`~jwtguard.engine.Engine` carries a :class:`Metrics` (``guard.metrics``,
+so ``JWTGuardWSGI(...).metrics``). Plain integers are always there::
 
     guard.metrics.snapshot()
     # {"accepted": 41, "rejected": {"expired": 2, ...}, "state_cache": {...}, ...}

@@ -1,6 +1,6 @@
 """Token signatures with PyJWT: verification keys prepared once, and issuing.
 
-Time claims are *not* checked here: :mod:`jwtguard.core` checks them against an
+Time claims are *not* checked here: :mod:`jwtguard.sansio.claims` checks them against an
 injected clock, on every request, cached or not.
 """
 
@@ -28,7 +28,7 @@ _DECODE_OPTIONS: Any = {
     "verify_iat": False,
     "verify_aud": True,
     "verify_iss": True,
-    "verify_sub": False,  # the user claim may be an integer; the core checks its type
+    "verify_sub": False,  # the user claim may be an integer; the policy checks its type
     "verify_jti": False,
     # RSA keys under 2048 bits are refused, never merely warned about (NIST SP 800-131A).
     "enforce_minimum_key_length": True,

@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Final, Literal
+from typing import Final, Literal, TypeGuard
 
 UserId = str | int
 UserIdType = Literal["auto", "str", "int", "objectid"]
@@ -105,3 +105,13 @@ def user_key(claim: object, id_type: UserIdType = "auto", max_length: int | None
     if id_type == "objectid":
         return UserKey("objectid", claim.lower()) if hex24 else None
     return UserKey("hex", claim.lower()) if hex24 else UserKey("str", claim)
+
+
+def valid_user_id(user_id: object, max_length: int | None = None) -> TypeGuard[UserId]:
+    """Whether *user_id* is an id at all (:func:`user_key` under ``auto``).
+
+    Only plain strings (printable, non-empty, at most *max_length* characters)
+    and 64-bit integers: never an object such as ``{"$ne": null}``, a list, a
+    bool, or a float.
+    """
+    return user_key(user_id, "auto", max_length) is not None

@@ -8,8 +8,9 @@ import time
 
 import pytest
 
-from jwtguard.cache import StateCache, invalidate_everywhere
+from jwtguard.cache import StateCache
 from jwtguard.errors import StoreError
+from jwtguard.invalidation import invalidate_everywhere
 
 
 class FakeClock:

@@ -11,8 +11,10 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from jwtguard import ConfigError, Guard, Rejection, Settings, Verified
-from jwtguard.core import UserState, user_state
+from jwtguard import ConfigError, MemoryStore, Settings
+from jwtguard.engine import Engine
+from jwtguard.invalidation import InvalidationBus
+from jwtguard.sansio import Policy, Request, UserState, user_state
 
 from conftest import SECRET
 
@@ -20,16 +22,24 @@ T = 1_800_000_000.0  # the fake "now"
 CUT = T - 100.5  # a not-before cut-off with half a second
 
 
+def engine_for(settings: Settings, document: dict[str, Any] | None = None, clock: Any = None) -> Engine:
+    """The engine both adapters run, on an in-memory store holding *document* (for alice unless it has an _id)."""
+    store = MemoryStore(settings)
+    if document is not None:
+        store.put(document.get("_id", "alice"), document)
+    return Engine(settings, store=store, clock=clock or (lambda: T), bus=InvalidationBus())
+
+
+def outcome(engine: Engine, values: list[str]) -> tuple[int, str]:
+    """(200, "ok") when the request reaches the app, else the refusal's status and reason."""
+    decision = engine.handle(Request("GET", "/api", tuple(values)))
+    return (200, "ok") if decision.passes else (decision.status or 0, decision.reason)
+
+
 def decide(claims: dict[str, Any], document: dict[str, Any] | None, now: float = T, **options: Any) -> tuple[int, str]:
     settings = Settings(secret=SECRET, store_url="mongodb://127.0.0.1:1/x", **options)
-    guard = Guard(settings)
     token = jwt.encode({"sub": "alice", "iat": T - 1000, "exp": T + 1000, **claims}, SECRET, algorithm="HS256")
-    result = guard.authenticate([f"Bearer {token}"], now)
-    if isinstance(result, Rejection):
-        return result.status, result.reason
-    assert isinstance(result, Verified)
-    verdict = guard.decide(result, user_state(document, settings))
-    return (200, "ok") if verdict is None else (verdict.status, verdict.reason)
+    return outcome(engine_for(settings, document, lambda: now), [f"Bearer {token}"])
 
 
 ALICE: dict[str, Any] = {"_id": "alice"}
@@ -177,11 +187,13 @@ def test_decision_table(
 
 
 def test_cached_verification_still_checks_time() -> None:
-    guard = Guard(Settings(secret=SECRET, store_url="mongodb://127.0.0.1:1/x"))
+    now = [T]
+    engine = engine_for(Settings(secret=SECRET, store_url="mongodb://127.0.0.1:1/x"), ALICE, lambda: now[0])
     token = jwt.encode({"sub": "alice", "iat": T - 10, "exp": T + 10}, SECRET, algorithm="HS256")
-    assert isinstance(guard.authenticate([f"Bearer {token}"], T), Verified)
-    expired = guard.authenticate([f"Bearer {token}"], T + 11)  # a cache hit, later
-    assert isinstance(expired, Rejection) and expired.reason == "expired"
+    assert outcome(engine, [f"Bearer {token}"]) == (200, "ok")
+    now[0] = T + 11
+    assert outcome(engine, [f"Bearer {token}"]) == (401, "expired")  # a cache hit, later
+    assert engine.metrics.snapshot()["token_cache"]["hits"] == 1
 
 
 @pytest.mark.parametrize(
@@ -195,21 +207,21 @@ def test_cached_verification_still_checks_time() -> None:
     ],
 )
 def test_exempt_paths(path: str, exempt: bool) -> None:
-    guard = Guard(Settings(secret=SECRET, exempt_paths=("/login", "/static/", "/", "/health")))
-    assert guard.is_exempt(path, "GET") is exempt
+    policy = Policy(Settings(secret=SECRET, exempt_paths=("/login", "/static/", "/", "/health")))
+    assert policy.exempt("GET", path) is exempt
 
 
 def test_only_a_cors_preflight_is_exempt_by_default() -> None:
     """Issue 7 item 3: OPTIONS alone is judged; a preflight (Origin + Access-Control-Request-Method) is not."""
-    from jwtguard.core import is_preflight
+    from jwtguard.sansio import is_preflight
 
-    guard = Guard(Settings(secret=SECRET))
-    assert not guard.is_exempt("/api/me", "OPTIONS")
-    assert guard.is_exempt("/api/me", "OPTIONS", preflight=is_preflight("OPTIONS", "https://a.example", "GET"))
+    policy = Policy(Settings(secret=SECRET))
+    assert not policy.exempt("OPTIONS", "/api/me")
+    assert policy.exempt("OPTIONS", "/api/me", preflight=is_preflight("OPTIONS", "https://a.example", "GET"))
     assert not is_preflight("OPTIONS", "https://a.example", None)
     assert not is_preflight("OPTIONS", None, "GET")
     assert not is_preflight("GET", "https://a.example", "GET")
-    assert not guard.is_exempt("/api/me", "POST")
+    assert not policy.exempt("POST", "/api/me")
 
 
 @pytest.mark.parametrize(
@@ -338,18 +350,13 @@ def test_decisions_do_not_depend_on_the_local_time_zone(monkeypatch: pytest.Monk
     ids=lambda v: repr(v)[:40] if isinstance(v, list) else None,
 )
 def test_header_parsing(values: list[str], expected: tuple[int, str]) -> None:
-    guard = Guard(Settings(secret=SECRET))
-    result = guard.authenticate(values, T)
-    assert isinstance(result, Rejection)
-    assert (result.status, result.reason) == expected
+    assert outcome(engine_for(Settings(secret=SECRET), ALICE), values) == expected
 
 
 def test_header_bound_is_exact() -> None:
-    guard = Guard(Settings(secret=SECRET, max_header_bytes=300))
-    at_bound = guard.authenticate(["Bearer " + "a" * 293], T)
-    over = guard.authenticate(["Bearer " + "a" * 294], T)
-    assert isinstance(at_bound, Rejection) and at_bound.reason == "invalid"
-    assert isinstance(over, Rejection) and over.reason == "header_too_large"
+    engine = engine_for(Settings(secret=SECRET, max_header_bytes=300), ALICE)
+    assert outcome(engine, ["Bearer " + "a" * 293]) == (401, "invalid")
+    assert outcome(engine, ["Bearer " + "a" * 294]) == (431, "header_too_large")
 
 
 def test_user_state_reads_documents() -> None:
@@ -364,12 +371,11 @@ def test_user_state_reads_documents() -> None:
 
 def test_pyjwt_refuses_what_the_guard_refuses_for_it() -> None:
     """A token PyJWT alone accepts only when the guard's own checks do too, on the same parsed claims."""
-    guard = Guard(Settings(secret=SECRET))
+    engine = engine_for(Settings(secret=SECRET), ALICE)
     token = jwt.encode({"sub": "alice", "iat": T - 1, "exp": T + 60, "crit": ["x"]}, SECRET, algorithm="HS256")
-    assert isinstance(guard.authenticate([f"Bearer {token}"], T), Verified)  # "crit" in claims is just a claim
+    assert outcome(engine, [f"Bearer {token}"]) == (200, "ok")  # "crit" in claims is just a claim
     with_crit = jwt.encode({"sub": "alice", "iat": T - 1, "exp": T + 60}, SECRET, "HS256", headers={"crit": ["x"]})
-    refused = guard.authenticate([f"Bearer {with_crit}"], T)
-    assert isinstance(refused, Rejection) and refused.reason == "invalid"
+    assert outcome(engine, [f"Bearer {with_crit}"]) == (401, "invalid")
 
 
 def _public_pem() -> str:
@@ -381,7 +387,7 @@ def _public_pem() -> str:
 
 def test_keys_are_checked_at_start_up() -> None:
     with pytest.raises(ConfigError) as raised:
-        Guard(Settings(algorithms=("RS256",), public_key="-----BEGIN PUBLIC KEY-----\nnot a key\n"))
+        engine_for(Settings(algorithms=("RS256",), public_key="-----BEGIN PUBLIC KEY-----\nnot a key\n"))
     assert raised.value.variable == "JWTGUARD_PUBLIC_KEY"
     with pytest.raises(ConfigError) as raised:
         Settings(algorithms=("RS256",), public_key=_public_pem(), jwks_url="https://idp.example/jwks")
@@ -443,16 +449,9 @@ def test_one_token_as_the_clock_moves(
     now: float, leeway: float, document: dict[str, Any] | None, expected: tuple[int, str]
 ) -> None:
     settings = Settings(secret=SECRET, leeway=leeway)
-    guard = Guard(settings)
+    engine = engine_for(settings, document, lambda: now)
     # A whole-second issuer: an integer iat (the same-second row depends on it).
     token = jwt.encode({"sub": "alice", "iat": int(T) - 10, "nbf": T + 5, "exp": T + 60}, SECRET, algorithm="HS256")
-    outcomes = []
-    for _ in range(2):  # the second read is a cache hit
-        result = guard.authenticate([f"Bearer {token}"], now)
-        if isinstance(result, Rejection):
-            outcomes.append((result.status, result.reason))
-            continue
-        verdict = guard.decide(result, user_state(document, settings))
-        outcomes.append((200, "ok") if verdict is None else (verdict.status, verdict.reason))
+    outcomes = [outcome(engine, [f"Bearer {token}"]) for _ in range(2)]  # the second read is a cache hit
     assert outcomes == [expected, expected]
-    assert guard.metrics.snapshot()["token_cache"]["hits"] == 1
+    assert engine.metrics.snapshot()["token_cache"]["hits"] == 1

@@ -20,10 +20,12 @@ from typing import Any
 import jwt
 import pytest
 
-from jwtguard import Admin, ConfigError, Guard, JWTGuardASGI, JWTGuardWSGI, Settings
+from jwtguard import Admin, ConfigError, JWTGuardASGI, JWTGuardWSGI, MemoryStore, Settings
 from jwtguard.config import mask_url
-from jwtguard.core import FrozenDict, UserState, freeze, is_stale
+from jwtguard.engine import Engine
 from jwtguard.explain import explain, format_report
+from jwtguard.invalidation import InvalidationBus
+from jwtguard.sansio import FrozenDict, Request, freeze, is_stale
 from jwtguard.tokens import issue_token
 
 from conftest import SECRET, Reply, bearer
@@ -57,7 +59,6 @@ def _flask_app() -> Any:
 
 def _starlette_app() -> Any:
     from starlette.applications import Starlette
-    from starlette.requests import Request
     from starlette.responses import JSONResponse
     from starlette.routing import Route
 
@@ -267,12 +268,10 @@ def test_an_issued_token_on_a_whole_second_dies_at_a_logout_later_in_that_second
     whole = float(math.floor(time.time()) - 30)
     token = issue_token(settings, "alice", now=whole)
     assert jwt.decode(token, options={"verify_signature": False})["iat"] == whole
-    guard = Guard(settings)
-    verified = guard.authenticate([f"Bearer {token}"], whole + 1)
-    assert not isinstance(verified, type(None)) and hasattr(verified, "iat")
-    later_that_second = UserState(not_before=whole + 0.001)
-    rejection = guard.decide(verified, later_that_second)  # type: ignore[arg-type]
-    assert rejection is not None and rejection.reason == "revoked"
+    store = MemoryStore(settings)
+    store.put("alice", {"destroyAnyJWTbefore": whole + 0.001})  # a logout later in that second
+    engine = Engine(settings, store=store, clock=lambda: whole + 1, bus=InvalidationBus())
+    assert engine.handle(Request("GET", "/api", (f"Bearer {token}",))).reason == "revoked"
     # A whole-second issuer (an integer iat) keeps the documented same-second window.
     assert not is_stale(int(whole), whole + 0.001)
     assert is_stale(whole, whole + 0.001)

@@ -274,7 +274,7 @@ def test_zero_token_cache_ttl_checks_every_signature(
     bearer = token(rsa_key("old"), "old")
     for _ in range(3):
         assert get(client, bearer).status == 200
-    metrics = client.guard.guard.metrics.snapshot()["token_cache"]
+    metrics = client.guard.metrics.snapshot()["token_cache"]
     assert (metrics["hits"], metrics["size"]) == (0, 0)
 
 
@@ -308,7 +308,7 @@ def test_outage_serves_known_keys_stale_then_503(
     timer.advance(120)  # 181 s old: past lifespan + stale max age
     assert_unavailable(get(client, token(key, "k1", jti="d")), "7")
     assert_unavailable(get(client, token(key, "k1", jti="d")), "7")
-    assert client.guard.guard.metrics.snapshot()["rejected"]["key_source_unavailable"] == 3
+    assert client.guard.metrics.snapshot()["rejected"]["key_source_unavailable"] == 3
     idp.mode, idp.status = "ok", 200
     timer.advance(7)
     assert get(client, token(key, "k1", jti="d")).status == 200  # the 503 was not cached as a verdict

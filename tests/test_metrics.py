@@ -38,7 +38,7 @@ def test_counters_follow_what_the_guard_answered(make_client: Any, settings: Set
     assert client("GET", "/api/me", bearer(expired)).status == 401
     assert client("GET", "/public").status == 200  # exempt: not counted
 
-    snap = client.guard.guard.metrics.snapshot()
+    snap = client.guard.metrics.snapshot()
     assert snap["accepted"] == 3
     rejected = {reason: n for reason, n in snap["rejected"].items() if n}
     assert rejected == {"disabled": 1, "unknown_user": 1, "missing_token": 1, "invalid": 1, "expired": 1}
@@ -62,7 +62,7 @@ def test_store_errors_are_counted_and_timed(make_client: Any) -> None:
     settings = Settings(secret=SECRET, store_url=f"mongodb://127.0.0.1:{free_port()}/x", store_timeout=0.2)
     client = make_client(settings)
     assert client("GET", "/api/me", bearer(token_for("alice"))).status == 503
-    snap = client.guard.guard.metrics.snapshot()
+    snap = client.guard.metrics.snapshot()
     assert snap["store"]["errors"] == 1
     assert snap["store"]["loads"] == 1
     assert snap["rejected"]["store_unavailable"] == 1
@@ -94,7 +94,7 @@ def test_prometheus_text_without_the_global_registry(make_client: Any, settings:
     client = make_client(settings)
     client("GET", "/api/me", bearer(token_for("alice")))
     client("GET", "/api/me")
-    body, content_type = prometheus_text(client.guard.guard.metrics)
+    body, content_type = prometheus_text(client.guard.metrics)
     assert content_type.startswith("text/plain")
     samples = {
         (s.name, tuple(sorted(s.labels.items()))): s.value

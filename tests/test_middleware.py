@@ -186,7 +186,7 @@ def test_unknown_user_is_cached(make_client: Any, settings: Settings, users: Any
     client = make_client(settings)
     for _ in range(5):
         assert client("GET", "/api/me", bearer(token_for("ghost"))).status == 401
-    states = client.guard.guard.states
+    states = client.guard.engine.states
     assert states.misses == 1
     assert states.hits == 4
 

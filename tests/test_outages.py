@@ -151,7 +151,7 @@ class WSGITarget:
         self.middleware = JWTGuardWSGI(app.wsgi_app, settings=settings, store=store)
         app.wsgi_app = self.middleware  # type: ignore[method-assign]
         self.app = app
-        self.guard = self.middleware.guard
+        self.guard = self.middleware.engine
         self._local = threading.local()
 
     def get(self, token: str | None = None, path: str = "/api/me") -> Reply:
@@ -201,7 +201,7 @@ class ASGITarget:
         self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self._thread.start()
         self.middleware = JWTGuardASGI(starlette_app(), settings=settings, store=store)
-        self.guard = self.middleware.guard
+        self.guard = self.middleware.engine
         self.client = httpx.AsyncClient(transport=httpx.ASGITransport(app=self.middleware), base_url="http://test")
 
     def submit(self, coroutine: Awaitable[T]) -> Future[T]:

@@ -24,14 +24,39 @@ from bson import Decimal128, Int64, ObjectId, Timestamp
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from jwtguard import Guard, Rejection, Settings, Verified
-from jwtguard.core import UserState, user_state
+from jwtguard import MemoryStore, Settings
+from jwtguard.engine import Engine
+from jwtguard.invalidation import InvalidationBus
+from jwtguard.sansio import Decision, Policy, Request, UserState, Verified, user_state
 from jwtguard.stores.base import Change
 
-from conftest import SECRET
+from conftest import SECRET, verified
 
 SETTINGS = Settings(secret=SECRET, store_url="mongodb://127.0.0.1:1/x")
-GUARD = Guard(SETTINGS)
+POLICY = Policy(SETTINGS)
+
+
+class _Recording(MemoryStore):
+    """An empty store that remembers every id it was asked for (a token that reaches it passed every check)."""
+
+    def __init__(self) -> None:
+        super().__init__(SETTINGS)
+        self.asked: list[object] = []
+
+    def load(self, user_id: object) -> None:  # type: ignore[override]
+        self.asked.append(user_id)
+        return None
+
+
+def judge(values: list[str]) -> tuple[Decision, list[object]]:
+    """The engine's decision on these Authorization values, and the ids its store was asked for."""
+    store = _Recording()
+    # Nothing cached: every request is judged from scratch.
+    fresh = SETTINGS.replace(cache_ttl=0, token_cache_ttl=0)
+    engine = Engine(fresh, store=store, clock=lambda: NOW, bus=InvalidationBus())
+    return engine.handle(Request("GET", "/api/me", tuple(values))), store.asked
+
+
 NOW = float(int(time.time()))
 MAX_HEADER = SETTINGS.max_header_bytes
 
@@ -103,13 +128,13 @@ header_values = st.one_of(
 @settings(max_examples=200, deadline=None)
 @given(st.lists(header_values, max_size=3))
 def test_any_authorization_values_never_raise(values: list[str]) -> None:
-    result = GUARD.authenticate(values, NOW)
-    if isinstance(result, Verified):
+    result, asked = judge(values)
+    if asked:
         # Only one field, and it carries a Bearer token that truly is signed with the secret.
         assert len(values) == 1 and genuinely_signed(values[0])
-        assert result.user_id == "alice"
+        assert asked == ["alice"] and result.reason == "unknown_user"
         return
-    assert isinstance(result, Rejection)
+    assert result.kind == "refuse"
     assert result.status in (400, 401, 431)
     if any(len(value) > MAX_HEADER for value in values) and len(values) == 1:
         assert result.status == 431
@@ -122,7 +147,7 @@ def test_any_authorization_values_never_raise(values: list[str]) -> None:
 def test_the_genuine_token_passes(scheme: str) -> None:
     """The positive side of the property above: its seed, unmutated, is accepted."""
     assert genuinely_signed(f"{scheme} {GENUINE}")
-    assert isinstance(GUARD.authenticate([f"{scheme} {GENUINE}"], NOW), Verified)
+    assert judge([f"{scheme} {GENUINE}"])[1] == ["alice"]
 
 
 def _finite_number(value: Any) -> bool:
@@ -142,23 +167,26 @@ def test_signed_claims_of_any_shape_never_raise(sub: Any, iat: Any, exp: Any, nb
         payload["nbf"] = nbf
     token = jwt.encode(payload, SECRET, algorithm="HS256")
     assume(len(token) + 7 <= MAX_HEADER)
-    result = GUARD.authenticate([f"Bearer {token}"], NOW)
-    if isinstance(result, Verified):
+    result, asked = judge([f"Bearer {token}"])
+    if asked:
         # Only a plain string or 64-bit integer can reach a store query.
-        assert type(result.user_id) in (str, int)
-        if isinstance(result.user_id, str):
-            assert 0 < len(result.user_id) <= SETTINGS.max_user_id_length and result.user_id.isprintable()
+        (user_id,) = asked
+        assert type(user_id) in (str, int)
+        if isinstance(user_id, str):
+            assert 0 < len(user_id) <= SETTINGS.max_user_id_length and user_id.isprintable()
         else:
-            assert -(2**63) <= result.user_id < 2**63
+            assert -(2**63) <= user_id < 2**63
         assert _finite_number(iat) and _finite_number(exp)
         assert exp > NOW and iat <= NOW
         assert not nbf_present or nbf is None or (_finite_number(nbf) and nbf <= NOW)
         # The verdict on any state never raises either, and only "accept" or a 401 comes out.
+        read = POLICY.verified({}, payload)
+        assert isinstance(read, Verified)
         for state in (None, UserState(), UserState(not_before=NOW - 5), UserState(enabled=False)):
-            verdict = GUARD.decide(result, state)
-            assert verdict is None or verdict.status == 401
+            verdict = POLICY.decide(read, state)
+            assert verdict.kind == "accept" or verdict.status == 401
     else:
-        assert isinstance(result, Rejection)
+        assert result.kind == "refuse"
         assert (result.status, result.error) == (401, "invalid_token")
         assert result.reason in ("invalid", "expired")
 
@@ -201,10 +229,9 @@ def test_any_stored_document_reads_without_raising_and_fails_closed(document: di
         assert state.not_before is None
     elif state.not_before is not None:
         assert math.isfinite(state.not_before)
-    verified = Verified({}, "alice", NOW, NOW + 60, None)
-    decision = GUARD.decide(verified, state)
-    assert decision is None or decision.status == 401
-    if decision is None:
+    decision = POLICY.decide(verified(SETTINGS, "alice", NOW, NOW + 60), state)
+    assert decision.kind == "accept" or decision.status == 401
+    if decision.kind == "accept":
         # Accepted only with every stored value read, the switch on, and no later cut-off.
         assert state.enabled and not state.malformed
         assert state.not_before is None or state.not_before < NOW + 1

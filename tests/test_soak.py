@@ -27,7 +27,8 @@ import jwt
 import pytest
 
 from jwtguard import Admin, JWTGuardASGI, JWTGuardWSGI, Settings
-from jwtguard.cache import StateCache, invalidate_everywhere
+from jwtguard.cache import StateCache
+from jwtguard.invalidation import invalidate_everywhere
 
 from conftest import SECRET, flask_app, starlette_app
 
@@ -171,7 +172,7 @@ def test_soak_both_adapters_while_an_admin_flips_users(mongo_uri: str, users: An
     wsgi = JWTGuardWSGI(flask.wsgi_app, settings=settings)
     flask.wsgi_app = wsgi  # type: ignore[method-assign]
     asgi = JWTGuardASGI(starlette_app(), settings=settings)
-    guards = [wsgi.guard, asgi.guard]
+    guards = [wsgi.engine, asgi.engine]
 
     def wsgi_worker(seed: int) -> None:
         rng = random.Random(seed)

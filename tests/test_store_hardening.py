@@ -25,7 +25,7 @@ import pytest
 from bson import DatetimeMS, ObjectId
 
 from jwtguard import Admin, Settings
-from jwtguard.core import UserState, epoch_seconds, user_state
+from jwtguard.sansio.state import UserState, epoch_seconds, user_state
 from jwtguard.stores import Change, open_store
 from jwtguard.stores.mongo import records_collection
 from jwtguard.stores.sqlite import database_path
@@ -176,11 +176,11 @@ def test_declared_int_type_maps_decimal_claims_and_refuses_others(make_client: A
         reply = client("GET", "/api/me", bearer(issue_token(settings, "42")))
         assert reply.status == 200, reply.body
         assert client("GET", "/api/me", bearer(issue_token(settings, 42))).status == 200
-        loads = client.guard.guard.metrics.snapshot()["store"]["loads"]  # type: ignore[attr-defined]
+        loads = client.guard.metrics.snapshot()["store"]["loads"]  # type: ignore[attr-defined]
         assert loads == 1  # "42" and 42 share one cache entry
         reply = client("GET", "/api/me", bearer(issue_token(settings, "abc")))
         assert (reply.status, reply.json()["reason"]) == (401, "invalid")
-        assert client.guard.guard.metrics.snapshot()["store"]["loads"] == loads  # type: ignore[attr-defined]
+        assert client.guard.metrics.snapshot()["store"]["loads"] == loads  # type: ignore[attr-defined]
         admin.disable_user(42)
         reply = client("GET", "/api/me", bearer(issue_token(settings, "42")))
         assert (reply.status, reply.json()["reason"]) == (401, "disabled")

@@ -24,13 +24,13 @@ from typing import Any, TypeVar
 import pytest
 
 from jwtguard import Admin, AsyncAdmin, Settings
-from jwtguard.core import Guard, UserState, Verified, user_state
 from jwtguard.errors import ConfigError, StoreError
+from jwtguard.sansio import Policy, UserState, user_state
 from jwtguard.stores import AsyncStore, Change, Store, open_async_store, open_store
 from jwtguard.stores.base import CUTOFF_RECORDS
 from jwtguard.stores.sqlite import MAX_IDLE_CONNECTIONS, database_path
 
-from conftest import SECRET, bearer
+from conftest import SECRET, bearer, verified
 
 T = TypeVar("T")
 
@@ -199,23 +199,23 @@ def test_decisions_do_not_depend_on_the_local_time_zone(
     """Naive datetimes read as local time would shift the cut-off by hours: a revocation bypass."""
     local_zone(zone)
     assert time.localtime().tm_zone != "" and (zone == "UTC") == (time.timezone == 0)
-    guard = Guard(store_settings)
+    policy = Policy(store_settings)
     now = time.time()
     store.apply("alice", Change(not_before=datetime.fromtimestamp(now - 60, timezone.utc), create=True))
-    before = Verified({}, "alice", now - 61.5, now + 600, None)
-    after = Verified({}, "alice", now - 58.5, now + 600, None)
+    before = verified(store_settings, "alice", now - 61.5)
+    after = verified(store_settings, "alice", now - 58.5)
 
     state = state_of(store, store_settings, "alice")
-    assert guard.decide(before, state) is guard.revoked
-    assert guard.decide(after, state) is None
+    assert policy.decide(before, state) is policy.refusals["revoked"]
+    assert policy.decide(after, state).kind == "accept"
 
     async def load(async_store: AsyncStore) -> Any:
         return await async_store.load("alice")
 
     async_state = user_state(run_async(store_settings, load), store_settings)
     assert async_state == state
-    assert guard.decide(before, async_state) is guard.revoked
-    assert guard.decide(after, async_state) is None
+    assert policy.decide(before, async_state) is policy.refusals["revoked"]
+    assert policy.decide(after, async_state).kind == "accept"
 
 
 def test_async_store_gives_the_same_answers(store: Store, store_settings: Settings) -> None:
@@ -335,15 +335,15 @@ def test_sqlite_write_from_another_process_is_seen(tmp_path: Path) -> None:
     store = open_store(settings)
     try:
         store.apply("alice", Change(create=True))
-        guard = Guard(settings)
-        token = Verified({}, "alice", time.time(), time.time() + 600, None)
-        assert guard.decide(token, user_state(store.load("alice"), settings)) is None
+        policy = Policy(settings)
+        token = verified(settings, "alice", time.time())
+        assert policy.decide(token, user_state(store.load("alice"), settings)).kind == "accept"
         code = (
             "import sys; from jwtguard import Admin, Settings; "
             "Admin(Settings(secret=sys.argv[1], store_url=sys.argv[2])).disable_user('alice')"
         )
         subprocess.run([sys.executable, "-c", code, SECRET, settings.store_url or ""], check=True, timeout=60)
-        assert guard.decide(token, user_state(store.load("alice"), settings)) is guard.disabled
+        assert policy.decide(token, user_state(store.load("alice"), settings)) is policy.refusals["disabled"]
     finally:
         store.close()
 
@@ -586,7 +586,7 @@ def test_sqlite_values_written_by_another_program_read_as_on_mongodb(
 FORKED_WORKER = """
 import os, sys
 from jwtguard import Settings
-from jwtguard.core import user_state
+from jwtguard.sansio import user_state
 from jwtguard.stores import Change
 from jwtguard.stores.sqlite import SQLiteStore
 

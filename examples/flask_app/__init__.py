@@ -119,7 +119,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     @app.get("/metrics")
     def metrics() -> Any:
         # Prometheus text with the `prometheus` extra installed, JSON otherwise.
-        body, content_type = render(guard.guard.metrics)
+        body, content_type = render(guard.metrics)
         return Response(body, content_type=content_type)
 
     app.wsgi_app = guard  # type: ignore[method-assign]

@@ -125,7 +125,7 @@ def create_app(settings: Settings | None = None) -> JWTGuardASGI:
 
     async def metrics(request: Request) -> Response:
         # Prometheus text with the `prometheus` extra installed, JSON otherwise.
-        body, content_type = render(guard.guard.metrics)
+        body, content_type = render(guard.metrics)
         return Response(body, media_type=content_type)
 
     @contextlib.asynccontextmanager

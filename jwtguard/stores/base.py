@@ -2,7 +2,7 @@
 
 A store returns a user's document (only the fields jwtguard reads) and applies
 admin changes. Reading a document into a decision is pure and shared
-(:func:`jwtguard.core.user_state`); sync and async stores differ only by
+(:func:`jwtguard.sansio.state.user_state`); sync and async stores differ only by
 ``await``.
 """
 
@@ -14,22 +14,17 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from ..config import Settings
+
+# Where a store puts jwtguard's own cut-off records (MongoDB: the ``at`` of each record in
+# ``<JWTGUARD_USERS_COLLECTION>_revocations``) and the mark of a document it could not decode:
+# names starting with ``$`` are refused by the settings, so they never collide with a field.
+from ..sansio.state import CUTOFF_RECORDS as CUTOFF_RECORDS
+from ..sansio.state import UNREADABLE as UNREADABLE
 from ..userid import UserId as UserId
 from ..userid import UserKey as UserKey
 from ..userid import user_key
 
 Document = Mapping[str, Any]
-
-#: The key under which a store hands over jwtguard's own cut-off records with
-#: a user's document (MongoDB: the ``at`` of each record in
-#: ``<JWTGUARD_USERS_COLLECTION>_revocations``). Field names starting with
-#: ``$`` are refused by the settings, so it never collides with a field.
-CUTOFF_RECORDS = "$jwtguard.cutoffs"
-
-#: Present (with the error's kind) when the user's document could not be
-#: decoded at all: the core refuses that user's tokens (fail closed).
-UNREADABLE = "$jwtguard.unreadable"
-
 
 def store_key(user_id: UserId, settings: Settings) -> UserKey:
     """The canonical id a store operation matches (:func:`jwtguard.userid.user_key`).

@@ -49,7 +49,7 @@ DEFAULT_DATABASE = "jwtguard"
 
 #: Dates come back time-zone-aware (UTC), and a date beyond ``datetime``'s
 #: years as a ``DatetimeMS`` rather than an ``InvalidBSON`` out of the read:
-#: the core reads it as unreadable and refuses the user's tokens.
+#: the policy reads it as unreadable and refuses the user's tokens.
 CODEC_OPTIONS: CodecOptions[dict[str, Any]] = CodecOptions(
     tz_aware=True, tzinfo=timezone.utc, datetime_conversion=DatetimeConversion.DATETIME_AUTO
 )

@@ -23,7 +23,7 @@ Schema (the table is named by ``JWTGUARD_USERS_COLLECTION``)::
 * ``enabled`` is 1, 0, or NULL for "never set" (enabled, as a MongoDB
   document without the field).
 * Values of other types that another program writes into the file are handed
-  to the core as stored, so MongoDB's rules apply to them: a millisecond
+  to the policy as stored, so MongoDB's rules apply to them: a millisecond
   count is converted, unreadable dates refuse the user's tokens, and any
   ``enabled`` other than 1 disables.
 
@@ -33,8 +33,8 @@ Schema (the table is named by ``JWTGUARD_USERS_COLLECTION``)::
 
 Writes are read-compare-write inside one ``BEGIN IMMEDIATE`` transaction, so
 writers in every process are serialised: a cut-off is written only when it
-is later than the stored one, compared in epoch seconds by the core's
-reading rules (:func:`jwtguard.core.epoch_seconds`; an unreadable stored
+is later than the stored one, compared in epoch seconds by the policy's
+reading rules (:func:`jwtguard.sansio.state.epoch_seconds`; an unreadable stored
 cut-off is kept, so the user's tokens stay refused), and the enabled flag is
 set in the same transaction without touching it.
 
@@ -50,7 +50,7 @@ Column names are fixed; the configured field names are applied when a row is
 read: :meth:`SQLiteStore.load` returns ``{"_id": id, <first
 JWTGUARD_NOT_BEFORE_FIELDS>: aware UTC datetime, <JWTGUARD_ENABLED_FIELD>:
 bool}`` (absent keys for NULL columns), the shape a MongoDB document has, so
-:func:`jwtguard.core.user_state` reads both stores alike. The embedded store
+:func:`jwtguard.sansio.state.user_state` reads both stores alike. The embedded store
 holds jwtguard's own cut-off only, so the further not-before fields that an
 application may keep in MongoDB have no column here.
 """
@@ -69,8 +69,8 @@ from datetime import datetime, timezone
 from typing import Any
 
 from ..config import Settings
-from ..core import epoch_seconds
 from ..errors import ConfigError, StoreError
+from ..sansio.state import epoch_seconds
 from ..userid import user_key
 from .base import Change, Document, UserId, store_key
 
@@ -84,7 +84,7 @@ MAX_IDLE_CONNECTIONS = 8
 
 _INT64 = 2**63
 
-#: :func:`jwtguard.core.user_state` reads a stored number above this as milliseconds.
+#: :func:`jwtguard.sansio.state.user_state` reads a stored number above this as milliseconds.
 _MILLISECONDS_ABOVE = 1e11
 
 _announced: set[str] = set()  # paths already named in the log by this process
@@ -135,7 +135,7 @@ def _quoted(name: str) -> str:
 
 
 def _storable(user_id: UserId) -> bool:
-    """Whether SQLite can hold *user_id* at all (the core admits nothing else anyway)."""
+    """Whether SQLite can hold *user_id* at all (the policy admits nothing else anyway)."""
     if isinstance(user_id, int):
         return -_INT64 <= user_id < _INT64
     try:
@@ -146,12 +146,12 @@ def _storable(user_id: UserId) -> bool:
 
 
 def _stored_date(value: Any) -> Any:
-    """A ``not_before`` column value as the document field :func:`jwtguard.core.user_state` reads.
+    """A ``not_before`` column value as the document field :func:`jwtguard.sansio.state.user_state` reads.
 
     What jwtguard writes (finite epoch seconds) comes back as an aware UTC
     datetime. A value that another program wrote into the file (text, a
     millisecond count, a number beyond ``datetime``'s range) is handed over
-    as stored, so the core applies the same rules as to a MongoDB field
+    as stored, so the policy applies the same rules as to a MongoDB field
     (milliseconds converted; an unreadable value refuses the user's tokens)
     instead of this load failing with a 500.
     """
@@ -166,7 +166,7 @@ def _stored_date(value: Any) -> Any:
 def _stored_enabled(value: Any) -> Any:
     """An ``enabled`` column value: 1 and 0 are jwtguard's own; any other value is handed over.
 
-    The core accepts only ``True``, so 2, ``'false'`` or ``'true'`` written by
+    The policy accepts only ``True``, so 2, ``'false'`` or ``'true'`` written by
     another program disable the user, as any MongoDB value other than ``true``
     does (``bool('false')`` would have enabled them).
     """

@@ -1,0 +1,292 @@
+"""The engine: caches, keys, store, metrics and logging around the pure policy, in one flow.
+
+:meth:`Engine._flow` is the request's whole story as a generator (httpx's
+``auth_flow`` is the model): it asks the :class:`~jwtguard.sansio.policy.Policy`
+at every step and *yields* the lookups that may need I/O, a signature check
+(:class:`VerifyToken`: a JWKS may have to be read) and a user's state
+(:class:`LoadState`: a store query), which a driver performs:
+:meth:`Engine.handle` (blocking, for WSGI) or :meth:`Engine.ahandle` (async,
+for ASGI: the store's own async client, JWKS reads in a thread). A request
+whose token and user are both cached yields nothing: it is one synchronous
+call on both drivers.
+
+Flow::
+
+    Request -> policy.screen -> [token cache | VerifyToken] -> policy.times
+            -> [state cache | LoadState] -> policy.decide / policy.store_error -> Decision
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from collections.abc import Callable, Generator, Mapping
+from functools import partial
+from typing import Any, NamedTuple, cast
+
+from cachetools import TTLCache
+
+from .cache import StateCache
+from .config import Settings
+from .errors import StoreError
+from .invalidation import InvalidationBus, default_bus
+from .keys import KeySourceUnavailable
+from .metrics import Metrics
+from .sansio.claims import Verified
+from .sansio.credentials import TOKEN68
+from .sansio.decision import Decision
+from .sansio.policy import Policy
+from .sansio.request import Request
+from .sansio.state import UserState, user_state
+from .stores import AsyncStore, Store
+from .tokens import TokenVerifier
+from .userid import UserId, UserKey
+
+logger = logging.getLogger("jwtguard")
+
+
+class VerifyToken(NamedTuple):
+    """A lookup the flow needs: check this token's signature (may read the JWKS)."""
+
+    token: str
+
+
+class LoadState(NamedTuple):
+    """A lookup the flow needs: this user's state, through the state cache (may query the store)."""
+
+    key: UserKey
+    user_id: UserId
+
+
+Step = VerifyToken | LoadState
+#: What a driver sends back: the verification's outcome, or the state (a StoreError when the store failed).
+Answer = Verified | Decision | UserState | StoreError | None
+Flow = Generator[Step, Answer, Decision]
+
+
+class Engine:
+    """One guard's state and its one request flow, for either adapter.
+
+    :param settings: the validated settings.
+    :param store: the blocking store (WSGI, :meth:`handle`).
+    :param async_store: the non-blocking store (ASGI, :meth:`ahandle`).
+    :param clock: wall-clock seconds, for the time claims.
+    :param timer: monotonic seconds, for every cache and the JWKS key source.
+    :param bus: where admin changes arrive (:data:`~jwtguard.invalidation.default_bus`).
+
+    Security: verified signatures are remembered for ``JWTGUARD_TOKEN_CACHE_TTL``
+    (a key the JWKS dropped stops verifying within its lifespan plus that),
+    user states for ``JWTGUARD_CACHE_TTL``; time claims and the user's state
+    are checked on every request.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        store: Store | None = None,
+        async_store: AsyncStore | None = None,
+        clock: Callable[[], float] = time.time,
+        timer: Callable[[], float] = time.monotonic,
+        bus: InvalidationBus = default_bus,
+        verifier: TokenVerifier | None = None,
+    ) -> None:
+        self.settings = settings
+        self.policy = Policy(settings)
+        self.verifier = verifier or TokenVerifier(settings, timer=timer)
+        self.store = store
+        self.async_store = async_store
+        self._clock = clock
+        # A zero token_cache_ttl means: check every signature, remember none.
+        self._remember_tokens = settings.token_cache_ttl > 0
+        self._tokens: TTLCache[str, Verified] = TTLCache(
+            maxsize=settings.cache_maxsize, ttl=settings.token_cache_ttl or 1, timer=timer
+        )
+        self._tokens_lock = threading.Lock()  # a TTLCache lookup reorders it: not thread-safe bare
+        #: User states by canonical id; admin changes published on *bus* drop entries at once.
+        self.states: StateCache[UserState | None] = StateCache(
+            maxsize=settings.cache_maxsize,
+            ttl=settings.cache_ttl,
+            keep_last_known=settings.on_store_error == "stale",
+            timer=timer,
+            bus=bus,
+        )
+        #: Counters for operators (see :mod:`jwtguard.metrics`).
+        self.metrics = Metrics(self.states, self._tokens)
+        self._store_down = False
+        if settings.exempt_methods:
+            logger.warning(
+                "jwtguard: JWTGUARD_EXEMPT_METHODS=%s: every request with these methods reaches the app "
+                "WITHOUT a token, on every route that accepts them (CORS preflights pass without it)",
+                ",".join(sorted(settings.exempt_methods)),
+            )
+        if settings.on_store_error == "allow":
+            logger.warning(
+                "jwtguard: JWTGUARD_ON_STORE_ERROR=allow: while the store is unreachable, revoked and "
+                "disabled users' tokens are ACCEPTED. Do not use this where revocation matters."
+            )
+
+    # -- the flow ---------------------------------------------------------------------------
+
+    def _flow(self, request: Request) -> Flow:
+        policy = self.policy
+        screened = policy.screen(request)
+        if type(screened) is not str:
+            decision = cast(Decision, screened)
+            if decision.kind == "refuse":
+                self._refused(decision, None)
+            return decision
+        token = screened
+        now = self._clock()
+        try:
+            with self._tokens_lock:
+                verified = self._tokens[token]  # one TTL check, unlike get()
+            self.metrics.token_cache_hits += 1
+        except KeyError:
+            self.metrics.token_cache_misses += 1
+            # Only tokens that passed this check are ever cached: a hit needs no regex.
+            if TOKEN68.fullmatch(token) is None:
+                return self._refused(policy.refusals["malformed"], None)
+            outcome = yield VerifyToken(token)
+            if not isinstance(outcome, Verified):
+                return self._refused(cast(Decision, outcome), None)
+            verified = outcome
+            if self._remember_tokens:
+                with self._tokens_lock:
+                    self._tokens[token] = verified
+        refused = policy.times(verified, now)
+        if refused is not None:
+            return self._refused(refused, verified.user_id)
+        key = verified.key
+        assert key is not None
+        cached = self.states.peek(key)
+        if cached is not None:
+            state = cached[0]
+        else:
+            loaded = yield LoadState(key, verified.user_id)
+            if isinstance(loaded, StoreError):
+                self._store_failed(loaded)
+                known = self.states.last_known(key, self.settings.stale_max_age)
+                decision = policy.store_error(verified, known)
+                return self._counted(decision, verified.user_id)
+            state = cast("UserState | None", loaded)
+        return self._counted(policy.decide(verified, state), verified.user_id)
+
+    def _counted(self, decision: Decision, user_id: UserId | None) -> Decision:
+        if decision.kind == "accept":
+            self.metrics.accepted += 1
+            return decision
+        return self._refused(decision, user_id)
+
+    def _refused(self, decision: Decision, user_id: UserId | None) -> Decision:
+        self.metrics.reject(decision.reason)
+        if user_id is None:
+            logger.debug("jwtguard: rejected (%s) before any user lookup", decision.reason)
+        else:
+            logger.debug("jwtguard: rejected (%s) for user %r", decision.reason, user_id)
+        return decision
+
+    # -- the lookups ------------------------------------------------------------------------
+
+    def verify(self, token: str) -> Verified | Decision:
+        """Check *token*'s signature, audience and issuer, then read it by the policy."""
+        try:
+            header, claims = self.verifier.verify(token)
+            return self.policy.verified(header, claims)
+        except KeySourceUnavailable as exc:
+            # Not a verdict on the token: 503, nothing cached, no logout signal.
+            logger.debug("jwtguard: token not checked: %s", exc)
+            return self.policy.refusals["key_source_unavailable"]
+        except Exception as exc:  # every failure of hostile input is a 401, never a 500
+            logger.debug("jwtguard: token rejected: %s", type(exc).__name__)
+            return self.policy.refusals["invalid"]
+
+    def read_state(self, document: Mapping[str, Any] | None) -> UserState | None:
+        """Turn what the store answered into a state; notes that the store is back."""
+        if self._store_down:
+            self._store_down = False
+            logger.warning("jwtguard: the store answers again")
+        state = user_state(document, self.settings)
+        if state is not None and state.unreadable is not None:
+            user = document.get("_id") if document is not None else None
+            logger.warning("jwtguard: user %r has an unreadable %s; refusing its tokens", user, state.unreadable)
+        return state
+
+    def _store_failed(self, error: StoreError) -> None:
+        if not self._store_down:
+            self._store_down = True
+            logger.warning("jwtguard: the store is unreachable (%s)", error)
+
+    def _load(self, user_id: UserId) -> UserState | None:
+        assert self.store is not None, "this engine has no blocking store"
+        started = time.perf_counter()  # only real store queries are timed
+        try:
+            document = self.store.load(user_id)
+        except StoreError:
+            self.metrics.store_load(time.perf_counter() - started, failed=True)
+            raise
+        self.metrics.store_load(time.perf_counter() - started, failed=False)
+        return self.read_state(document)
+
+    async def _aload(self, user_id: UserId) -> UserState | None:
+        assert self.async_store is not None, "this engine has no async store"
+        started = time.perf_counter()
+        try:
+            document = await self.async_store.load(user_id)
+        except StoreError:
+            self.metrics.store_load(time.perf_counter() - started, failed=True)
+            raise
+        self.metrics.store_load(time.perf_counter() - started, failed=False)
+        return self.read_state(document)
+
+    # -- the drivers ------------------------------------------------------------------------
+
+    def handle(self, request: Request) -> Decision:
+        """The decision on *request*, performing lookups in this thread (the WSGI driver)."""
+        flow = self._flow(request)
+        try:
+            step = next(flow)
+            while True:
+                if type(step) is VerifyToken:
+                    answer: Answer = self.verify(step.token)
+                else:
+                    assert isinstance(step, LoadState)
+                    try:
+                        answer = self.states.load(step.key, partial(self._load, step.user_id))
+                    except StoreError as exc:
+                        answer = exc
+                step = flow.send(answer)
+        except StopIteration as done:
+            return cast(Decision, done.value)
+
+    async def ahandle(self, request: Request) -> Decision:
+        """The decision on *request* without blocking the loop (the ASGI driver).
+
+        Signatures that may need a JWKS read are checked in a worker thread;
+        the store is awaited on its own async client.
+        """
+        flow = self._flow(request)
+        try:
+            step = next(flow)
+            while True:
+                if type(step) is VerifyToken:
+                    if self.verifier.needs_io:
+                        answer: Answer = await asyncio.to_thread(self.verify, step.token)
+                    else:
+                        answer = self.verify(step.token)
+                else:
+                    assert isinstance(step, LoadState)
+                    try:
+                        answer = await self.states.aload(step.key, partial(self._aload, step.user_id))
+                    except StoreError as exc:
+                        answer = exc
+                step = flow.send(answer)
+        except StopIteration as done:
+            return cast(Decision, done.value)
+
+    def forget_tokens(self) -> None:
+        """Drop remembered verifications (after a key rotation, say)."""
+        with self._tokens_lock:
+            self._tokens.clear()

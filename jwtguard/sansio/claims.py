@@ -1,0 +1,118 @@
+"""Verified tokens and the rules on their claims: types, dates, lifetime, staleness."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+from ..userid import UserId, UserKey
+from .decision import Decision
+
+#: NumericDates that a datetime can represent (RFC 7519 §2): 0001-01-01 to 9999-12-31 UTC.
+EARLIEST_DATE: Final = -62_135_596_800
+LATEST_DATE: Final = 253_402_300_799
+
+
+@dataclass(frozen=True, slots=True)
+class Verified:
+    """A token whose signature, audience and issuer checked out, and what jwtguard read from it.
+
+    ``claims`` are frozen (:func:`freeze`): the same object serves every
+    request with this token while it is cached. ``key`` is the user's
+    canonical id (:func:`jwtguard.userid.user_key`), computed once. ``accept``
+    is the decision every accepted request with this token gets, built once.
+    """
+
+    claims: Mapping[str, Any]
+    user_id: UserId
+    iat: float
+    exp: float
+    nbf: float | None
+    key: UserKey | None = None
+    accept: Decision | None = None
+
+
+def time_claim(claims: Mapping[str, Any], name: str) -> float | None:
+    """A time claim's value as given, or None when absent; ValueError for anything that is no date.
+
+    An ``int`` stays an ``int``: its resolution decides :func:`is_stale`.
+    NumericDates no ``datetime`` can represent (before the year 1, after 9999:
+    ``1e400``, ``-10**18``, hundreds of digits) are no dates at all.
+    """
+    value = claims.get(name)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(name)
+    # Compared as given: an int of hundreds of digits compares with these bounds without
+    # overflowing; NaN compares false with both.
+    if not EARLIEST_DATE <= value <= LATEST_DATE:
+        raise ValueError(name)
+    return value
+
+
+def time_reason(verified: Verified, now: float, leeway: float) -> str | None:
+    """Why the token's time claims refuse it at *now* (``expired``, ``invalid``), or None.
+
+    Checked on every request, cached verification or not (RFC 7519 §4.1.4-§4.1.6).
+    """
+    if verified.exp <= now - leeway:
+        return "expired"
+    if verified.iat > now + leeway:
+        return "invalid"  # issued in the future
+    if verified.nbf is not None and verified.nbf > now + leeway:
+        return "invalid"
+    return None
+
+
+def is_stale(iat: float, not_before: float) -> bool:
+    """True when a token issued at *iat* is older than the cut-off *not_before*.
+
+    The comparison is at the resolution the token declares. An integer ``iat``
+    (a whole-second issuer, RFC 7519 §2 NumericDate) is compared with the
+    cut-off truncated to the second, so a token minted in the same second as
+    the cut-off passes (a documented window under one second). A JSON number
+    with a fraction or a decimal point (``1800000000.0``, as
+    :func:`jwtguard.tokens.issue_token` writes even when its millisecond
+    ``iat`` lands on a whole second) compares exactly.
+    """
+    if isinstance(iat, int):
+        return iat < math.floor(not_before)
+    return iat < not_before
+
+
+class FrozenDict(dict[str, Any]):
+    """A read-only ``dict``: nested claim objects, shared by every request with the same token.
+
+    It is a real ``dict`` subclass, so ``json.dumps`` and ``jsonify`` serialise it;
+    every method that would change it raises ``TypeError``; ``.copy()`` is a plain ``dict``.
+    """
+
+    __slots__ = ()
+
+    def _read_only(self, *args: object, **kwargs: object) -> Any:
+        raise TypeError("jwtguard claims are read-only; copy them (dict(...)) to change them")
+
+    __setitem__ = __delitem__ = __ior__ = _read_only
+    clear = pop = popitem = setdefault = update = _read_only
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # copy, deepcopy and pickle build a new one from a plain dict instead of item by item.
+        return (FrozenDict, (dict(self),))
+
+    def __repr__(self) -> str:
+        return f"FrozenDict({dict.__repr__(self)})"
+
+
+def freeze(value: Any) -> Any:
+    """*value* with every nested list made a tuple and every object a :class:`FrozenDict`.
+
+    JSON values only (what a JWT payload decodes to); other values are returned as they are.
+    """
+    if isinstance(value, dict):
+        return FrozenDict({key: freeze(item) for key, item in value.items()})
+    if isinstance(value, list):
+        return tuple(freeze(item) for item in value)
+    return value

@@ -1,0 +1,178 @@
+"""Every outcome as a value: the one table of reasons, and the :class:`Decision` a request gets.
+
+:data:`REASONS` is the vocabulary: the policy builds its answers from it, the
+metrics count by it, ``explain`` names it and a test checks the README's
+table against it. A :class:`Decision` is what an adapter turns into a
+response: refusals are built once per policy (as starlette's ``cors.py``
+precomputes its headers); an accept carries the headers to add, the claims
+and the user id.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, AnyStr, Final, Literal
+
+UserId = str | int
+
+Challenge = Literal["bare", "error", "none"]
+
+
+@dataclass(frozen=True, slots=True)
+class Reason:
+    """One reason a request is refused, and everything its answer says.
+
+    :param status: the HTTP status.
+    :param error: the body's ``error`` and, with ``challenge="error"``, the
+        RFC 6750 §3.1 error code of the ``WWW-Authenticate`` challenge.
+    :param description: the fixed ``error_description`` (never exception text).
+    :param challenge: ``bare`` (realm only: no credentials, RFC 6750 §3.1),
+        ``error`` (with error code and description), ``none`` (no challenge).
+    :param user_enabled: ``False`` when the answer says ``X-User-Enabled: false``
+        (only after a good signature; never on a 503).
+    :param clears: whether ``JWTGUARD_CLEAR_SITE_DATA`` adds ``Clear-Site-Data``.
+    :param retry: whether the answer carries ``Retry-After``.
+    """
+
+    status: int
+    error: str
+    description: str
+    challenge: Challenge = "error"
+    user_enabled: bool | None = None
+    clears: bool = False
+    retry: bool = False
+
+
+#: Every reason a request can be refused with (the ``reason`` of a refusal's body).
+REASONS: Final[Mapping[str, Reason]] = {
+    "missing_token": Reason(401, "unauthorized", "No Bearer credentials", challenge="bare"),
+    "malformed": Reason(400, "invalid_request", "The Authorization header is malformed"),
+    "multiple_credentials": Reason(400, "invalid_request", "Only one Bearer credential is allowed"),
+    "header_too_large": Reason(431, "invalid_request", "The Authorization header is too large"),
+    "invalid": Reason(401, "invalid_token", "The access token is invalid"),
+    "expired": Reason(401, "invalid_token", "The access token expired"),
+    "revoked": Reason(401, "invalid_token", "The access token was revoked", clears=True),
+    "disabled": Reason(401, "invalid_token", "The account is disabled", user_enabled=False, clears=True),
+    "unknown_user": Reason(401, "invalid_token", "The account does not exist", user_enabled=False, clears=True),
+    # No X-User-Enabled on these: a database or identity-provider blip must not log anyone out.
+    "store_unavailable": Reason(503, "temporarily_unavailable", "The user store is unreachable", "none", retry=True),
+    "key_source_unavailable": Reason(
+        503, "temporarily_unavailable", "The signing keys cannot be read", "none", retry=True
+    ),
+}
+
+_STATUS_LINES: Final = {
+    400: "400 Bad Request",
+    401: "401 Unauthorized",
+    431: "431 Request Header Fields Too Large",
+    503: "503 Service Unavailable",
+}
+
+Kind = Literal["exempt", "accept", "refuse"]
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """What happens to one request.
+
+    ``kind`` is ``exempt`` (reaches the app untouched), ``accept`` (reaches
+    the app with ``claims`` and ``user_id``, and ``headers`` added to its
+    response) or ``refuse`` (jwtguard answers: ``status``, ``headers``,
+    ``body``). ``headers`` are ``str`` pairs for WSGI; ``raw_headers`` the
+    same pairs as lower-case bytes for ASGI. ``user_enabled`` is what
+    ``X-User-Enabled`` says, or None when it is not sent.
+    """
+
+    kind: Kind
+    reason: str
+    status: int | None = None
+    headers: tuple[tuple[str, str], ...] = ()
+    raw_headers: tuple[tuple[bytes, bytes], ...] = ()
+    body: bytes = b""
+    user_enabled: bool | None = None
+    claims: Mapping[str, Any] | None = None
+    user_id: UserId | None = None
+
+    @property
+    def status_line(self) -> str:
+        """The WSGI status line of a refusal."""
+        return _STATUS_LINES[self.status] if self.status is not None else ""
+
+    @property
+    def error(self) -> str | None:
+        """The body's ``error`` code of a refusal."""
+        return REASONS[self.reason].error if self.kind == "refuse" else None
+
+    @property
+    def passes(self) -> bool:
+        """Whether the request reaches the app (exempt or accepted)."""
+        return self.kind != "refuse"
+
+
+EXEMPT: Final = Decision("exempt", "exempt")
+
+
+def _raw(headers: tuple[tuple[str, str], ...]) -> tuple[tuple[bytes, bytes], ...]:
+    return tuple((k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers)
+
+
+def refusal(name: str, *, realm: str, retry_after: int, clear_site_data: bool) -> Decision:
+    """The complete answer for the reason *name*, built from :data:`REASONS`."""
+    reason = REASONS[name]
+    body = json.dumps({"error": reason.error, "reason": name}, separators=(",", ":")).encode()
+    headers: tuple[tuple[str, str], ...] = (
+        ("Content-Type", "application/json"),
+        ("Content-Length", str(len(body))),
+        ("Cache-Control", "no-store"),
+    )
+    challenge = f'Bearer realm="{realm}"'
+    if reason.challenge == "bare":
+        headers += (("WWW-Authenticate", challenge),)
+    elif reason.challenge == "error":
+        challenge += f', error="{reason.error}", error_description="{reason.description}"'
+        headers += (("WWW-Authenticate", challenge),)
+    if reason.user_enabled is not None:
+        headers += (("X-User-Enabled", "true" if reason.user_enabled else "false"),)
+    if reason.clears and clear_site_data:
+        headers += (("Clear-Site-Data", '"storage"'),)
+    if reason.retry:
+        headers += (("Retry-After", str(retry_after)),)
+    return Decision("refuse", name, reason.status, headers, _raw(headers), body, reason.user_enabled)
+
+
+#: What an accepted request's response gains.
+SIGNAL: Final = (("X-User-Enabled", "true"),)
+RAW_SIGNAL: Final = _raw(SIGNAL)
+
+_CORS_NAMES: Final[dict[type, tuple[Any, Any, Any, Any]]] = {
+    str: ("access-control-expose-headers", "access-control-allow-origin", "x-user-enabled", "*"),
+    bytes: (b"access-control-expose-headers", b"access-control-allow-origin", b"x-user-enabled", b"*"),
+}
+_EXPOSED: Final[dict[type, tuple[Any, Any]]] = {
+    str: (", X-User-Enabled", ("Access-Control-Expose-Headers", "X-User-Enabled")),
+    bytes: (b", X-User-Enabled", (b"access-control-expose-headers", b"X-User-Enabled")),
+}
+
+
+def expose_signal(headers: list[tuple[AnyStr, AnyStr]], kind: type[AnyStr]) -> None:
+    """Let cross-origin scripts read ``X-User-Enabled`` when the app answers with CORS.
+
+    *headers* is the app's response header list (``str`` pairs under WSGI,
+    ``bytes`` under ASGI: *kind* says which); it is changed in place. An
+    existing ``Access-Control-Expose-Headers`` gains ``X-User-Enabled`` unless
+    it lists it or ``*``; a CORS answer without one gets one.
+    """
+    expose, allow_origin, signal, star = _CORS_NAMES[kind]
+    cors = False
+    for index, (name, value) in enumerate(headers):
+        lowered = name.lower()
+        if lowered == expose:
+            if signal not in value.lower() and value.strip() != star:
+                headers[index] = (name, value + _EXPOSED[kind][0])
+            return
+        if lowered == allow_origin:
+            cors = True
+    if cors:
+        headers.append(_EXPOSED[kind][1])

@@ -1,0 +1,62 @@
+"""The request as jwtguard sees it: built by an adapter from environ or scope."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+
+class Request(NamedTuple):
+    """The parts of one HTTP request that jwtguard reads.
+
+    :param method: the request method, as sent (``GET``, ``OPTIONS``).
+    :param path: the path *as the wrapped app routes it*: WSGI ``PATH_INFO``
+        (``SCRIPT_NAME`` is the mount), ASGI ``path`` without a leading
+        ``root_path``. Exemptions match this path on both adapters.
+    :param authorization: every ``Authorization`` field value, in order (a WSGI
+        server joins repeated fields with commas; ASGI lists each one).
+    :param origin: the ``Origin`` field, if any (CORS, Fetch §3.2.2).
+    :param access_control_request_method: ``Access-Control-Request-Method``.
+    :param scheme: ``http`` or ``https``, as the app sees it.
+    :param host: the ``Host`` the client used, without a default port rule.
+    :param root_path: the mount prefix (``SCRIPT_NAME`` / ``root_path``); with
+        *scheme* and *host* it rebuilds the external URL (DPoP's ``htu``).
+
+    A tuple: built per request at the cost of one tuple, immutable.
+    """
+
+    method: str
+    path: str
+    authorization: tuple[str, ...] = ()
+    origin: str | None = None
+    access_control_request_method: str | None = None
+    scheme: str = "http"
+    host: str = ""
+    root_path: str = ""
+
+    @property
+    def preflight(self) -> bool:
+        """Whether this is a CORS preflight (see :func:`is_preflight`)."""
+        return is_preflight(self.method, self.origin, self.access_control_request_method)
+
+
+def is_preflight(method: str, origin: str | None, request_method: str | None) -> bool:
+    """A CORS preflight: ``OPTIONS`` with ``Origin`` and ``Access-Control-Request-Method`` (Fetch §3.2.2).
+
+    Only these pass the guard untouched by default: any other ``OPTIONS``
+    request is authenticated like every other method.
+    """
+    return method == "OPTIONS" and bool(origin) and bool(request_method)
+
+
+def app_path(path: str, root_path: str) -> str:
+    """The path the app behind an ASGI mount routes: *path* without a leading *root_path*.
+
+    uvicorn >= 0.26 and Starlette >= 0.35 keep ``root_path`` inside ``path``
+    (ASGI spec, HTTP scope); older servers did not, so the prefix is removed
+    only when *path* starts with it at a segment boundary.
+    """
+    if root_path and path.startswith(root_path):
+        rest = path[len(root_path) :]
+        if not rest or rest.startswith("/"):
+            return rest or "/"
+    return path
