@@ -360,8 +360,7 @@ class Settings:
         default=None,
         repr=False,
         metadata=_declare(
-            "PEM private key, only for `issue_token` with an asymmetric algorithm; "
-            "an RSA key needs at least 2048 bits",
+            "PEM private key, only for `issue_token` with an asymmetric algorithm; an RSA key needs at least 2048 bits",
             _secret,
             show=_hidden,
             from_file=True,
@@ -482,9 +481,7 @@ class Settings:
             _float,
         ),
     )
-    cache_ttl: float = field(
-        default=5.0, metadata=_declare("seconds (0 to 3600) a user's state is remembered", _float)
-    )
+    cache_ttl: float = field(default=5.0, metadata=_declare("seconds (0 to 3600) a user's state is remembered", _float))
     token_cache_ttl: float = field(
         default=5.0,
         metadata=_declare(
@@ -530,8 +527,7 @@ class Settings:
             if name not in supported:
                 raise _error(
                     "algorithms",
-                    f"unknown algorithm {name!r}; accepts a comma-separated list of "
-                    + ", ".join(sorted(supported)),
+                    f"unknown algorithm {name!r}; accepts a comma-separated list of " + ", ".join(sorted(supported)),
                 )
         hmac = [name for name in algorithms if name in _HMAC_MIN_KEY_BYTES]
         if hmac:
@@ -546,9 +542,7 @@ class Settings:
                 )
         asymmetric = [name for name in algorithms if name not in _HMAC_MIN_KEY_BYTES]
         if asymmetric and not (self.public_key or self.jwks_url):
-            raise _error(
-                "public_key", f"{', '.join(asymmetric)} needs JWTGUARD_PUBLIC_KEY(_FILE) or JWTGUARD_JWKS_URL"
-            )
+            raise _error("public_key", f"{', '.join(asymmetric)} needs JWTGUARD_PUBLIC_KEY(_FILE) or JWTGUARD_JWKS_URL")
         if self.public_key and self.jwks_url:
             raise _error("jwks_url", "set either JWTGUARD_PUBLIC_KEY(_FILE) or JWTGUARD_JWKS_URL, not both")
         if self.jwks_url and not self.jwks_url.startswith(("https://", "http://")):
@@ -588,9 +582,7 @@ class Settings:
             raise _error("user_id_type", "accepts auto, str, int or objectid")
         if self.on_store_error not in _STORE_ERROR_POLICIES:
             raise _error("on_store_error", "accepts reject, stale or allow")
-        if self.store_url is not None and not self.store_url.startswith(
-            ("mongodb://", "mongodb+srv://", "sqlite://")
-        ):
+        if self.store_url is not None and not self.store_url.startswith(("mongodb://", "mongodb+srv://", "sqlite://")):
             # The value may hold a password: name the variable, not the value.
             raise _error("store_url", "accepts a mongodb://, mongodb+srv:// or sqlite:/// URL")
         if not _header_text(self.realm) or '"' in self.realm or "\\" in self.realm:
@@ -697,6 +689,9 @@ def _check_rsa_size(name: str, pem: str) -> None:
 
 _UNKNOWN = "jwtguard: %s is not a jwtguard setting%s; it is ignored"
 
+#: The variables without the shared prefix, which would make every name look close to every other.
+_SUFFIXES = sorted(variable[len(PREFIX) :] for variable in VARIABLES)
+
 #: Names already reported by from_env in this process: the middleware, the admin API and
 #: a second adapter each read the environment, and one note per misspelling is enough.
 _REPORTED: set[str] = set()
@@ -710,16 +705,14 @@ def _unknown(environ: Mapping[str, str]) -> list[tuple[str, str]]:
     Names are compared in upper case, so ``jwtguard_secret`` is caught too; only
     names are looked at, never values (a misspelt secret stays unseen).
     """
-    found = []
+    found: list[tuple[str, str]] = []
     for name in sorted(environ):
         upper = name.upper()
         if not upper.startswith(PREFIX) or name in VARIABLES:
             continue
         if upper in _RESERVED or upper.startswith(_RESERVED_PREFIXES):
             continue
-        # Compared without the shared prefix, which would make every name look close.
-        suffixes = [variable[len(PREFIX) :] for variable in sorted(VARIABLES)]
-        nearest = difflib.get_close_matches(upper[len(PREFIX) :], suffixes, n=1)
+        nearest = difflib.get_close_matches(upper[len(PREFIX) :], _SUFFIXES, n=1)
         found.append((name, f" (did you mean {PREFIX}{nearest[0]}?)" if nearest else ""))
     return found
 
