@@ -3,7 +3,8 @@
 Settings come from the ``JWTGUARD_*`` variables, as for the middleware, so the
 command reaches the store a running server uses (with ``JWTGUARD_STORE_URL``
 unset: ``jwtguard.db`` in the working directory). ``python -m jwtguard`` is the
-same command.
+same command. A ``JWTGUARD_*`` variable that is no setting (a misspelling) is
+named on standard error by every command, with the nearest setting.
 
 Exit codes: 0 done, 1 no such user (or an ``explain``ed token that would be
 refused), 2 bad input or configuration (the message names the variable), 3 the
@@ -27,7 +28,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from .admin import Admin
-from .config import Settings
+from .config import Settings, unknown_variables
 from .errors import ConfigError, StoreError
 from .sansio.claims import Verified
 from .sansio.policy import Policy
@@ -301,6 +302,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    # Said even though the start-up notes are silenced above: a misspelt variable changes
+    # what a command acts on (JWTGUARD_STORE_ULR would point it at the embedded file).
+    for note in unknown_variables(os.environ):
+        print(note, file=sys.stderr)
     try:
         admin = Admin(Settings.from_env())
     except ConfigError as exc:

@@ -1,15 +1,26 @@
-"""Settings: every ``JWTGUARD_*`` variable, parsed once into a frozen object.
+"""Settings: every ``JWTGUARD_*`` variable, declared once and parsed once into a frozen object.
+
+Each setting is declared once, as a field of :class:`Settings`: its name, type and
+default are the field's, and the field's metadata (:func:`_declare`) holds the
+parser for the environment's text, the one-line description and how
+``check-config`` shows it. :data:`SETTINGS` lists these declarations; ``from_env``,
+:meth:`Settings.describe`, the report of unknown variables and the README's table
+(:func:`settings_table`, checked by a test) are all derived from it.
 
 ``Settings.from_env()`` reads the environment; ``Settings(...)`` takes the same
-values as keyword arguments. Both validate everything at start-up and raise
+values as keyword arguments (a list setting also as one comma-separated string,
+as in the environment). Both validate everything at start-up and raise
 :class:`~jwtguard.errors.ConfigError` naming the variable and what it accepts.
 """
 
 from __future__ import annotations
 
+import difflib
+import logging
 import math
 import os
 import re
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import Any, Literal
@@ -21,6 +32,8 @@ from .userid import USER_ID_TYPES, UserIdType
 
 PREFIX = "JWTGUARD_"
 
+_log = logging.getLogger("jwtguard")
+
 #: Minimum HMAC key length in bytes: RFC 7518 §3.2 asks for a key at least as
 #: long as the hash output.
 _HMAC_MIN_KEY_BYTES = {"HS256": 32, "HS384": 48, "HS512": 64}
@@ -28,10 +41,13 @@ _HMAC_MIN_KEY_BYTES = {"HS256": 32, "HS384": 48, "HS512": 64}
 #: Minimum RSA modulus in bits: RFC 7518 §3.3 and §3.5 ("2048 bits or larger MUST be used").
 _RSA_MIN_BITS = 2048
 
-_TUPLE_FIELDS = ("algorithms", "audience", "exempt_paths", "exempt_methods", "not_before_fields")
-
 StoreErrorPolicy = Literal["reject", "stale", "allow"]
 _STORE_ERROR_POLICIES: tuple[StoreErrorPolicy, ...] = ("reject", "stale", "allow")
+
+#: Variables of jwtguard's own test harness and scripts: they share the prefix but are no
+#: setting, so they are never reported as unknown.
+_RESERVED = frozenset({"JWTGUARD_FERRETDB", "JWTGUARD_CACHE_DIR"})
+_RESERVED_PREFIXES = ("JWTGUARD_TEST_",)
 
 
 #: RFC 9110 §5.6.2: a method name is a token.
@@ -89,231 +105,16 @@ def _supported_algorithms() -> frozenset[str]:
     return frozenset(jwt.algorithms.get_default_algorithms()) - {"none"}
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
-class Settings:
-    """Everything jwtguard needs, validated on construction.
-
-    Each field is read from the environment variable ``JWTGUARD_<FIELD>`` in
-    upper case by :meth:`from_env`; the README lists them with their defaults.
-    Secrets (``secret``, ``private_key``, ``store_url``) are left out of
-    ``repr()`` and of :meth:`describe`.
-
-    Security: ``algorithms`` is an allow-list taken from configuration only,
-    never from a token's header (RFC 8725 §3.1); ``none`` can never be enabled.
-    HMAC algorithms verify with ``secret``; every other algorithm verifies with
-    ``public_key`` or the keys at ``jwks_url``, so one key can never serve two
-    algorithm families (the HS/RS key-confusion attack).
-    """
-
-    secret: str | None = field(default=None, repr=False)
-    public_key: str | None = field(default=None, repr=False)
-    private_key: str | None = field(default=None, repr=False)
-    jwks_url: str | None = None
-    jwks_lifespan: float = 300.0
-    algorithms: tuple[str, ...] = ("HS256",)
-    user_claim: str = "sub"
-    leeway: float = 0.0
-    audience: tuple[str, ...] = ()
-    issuer: str | None = None
-    realm: str = "api"
-    exempt_paths: tuple[str, ...] = ()
-    exempt_methods: tuple[str, ...] = ()
-    max_header_bytes: int = 8192
-    max_user_id_length: int = 256
-    user_id_type: UserIdType = "auto"
-    token_ttl: float = 3600.0
-    max_token_lifetime: float | None = None
-    store_url: str | None = field(default=None, repr=False)
-    users_collection: str = "users"
-    not_before_fields: tuple[str, ...] = ("destroyAnyJWTbefore",)
-    enabled_field: str = "user_enabled"
-    store_timeout: float = 2.0
-    cache_ttl: float = 5.0
-    token_cache_ttl: float = 5.0
-    cache_maxsize: int = 10_000
-    retry_after: int = 5
-    on_store_error: StoreErrorPolicy = "reject"
-    stale_max_age: float = 300.0
-    clear_site_data: bool = False
-
-    def __post_init__(self) -> None:
-        # Lists and single strings given to the constructor become tuples:
-        # audience="api" means ("api",), never ("a", "p", "i").
-        for name in _TUPLE_FIELDS:
-            value = getattr(self, name)
-            normalized = (value,) if isinstance(value, str) else tuple(value)
-            if name == "exempt_methods":
-                normalized = tuple(method.upper() for method in normalized)
-            object.__setattr__(self, name, normalized)
-        algorithms = self.algorithms
-        if not algorithms:
-            raise _error("algorithms", "at least one algorithm is required")
-        supported = _supported_algorithms()
-        for name in algorithms:
-            if name.lower() == "none":
-                raise _error("algorithms", "'none' can never be enabled")
-            if name not in supported:
-                raise _error(
-                    "algorithms",
-                    f"unknown algorithm {name!r}; accepts a comma-separated list of "
-                    + ", ".join(sorted(supported)),
-                )
-        hmac = [name for name in algorithms if name in _HMAC_MIN_KEY_BYTES]
-        if hmac:
-            if not self.secret:
-                raise _error("secret", f"required by {', '.join(hmac)}")
-            needed = max(_HMAC_MIN_KEY_BYTES[name] for name in hmac)
-            if len(self.secret.encode()) < needed:
-                raise _error(
-                    "secret",
-                    f"too short for {', '.join(hmac)}: use at least {needed} bytes "
-                    "(RFC 7518 §3.2), e.g. python -c 'import secrets; print(secrets.token_urlsafe(48))'",
-                )
-        asymmetric = [name for name in algorithms if name not in _HMAC_MIN_KEY_BYTES]
-        if asymmetric and not (self.public_key or self.jwks_url):
-            raise _error(
-                "public_key", f"{', '.join(asymmetric)} needs JWTGUARD_PUBLIC_KEY(_FILE) or JWTGUARD_JWKS_URL"
-            )
-        if self.public_key and self.jwks_url:
-            raise _error("jwks_url", "set either JWTGUARD_PUBLIC_KEY(_FILE) or JWTGUARD_JWKS_URL, not both")
-        if self.jwks_url and not self.jwks_url.startswith(("https://", "http://")):
-            raise _error("jwks_url", "accepts an https:// (or http://) URL")
-        for name, pem in (("public_key", self.public_key), ("private_key", self.private_key)):
-            if pem:
-                _check_rsa_size(name, pem)
-        if not self.user_claim:
-            raise _error("user_claim", "accepts a claim name")
-        _check_number("leeway", self.leeway, minimum=0, maximum=3600)
-        _check_number("token_ttl", self.token_ttl, minimum=1, maximum=10 * 365 * 86400)
-        if self.max_token_lifetime is not None:
-            _check_number("max_token_lifetime", self.max_token_lifetime, minimum=1, maximum=10 * 365 * 86400)
-        _check_number("store_timeout", self.store_timeout, minimum=0.01, maximum=120)
-        _check_number("cache_ttl", self.cache_ttl, minimum=0, maximum=3600)
-        _check_number("token_cache_ttl", self.token_cache_ttl, minimum=0, maximum=3600)
-        _check_number("jwks_lifespan", self.jwks_lifespan, minimum=1, maximum=86400)
-        _check_number("stale_max_age", self.stale_max_age, minimum=0, maximum=7 * 86400)
-        _check_int("cache_maxsize", self.cache_maxsize, minimum=1)
-        _check_int("max_header_bytes", self.max_header_bytes, minimum=256)
-        _check_int("max_user_id_length", self.max_user_id_length, minimum=1)
-        _check_int("retry_after", self.retry_after, minimum=0)
-        for path in self.exempt_paths:
-            if not path.startswith("/"):
-                raise _error("exempt_paths", f"paths must start with '/', got {path!r}")
-        if not self.not_before_fields:
-            raise _error("not_before_fields", "at least one field name is required")
-        for variable, names in (
-            ("not_before_fields", self.not_before_fields),
-            ("enabled_field", (self.enabled_field,)),
-            ("users_collection", (self.users_collection,)),
-        ):
-            for name in names:
-                if not name or name.startswith("$") or "\0" in name or "." in name:
-                    raise _error(variable, f"{name!r} is not a usable name (no '$' prefix, no '.')")
-        if self.user_id_type not in USER_ID_TYPES:
-            raise _error("user_id_type", "accepts auto, str, int or objectid")
-        if self.on_store_error not in _STORE_ERROR_POLICIES:
-            raise _error("on_store_error", "accepts reject, stale or allow")
-        if self.store_url is not None and not self.store_url.startswith(
-            ("mongodb://", "mongodb+srv://", "sqlite://")
-        ):
-            # The value may hold a password: name the variable, not the value.
-            raise _error("store_url", "accepts a mongodb://, mongodb+srv:// or sqlite:/// URL")
-        if not _header_text(self.realm) or '"' in self.realm or "\\" in self.realm:
-            # The realm is sent in every WWW-Authenticate field (RFC 9110 §11.6.1, a quoted-string).
-            raise _error("realm", "accepts printable ASCII text without quotes or backslashes, e.g. api")
-        for method in self.exempt_methods:
-            if not _TOKEN.fullmatch(method):
-                raise _error("exempt_methods", f"accepts HTTP method names such as GET, got {method!r}")
-
-    @property
-    def hmac_algorithms(self) -> tuple[str, ...]:
-        """The configured algorithms that verify with ``secret``."""
-        return tuple(name for name in self.algorithms if name in _HMAC_MIN_KEY_BYTES)
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
-        """Read the ``JWTGUARD_*`` variables of *environ* (default ``os.environ``).
-
-        Unset or empty variables keep their defaults; *overrides* win over both.
-        ``JWTGUARD_PUBLIC_KEY_FILE`` and ``JWTGUARD_PRIVATE_KEY_FILE`` name PEM
-        files read here, once.
-        """
-        env = os.environ if environ is None else environ
-        values: dict[str, Any] = {}
-        for f in fields(cls):
-            raw = env.get(PREFIX + f.name.upper(), "").strip()
-            if raw:
-                values[f.name] = _PARSERS.get(f.name, _text)(f.name, raw)
-        for name in ("public_key", "private_key"):
-            path = env.get(f"{PREFIX}{name.upper()}_FILE", "").strip()
-            if path and name not in values:
-                values[name] = _read_file(f"{name}_file", path)
-        values.update(overrides)
-        return cls(**values)
-
-    def replace(self, **changes: Any) -> Settings:
-        """A copy with *changes* applied and validated again."""
-        return replace(self, **changes)
-
-    def describe(self) -> dict[str, str]:
-        """The effective settings as text, secrets masked, for ``check-config``."""
-        shown: dict[str, str] = {}
-        for f in fields(self):
-            value = getattr(self, f.name)
-            if f.name in ("secret", "private_key"):
-                text = "(set, hidden)" if value else "(unset)"
-            elif f.name == "store_url":
-                text = mask_url(value) if value else "(unset: embedded store)"
-            elif f.name == "jwks_url":
-                text = mask_url(value) if value else "(unset)"
-            elif f.name == "max_token_lifetime":
-                text = "(off)" if value is None else f"{value:g}"
-            elif f.name == "public_key":
-                text = "(set)" if value else "(unset)"
-            elif isinstance(value, tuple):
-                text = ",".join(value) or "(none)"
-            else:
-                text = str(value)
-            shown[PREFIX + f.name.upper()] = text
-        return shown
-
-
 def _error(name: str, message: str) -> ConfigError:
     return ConfigError(PREFIX + name.upper(), message)
 
 
-def _check_number(name: str, value: float, *, minimum: float, maximum: float) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise _error(name, "accepts a number")
-    if value < minimum or value > maximum:
-        raise _error(name, f"accepts a number from {minimum:g} to {maximum:g}, got {value:g}")
+# -- parsers: (field name, the variable's non-empty text) -> value ------------------------
+# Each names the variable in its error and never repeats a secret's text. Ranges and
+# cross-setting rules are checked once, in Settings.__post_init__, so values given in code
+# meet the same rules.
 
-
-def _check_int(name: str, value: int, *, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise _error(name, f"accepts a whole number of at least {minimum}")
-
-
-def _check_rsa_size(name: str, pem: str) -> None:
-    """Refuse an RSA key under 2048 bits (RFC 7518 §3.3); other PEM problems are left to the verifier.
-
-    Only the size is named, never the key.
-    """
-    from cryptography.hazmat.primitives.asymmetric import rsa
-    from cryptography.hazmat.primitives.serialization import load_pem_private_key, load_pem_public_key
-
-    data = pem.encode()
-    key: Any
-    try:
-        key = load_pem_private_key(data, password=None) if name == "private_key" else load_pem_public_key(data)
-    except Exception:  # not PEM, encrypted, another format: the verifier (or issuing) reports it
-        return
-    if isinstance(key, (rsa.RSAPublicKey, rsa.RSAPrivateKey)) and key.key_size < _RSA_MIN_BITS:
-        raise _error(
-            name,
-            f"an RSA key of {key.key_size} bits is too weak: use at least {_RSA_MIN_BITS} bits "
-            "(RFC 7518 §3.3, NIST SP 800-131A)",
-        )
+Parser = Callable[[str, str], Any]
 
 
 def _text(name: str, raw: str) -> str:
@@ -322,10 +123,6 @@ def _text(name: str, raw: str) -> str:
 
 def _csv(name: str, raw: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in raw.split(",") if part.strip())
-
-
-def _upper_csv(name: str, raw: str) -> tuple[str, ...]:
-    return tuple(part.upper() for part in _csv(name, raw))
 
 
 def _lower(name: str, raw: str) -> str:
@@ -373,26 +170,582 @@ def _read_file(name: str, path: str) -> str:
         raise _error(name, f"cannot read {path!r}: {exc.strerror}") from None
 
 
-_PARSERS: dict[str, Callable[[str, str], Any]] = {
-    "secret": _secret,
-    "private_key": _secret,
-    "algorithms": _csv,
-    "audience": _csv,
-    "exempt_paths": _csv,
-    "exempt_methods": _upper_csv,
-    "not_before_fields": _csv,
-    "leeway": _float,
-    "token_ttl": _float,
-    "max_token_lifetime": _optional_float,
-    "store_timeout": _float,
-    "cache_ttl": _float,
-    "token_cache_ttl": _float,
-    "jwks_lifespan": _float,
-    "stale_max_age": _float,
-    "cache_maxsize": _int,
-    "max_header_bytes": _int,
-    "max_user_id_length": _int,
-    "retry_after": _int,
-    "clear_site_data": _bool,
-    "user_id_type": _lower,
-}
+# -- how describe() (check-config) shows a value ------------------------------------------
+
+Shown = Callable[[Any], str]
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, tuple):
+        return ",".join(value) or "(none)"
+    return str(value)
+
+
+def _hidden(value: Any) -> str:
+    return "(set, hidden)" if value else "(unset)"
+
+
+def _presence(value: Any) -> str:
+    # A public key is no secret, but a PEM block is noise in a listing: say whether it is set.
+    return "(set)" if value else "(unset)"
+
+
+def _masked_url(unset: str) -> Shown:
+    def show(value: Any) -> str:
+        return mask_url(value) if value else unset
+
+    return show
+
+
+def _seconds_or_off(value: Any) -> str:
+    return "(off)" if value is None else f"{value:g}"
+
+
+def _same(item: str) -> str:
+    return item
+
+
+def _upper(item: str) -> str:
+    # RFC 9110 §9.1: method names are case-sensitive, but every registered one is upper case.
+    return item.upper()
+
+
+# -- the declarations ---------------------------------------------------------------------
+
+_METADATA_KEY = "jwtguard"
+
+
+@dataclass(frozen=True, slots=True)
+class Setting:
+    """One ``JWTGUARD_*`` setting, as declared beside its :class:`Settings` field.
+
+    :param name: the field name; the variable is ``JWTGUARD_<NAME>``.
+    :param default: the field's default value.
+    :param parse: turns the variable's (stripped, non-empty) text into a value,
+        raising :class:`ConfigError` naming the variable.
+    :param description: the README table's "meaning" cell (Markdown, one line).
+    :param show: renders the value for ``check-config``; secrets are masked here.
+    :param documented_default: the README's default cell when the value alone
+        does not say it (``off``, the embedded store); else derived from *default*.
+    :param from_file: a ``JWTGUARD_<NAME>_FILE`` variable may name a file holding
+        the value (a PEM key mounted as a file); the direct variable wins.
+    :param secret: the value may hold a credential: never in ``repr()``, messages
+        or ``describe()`` unmasked.
+    :param item: for a list setting, how each item is normalised; ``None`` for
+        a single value. A list given as one string (in the environment or in
+        code) is split on commas.
+    """
+
+    name: str
+    default: Any
+    parse: Parser
+    description: str
+    show: Shown = _shown
+    documented_default: str | None = None
+    from_file: bool = False
+    secret: bool = False
+    item: Callable[[str], str] | None = None
+
+    @property
+    def variable(self) -> str:
+        """The environment variable, e.g. ``JWTGUARD_EXEMPT_PATHS``."""
+        return PREFIX + self.name.upper()
+
+    @property
+    def file_variable(self) -> str | None:
+        """``JWTGUARD_<NAME>_FILE`` for a setting that may be read from a file, else ``None``."""
+        return f"{self.variable}_FILE" if self.from_file else None
+
+    @property
+    def variables(self) -> tuple[str, ...]:
+        """Every variable that sets this setting."""
+        return (self.variable,) if self.file_variable is None else (self.variable, self.file_variable)
+
+    @property
+    def default_text(self) -> str:
+        """The default as the README shows it: `` `300` ``, `` `HS256` ``, ``(none)``."""
+        if self.documented_default is not None:
+            return self.documented_default
+        value = self.default
+        if value is None or value == ():
+            return "(none)"
+        if isinstance(value, bool):
+            return f"`{str(value).lower()}`"
+        if isinstance(value, float):
+            return f"`{value:g}`"
+        if isinstance(value, tuple):
+            return f"`{','.join(value)}`"
+        return f"`{value}`"
+
+    def table_row(self) -> str:
+        """This setting's row of the README's settings table."""
+        names = " / ".join(f"`{variable}`" for variable in self.variables)
+        return f"| {names} | {self.default_text} | {self.description} |"
+
+    def coerce(self, value: Any) -> Any:
+        """A value given in code, in the form the field holds (lists become tuples)."""
+        if self.item is None:
+            return value
+        # One string means what it means in the environment: "a,b" is ("a", "b") and "api"
+        # is ("api",), never ("a", "p", "i").
+        items = _csv(self.name, value) if isinstance(value, str) else tuple(value)
+        return tuple(self.item(item) for item in items)
+
+
+def _declare(
+    description: str,
+    parse: Parser = _text,
+    *,
+    show: Shown = _shown,
+    documented_default: str | None = None,
+    from_file: bool = False,
+    secret: bool = False,
+    item: Callable[[str], str] | None = None,
+) -> dict[str, dict[str, Any]]:
+    """The field metadata declaring a setting; see :class:`Setting` for the parameters."""
+    declared = {
+        "parse": _csv if item is not None else parse,
+        "description": description,
+        "show": show,
+        "documented_default": documented_default,
+        "from_file": from_file,
+        "secret": secret,
+        "item": item,
+    }
+    return {_METADATA_KEY: declared}
+
+
+def _list(description: str, *, item: Callable[[str], str] = _same) -> dict[str, dict[str, Any]]:
+    """The metadata of a comma-separated list setting."""
+    return _declare(description, item=item)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Settings:
+    """Everything jwtguard needs, validated on construction.
+
+    Each field is read from the environment variable ``JWTGUARD_<FIELD>`` in
+    upper case by :meth:`from_env`; the README lists them with their defaults
+    (the table is :func:`settings_table`). Secrets (``secret``, ``private_key``,
+    ``store_url``, ``jwks_url``) are left out of ``repr()`` and masked by
+    :meth:`describe`.
+
+    Security: ``algorithms`` is an allow-list taken from configuration only,
+    never from a token's header (RFC 8725 §3.1); ``none`` can never be enabled.
+    HMAC algorithms verify with ``secret``; every other algorithm verifies with
+    ``public_key`` or the keys at ``jwks_url``, so one key can never serve two
+    algorithm families (the HS/RS key-confusion attack).
+    """
+
+    secret: str | None = field(
+        default=None,
+        repr=False,
+        metadata=_declare(
+            "HMAC key; required by `HS*` algorithms; at least 32/48/64 bytes for HS256/384/512",
+            _secret,
+            show=_hidden,
+            secret=True,
+        ),
+    )
+    public_key: str | None = field(
+        default=None,
+        repr=False,
+        metadata=_declare(
+            "PEM public key for `RS*`, `PS*`, `ES*`, `EdDSA`; an RSA key needs at least 2048 bits",
+            show=_presence,
+            from_file=True,
+        ),
+    )
+    private_key: str | None = field(
+        default=None,
+        repr=False,
+        metadata=_declare(
+            "PEM private key, only for `issue_token` with an asymmetric algorithm; an RSA key needs at least 2048 bits",
+            _secret,
+            show=_hidden,
+            from_file=True,
+            secret=True,
+        ),
+    )
+    # Out of repr(): a JWKS URL can carry an API key or basic-auth credentials.
+    jwks_url: str | None = field(
+        default=None,
+        repr=False,
+        metadata=_declare(
+            "JWKS endpoint instead of a public key; jwtguard keeps the key set itself "
+            "(see [When the JWKS is unreachable](#when-the-jwks-is-unreachable))",
+            show=_masked_url("(unset)"),
+            secret=True,
+        ),
+    )
+    jwks_lifespan: float = field(
+        default=300.0,
+        metadata=_declare(
+            "seconds (1 to 86400) a read key set is used before it is read again; with "
+            "`JWTGUARD_TOKEN_CACHE_TTL` it bounds how long a key removed from the JWKS still verifies",
+            _float,
+        ),
+    )
+    algorithms: tuple[str, ...] = field(
+        default=("HS256",),
+        metadata=_list("comma-separated allow-list; `none` can never be enabled"),
+    )
+    user_claim: str = field(default="sub", metadata=_declare("claim holding the user id (string or integer)"))
+    leeway: float = field(
+        default=0.0, metadata=_declare("seconds of clock skew allowed on `exp`, `nbf`, `iat`", _float)
+    )
+    audience: tuple[str, ...] = field(
+        default=(), metadata=_list("comma-separated accepted `aud` values; when set, `aud` is required")
+    )
+    issuer: str | None = field(default=None, metadata=_declare("required `iss`"))
+    realm: str = field(
+        default="api",
+        metadata=_declare('realm in `WWW-Authenticate`: printable ASCII without `"` or `\\`'),
+    )
+    exempt_paths: tuple[str, ...] = field(
+        default=(),
+        metadata=_list(
+            "comma-separated paths that pass untouched: `/login` covers `/login` and `/login/...`, "
+            "`/static/` what is under it"
+        ),
+    )
+    exempt_methods: tuple[str, ...] = field(
+        default=(),
+        metadata=_list(
+            "comma-separated methods that pass untouched on *every* route, with a start-up warning. "
+            "CORS preflights (`OPTIONS` with `Origin` and `Access-Control-Request-Method`) always pass "
+            "without being listed; any other `OPTIONS` request is authenticated. Listing `OPTIONS` "
+            "restores the earlier default: every route that answers `OPTIONS` then answers it without a token",
+            item=_upper,
+        ),
+    )
+    max_header_bytes: int = field(
+        default=8192,
+        metadata=_declare("longest `Authorization` value accepted, checked before any decoding", _int),
+    )
+    max_user_id_length: int = field(default=256, metadata=_declare("longest string user id accepted", _int))
+    user_id_type: UserIdType = field(
+        default="auto",
+        metadata=_declare(
+            "how a user claim maps to a stored id: `auto`, `str`, `int` or `objectid` "
+            "(case-insensitive; see [What the guard decides](#what-the-guard-decides))",
+            _lower,
+        ),
+    )
+    token_ttl: float = field(
+        default=3600.0, metadata=_declare("lifetime in seconds of tokens made by `issue_token`", _float)
+    )
+    max_token_lifetime: float | None = field(
+        default=None,
+        metadata=_declare(
+            "seconds, or `off`: a token whose `exp - iat` is longer is refused (401 `invalid`), "
+            "however it was signed (as Envoy's `max_lifetime`)",
+            _optional_float,
+            show=_seconds_or_off,
+            documented_default="`off`",
+        ),
+    )
+    # Out of repr() and masked: a MongoDB URL usually holds a password.
+    store_url: str | None = field(
+        default=None,
+        repr=False,
+        metadata=_declare(
+            "`mongodb://` or `mongodb+srv://` URL (database from its path, default `jwtguard`), "
+            "or `sqlite:///relative.db` / `sqlite:////absolute.db`",
+            _secret,
+            show=_masked_url("(unset: embedded store)"),
+            documented_default="(unset: embedded `jwtguard.db`)",
+            secret=True,
+        ),
+    )
+    users_collection: str = field(
+        default="users",
+        metadata=_declare(
+            "collection of user documents, matched on `_id` by `JWTGUARD_USER_ID_TYPE`; jwtguard's cut-off "
+            "records live beside it in `<name>_revocations`; the table's name in the embedded store"
+        ),
+    )
+    not_before_fields: tuple[str, ...] = field(
+        default=("destroyAnyJWTbefore",),
+        metadata=_list(
+            "comma-separated date fields; the latest wins (with jwtguard's records on MongoDB); "
+            "the first is the embedded store's column that `logout_everywhere` writes"
+        ),
+    )
+    enabled_field: str = field(default="user_enabled", metadata=_declare("the admin switch"))
+    store_timeout: float = field(
+        default=2.0,
+        metadata=_declare(
+            "seconds to connect, select a server, or wait for a reply; for the embedded store, "
+            "to wait for another process's lock",
+            _float,
+        ),
+    )
+    cache_ttl: float = field(default=5.0, metadata=_declare("seconds (0 to 3600) a user's state is remembered", _float))
+    token_cache_ttl: float = field(
+        default=5.0,
+        metadata=_declare(
+            "seconds (0 to 3600) a verified signature is remembered (time claims and user state are "
+            "still checked on every request); `0` checks every signature",
+            _float,
+        ),
+    )
+    cache_maxsize: int = field(default=10_000, metadata=_declare("users (and tokens) remembered", _int))
+    retry_after: int = field(default=5, metadata=_declare("`Retry-After` seconds on a 503", _int))
+    on_store_error: StoreErrorPolicy = field(
+        default="reject",
+        metadata=_declare(
+            "`reject` (503), `stale` (last known state up to `JWTGUARD_STALE_MAX_AGE`), `allow` "
+            "(unsafe: accepts revoked tokens while the store is down; warns at start-up)"
+        ),
+    )
+    stale_max_age: float = field(
+        default=300.0,
+        metadata=_declare(
+            "seconds a last known state may serve under `stale`; also how long past its lifespan the "
+            "last good JWKS key set keeps verifying known keys while the JWKS is unreachable",
+            _float,
+        ),
+    )
+    clear_site_data: bool = field(
+        default=False,
+        metadata=_declare('add `Clear-Site-Data: "storage"` to revoked/disabled/unknown-user answers', _bool),
+    )
+
+    def __post_init__(self) -> None:
+        # Lists given to the constructor become tuples, and one string is split on commas
+        # as in the environment: audience="api" means ("api",), "a, b" means ("a", "b").
+        for setting in _LISTS:
+            object.__setattr__(self, setting.name, setting.coerce(getattr(self, setting.name)))
+        algorithms = self.algorithms
+        if not algorithms:
+            raise _error("algorithms", "at least one algorithm is required")
+        supported = _supported_algorithms()
+        for name in algorithms:
+            if name.lower() == "none":
+                raise _error("algorithms", "'none' can never be enabled")
+            if name not in supported:
+                raise _error(
+                    "algorithms",
+                    f"unknown algorithm {name!r}; accepts a comma-separated list of " + ", ".join(sorted(supported)),
+                )
+        hmac = [name for name in algorithms if name in _HMAC_MIN_KEY_BYTES]
+        if hmac:
+            if not self.secret:
+                raise _error("secret", f"required by {', '.join(hmac)}")
+            needed = max(_HMAC_MIN_KEY_BYTES[name] for name in hmac)
+            if len(self.secret.encode()) < needed:
+                raise _error(
+                    "secret",
+                    f"too short for {', '.join(hmac)}: use at least {needed} bytes "
+                    "(RFC 7518 §3.2), e.g. python -c 'import secrets; print(secrets.token_urlsafe(48))'",
+                )
+        asymmetric = [name for name in algorithms if name not in _HMAC_MIN_KEY_BYTES]
+        if asymmetric and not (self.public_key or self.jwks_url):
+            raise _error("public_key", f"{', '.join(asymmetric)} needs JWTGUARD_PUBLIC_KEY(_FILE) or JWTGUARD_JWKS_URL")
+        if self.public_key and self.jwks_url:
+            raise _error("jwks_url", "set either JWTGUARD_PUBLIC_KEY(_FILE) or JWTGUARD_JWKS_URL, not both")
+        if self.jwks_url and not self.jwks_url.startswith(("https://", "http://")):
+            raise _error("jwks_url", "accepts an https:// (or http://) URL")
+        for name, pem in (("public_key", self.public_key), ("private_key", self.private_key)):
+            if pem:
+                _check_rsa_size(name, pem)
+        if not self.user_claim:
+            raise _error("user_claim", "accepts a claim name")
+        _check_number("leeway", self.leeway, minimum=0, maximum=3600)
+        _check_number("token_ttl", self.token_ttl, minimum=1, maximum=10 * 365 * 86400)
+        if self.max_token_lifetime is not None:
+            _check_number("max_token_lifetime", self.max_token_lifetime, minimum=1, maximum=10 * 365 * 86400)
+        _check_number("store_timeout", self.store_timeout, minimum=0.01, maximum=120)
+        _check_number("cache_ttl", self.cache_ttl, minimum=0, maximum=3600)
+        _check_number("token_cache_ttl", self.token_cache_ttl, minimum=0, maximum=3600)
+        _check_number("jwks_lifespan", self.jwks_lifespan, minimum=1, maximum=86400)
+        _check_number("stale_max_age", self.stale_max_age, minimum=0, maximum=7 * 86400)
+        _check_int("cache_maxsize", self.cache_maxsize, minimum=1)
+        _check_int("max_header_bytes", self.max_header_bytes, minimum=256)
+        _check_int("max_user_id_length", self.max_user_id_length, minimum=1)
+        _check_int("retry_after", self.retry_after, minimum=0)
+        for path in self.exempt_paths:
+            if not path.startswith("/"):
+                raise _error("exempt_paths", f"paths must start with '/', got {path!r}")
+        if not self.not_before_fields:
+            raise _error("not_before_fields", "at least one field name is required")
+        for variable, names in (
+            ("not_before_fields", self.not_before_fields),
+            ("enabled_field", (self.enabled_field,)),
+            ("users_collection", (self.users_collection,)),
+        ):
+            for name in names:
+                if not name or name.startswith("$") or "\0" in name or "." in name:
+                    raise _error(variable, f"{name!r} is not a usable name (no '$' prefix, no '.')")
+        if self.user_id_type not in USER_ID_TYPES:
+            raise _error("user_id_type", "accepts auto, str, int or objectid")
+        if self.on_store_error not in _STORE_ERROR_POLICIES:
+            raise _error("on_store_error", "accepts reject, stale or allow")
+        if self.store_url is not None and not self.store_url.startswith(("mongodb://", "mongodb+srv://", "sqlite://")):
+            # The value may hold a password: name the variable, not the value.
+            raise _error("store_url", "accepts a mongodb://, mongodb+srv:// or sqlite:/// URL")
+        if not _header_text(self.realm) or '"' in self.realm or "\\" in self.realm:
+            # The realm is sent in every WWW-Authenticate field (RFC 9110 §11.6.1, a quoted-string).
+            raise _error("realm", "accepts printable ASCII text without quotes or backslashes, e.g. api")
+        for method in self.exempt_methods:
+            if not _TOKEN.fullmatch(method):
+                raise _error("exempt_methods", f"accepts HTTP method names such as GET, got {method!r}")
+
+    @property
+    def hmac_algorithms(self) -> tuple[str, ...]:
+        """The configured algorithms that verify with ``secret``."""
+        return tuple(name for name in self.algorithms if name in _HMAC_MIN_KEY_BYTES)
+        """The configured algorithms that verify with ``secret``."""
+        return tuple(name for name in self.algorithms if name in _HMAC_MIN_KEY_BYTES)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Read the ``JWTGUARD_*`` variables of *environ* (default ``os.environ``).
+
+        Unset or empty variables keep their defaults; *overrides* win over both.
+        ``JWTGUARD_PUBLIC_KEY_FILE`` and ``JWTGUARD_PRIVATE_KEY_FILE`` name PEM
+        files read here, once (the direct variable wins when both are set).
+
+        A ``JWTGUARD_*`` variable that is no setting (a misspelling such as
+        ``JWTGUARD_EXEMPT_PATH``) is ignored, and reported once per process as a
+        ``WARNING`` of the ``jwtguard`` logger naming the nearest setting; the
+        test harness's own variables are not reported. Never a Python warning:
+        an application run with ``-W error`` must still start.
+        """
+        env = os.environ if environ is None else environ
+        _report_unknown(env)
+        values: dict[str, Any] = {}
+        for setting in SETTINGS:
+            raw = env.get(setting.variable, "").strip()
+            if raw:
+                values[setting.name] = setting.parse(setting.name, raw)
+                continue
+            path = env.get(setting.file_variable, "").strip() if setting.file_variable else ""
+            if path:
+                values[setting.name] = _read_file(f"{setting.name}_file", path)
+        values.update(overrides)
+        return cls(**values)
+
+    def replace(self, **changes: Any) -> Settings:
+        """A copy with *changes* applied and validated again."""
+        return replace(self, **changes)
+
+    def describe(self) -> dict[str, str]:
+        """The effective settings as text, secrets masked, for ``check-config``.
+
+        Keys are the variables, in declaration order; secrets show as
+        ``(set, hidden)`` and URLs through :func:`mask_url`.
+        """
+        return {setting.variable: setting.show(getattr(self, setting.name)) for setting in SETTINGS}
+
+
+#: Every setting, in the order of the README's table: the one list the rest is derived from.
+SETTINGS: tuple[Setting, ...] = tuple(
+    Setting(name=f.name, default=f.default, **f.metadata[_METADATA_KEY]) for f in fields(Settings)
+)
+
+_LISTS = tuple(setting for setting in SETTINGS if setting.item is not None)
+
+#: Every variable jwtguard reads, ``*_FILE`` variants included.
+VARIABLES: frozenset[str] = frozenset(variable for setting in SETTINGS for variable in setting.variables)
+
+
+def _check_number(name: str, value: float, *, minimum: float, maximum: float) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise _error(name, "accepts a number")
+    if value < minimum or value > maximum:
+        raise _error(name, f"accepts a number from {minimum:g} to {maximum:g}, got {value:g}")
+
+
+def _check_int(name: str, value: int, *, minimum: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise _error(name, f"accepts a whole number of at least {minimum}")
+
+
+def _check_rsa_size(name: str, pem: str) -> None:
+    """Refuse an RSA key under 2048 bits (RFC 7518 §3.3); other PEM problems are left to the verifier.
+
+    Only the size is named, never the key.
+    """
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key, load_pem_public_key
+
+    data = pem.encode()
+    key: Any
+    try:
+        key = load_pem_private_key(data, password=None) if name == "private_key" else load_pem_public_key(data)
+    except Exception:  # not PEM, encrypted, another format: the verifier (or issuing) reports it
+        return
+    if isinstance(key, (rsa.RSAPublicKey, rsa.RSAPrivateKey)) and key.key_size < _RSA_MIN_BITS:
+        raise _error(
+            name,
+            f"an RSA key of {key.key_size} bits is too weak: use at least {_RSA_MIN_BITS} bits "
+            "(RFC 7518 §3.3, NIST SP 800-131A)",
+        )
+
+
+# -- unknown variables --------------------------------------------------------------------
+
+_UNKNOWN = "jwtguard: %s is not a jwtguard setting%s; it is ignored"
+
+#: The variables without the shared prefix, which would make every name look close to every other.
+_SUFFIXES = sorted(variable[len(PREFIX) :] for variable in VARIABLES)
+
+#: Names already reported by from_env in this process: the middleware, the admin API and
+#: a second adapter each read the environment, and one note per misspelling is enough.
+_REPORTED: set[str] = set()
+_REPORTED_LOCK = threading.Lock()
+
+
+def _unknown(environ: Mapping[str, str]) -> list[tuple[str, str]]:
+    """``(name, hint)`` for each variable of *environ* that looks like a setting but is none.
+
+    The hint names the nearest setting (" (did you mean JWTGUARD_X?)") or is empty.
+    Names are compared in upper case, so ``jwtguard_secret`` is caught too; only
+    names are looked at, never values (a misspelt secret stays unseen).
+    """
+    found: list[tuple[str, str]] = []
+    for name in sorted(environ):
+        upper = name.upper()
+        if not upper.startswith(PREFIX) or name in VARIABLES:
+            continue
+        if upper in _RESERVED or upper.startswith(_RESERVED_PREFIXES):
+            continue
+        nearest = difflib.get_close_matches(upper[len(PREFIX) :], _SUFFIXES, n=1)
+        found.append((name, f" (did you mean {PREFIX}{nearest[0]}?)" if nearest else ""))
+    return found
+
+
+def unknown_variables(environ: Mapping[str, str]) -> list[str]:
+    """A note for each ``JWTGUARD_*`` variable of *environ* that jwtguard does not read.
+
+    E.g. ``jwtguard: JWTGUARD_EXEMPT_PATH is not a jwtguard setting (did you mean
+    JWTGUARD_EXEMPT_PATHS?); it is ignored``. The test harness's variables
+    (``JWTGUARD_TEST_*``, ``JWTGUARD_FERRETDB``, ``JWTGUARD_CACHE_DIR``) are
+    reserved and never listed. Used by the ``jwtguard`` command.
+    """
+    return [_UNKNOWN % found for found in _unknown(environ)]
+
+
+def _report_unknown(environ: Mapping[str, str]) -> None:
+    for name, hint in _unknown(environ):
+        with _REPORTED_LOCK:
+            if name in _REPORTED:
+                continue
+            _REPORTED.add(name)
+        _log.warning(_UNKNOWN, name, hint)
+
+
+# -- the README's table ---------------------------------------------------------------------
+
+
+def settings_table() -> str:
+    """The README's settings table, in Markdown, from the declarations.
+
+    A test compares it with README.md; after changing a declaration, paste
+    ``python -c "from jwtguard.config import settings_table; print(settings_table())"``.
+    """
+    rows = ["| variable | default | meaning |", "| --- | --- | --- |"]
+    rows += [setting.table_row() for setting in SETTINGS]
+    return "\n".join(rows) + "\n"
