@@ -25,26 +25,17 @@ from bisect import bisect_left
 from collections.abc import Iterator, Sized
 from typing import TYPE_CHECKING, Any, Protocol
 
+from .sansio.decision import REASONS as _REASON_TABLE
+
 if TYPE_CHECKING:
     from prometheus_client.registry import CollectorRegistry
 
 #: Upper bounds (seconds) of the store latency histogram; the last bucket is +Inf.
 LATENCY_BUCKETS: tuple[float, ...] = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
-#: Every reason a request can be refused with (the ``reason`` of a rejection body).
-REASONS: tuple[str, ...] = (
-    "missing_token",
-    "malformed",
-    "multiple_credentials",
-    "header_too_large",
-    "invalid",
-    "expired",
-    "revoked",
-    "disabled",
-    "unknown_user",
-    "store_unavailable",
-    "key_source_unavailable",
-)
+#: Every reason a request can be refused with, in the order of the one table
+#: (:data:`jwtguard.sansio.decision.REASONS`).
+REASONS: tuple[str, ...] = tuple(_REASON_TABLE)
 
 
 class _CountedCache(Protocol):
