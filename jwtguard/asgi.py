@@ -113,16 +113,22 @@ class JWTGuardASGI:
 def request_of(scope: Scope) -> Request:
     """The :class:`Request` of an HTTP or WebSocket scope (header names are lower-case bytes)."""
     method = scope.get("method", "GET")
-    authorization = tuple(value.decode("latin-1") for name, value in scope["headers"] if name == b"authorization")
+    authorization: tuple[str, ...] = ()
+    host = ""
     origin = request_method = None
-    if method == "OPTIONS":
-        for name, value in scope["headers"]:
+    for name, value in scope["headers"]:
+        if name == b"authorization":
+            authorization += (value.decode("latin-1"),)
+        elif name == b"host":
+            host = value.decode("latin-1")
+        elif method == "OPTIONS":
             if name == b"origin":
                 origin = value.decode("latin-1")
             elif name == b"access-control-request-method":
                 request_method = value.decode("latin-1")
     root = scope.get("root_path", "")
-    return Request(method, app_path(scope["path"], root), authorization, origin, request_method, root_path=root)
+    path = app_path(scope["path"], root)
+    return Request(method, path, authorization, origin, request_method, scope.get("scheme", "http"), host, root)
 
 
 async def _refuse(decision: Decision, scope: Scope, receive: Receive, send: Send) -> None:

@@ -16,13 +16,68 @@ import time
 from collections.abc import Awaitable, Callable, Hashable
 from typing import Generic, TypeVar
 
-from cachetools import LRUCache, TTLCache
+from cachetools import LRUCache
 
 from .errors import StoreError
 from .invalidation import InvalidationBus, default_bus
 
 V = TypeVar("V")
 _MISSING: object = object()
+
+K = TypeVar("K", bound=Hashable)
+
+
+class TTLMap(Generic[K, V]):
+    """A bounded map whose entries expire *ttl* seconds after they were set.
+
+    Reads take no lock: one ``dict.get`` of an immutable ``(value, deadline)``
+    pair, atomic under the GIL, then a comparison with *timer*. Writes take
+    the lock; beyond *maxsize* entries the oldest written goes first (a
+    ``dict`` keeps insertion order), and expired entries go when read. This
+    is the repeat request's whole cost, so it is kept to one lookup.
+    """
+
+    __slots__ = ("_data", "_lock", "_maxsize", "_timer", "_ttl")
+
+    def __init__(self, *, maxsize: int, ttl: float, timer: Callable[[], float] = time.monotonic) -> None:
+        self._data: dict[K, tuple[V, float]] = {}
+        self._maxsize = maxsize
+        self._ttl = ttl
+        self._timer = timer
+        self._lock = threading.Lock()
+
+    def get(self, key: K) -> V | None:
+        """The live value for *key*, or None."""
+        entry = self._data.get(key)
+        if entry is None:
+            return None
+        if entry[1] > self._timer():
+            return entry[0]
+        with self._lock:
+            if self._data.get(key) is entry:
+                del self._data[key]
+        return None
+
+    def set(self, key: K, value: V) -> None:
+        deadline = self._timer() + self._ttl
+        with self._lock:
+            data = self._data
+            data.pop(key, None)  # a rewrite moves the key to the young end
+            while len(data) >= self._maxsize:
+                del data[next(iter(data))]
+            data[key] = (value, deadline)
+
+    def pop(self, key: K) -> None:
+        with self._lock:
+            self._data.pop(key, None)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._data.clear()
+
+    def __len__(self) -> int:
+        return len(self._data)
+
 
 class _Flight(Generic[V]):
     """One load in progress, shared by the threads that wait for it."""
@@ -54,7 +109,7 @@ class StateCache(Generic[V]):
         bus: InvalidationBus | None = default_bus,
     ) -> None:
         self._timer = timer
-        self._values: TTLCache[Hashable, V] = TTLCache(maxsize=maxsize, ttl=ttl, timer=timer)
+        self._values: TTLMap[Hashable, V] = TTLMap(maxsize=maxsize, ttl=ttl, timer=timer)
         self._last_known: LRUCache[Hashable, tuple[V, float]] | None = (
             LRUCache(maxsize=maxsize) if keep_last_known else None
         )
@@ -70,36 +125,31 @@ class StateCache(Generic[V]):
             bus.subscribe(self)
 
     def __len__(self) -> int:
-        with self._lock:
-            return len(self._values)
+        return len(self._values)
 
     def _lookup(self, key: Hashable) -> object:
-        with self._lock:
-            try:
-                value: object = self._values[key]  # one TTL check, unlike get()
-            except KeyError:
-                self.misses += 1
-                return _MISSING
+        entry = self._values._data.get(key)  # TTLMap.get without its call: this module owns both
+        if entry is not None and entry[1] > self._timer():
             self.hits += 1
-            return value
+            return entry[0]
+        self.misses += 1
+        return _MISSING
 
     def peek(self, key: Hashable) -> tuple[V] | None:
         """The cached value for *key* as a 1-tuple (a hit is counted), or None on a miss (not counted:
-        the :meth:`load` that follows counts it)."""
-        with self._lock:
-            try:
-                value: V = self._values[key]  # one TTL check, unlike get()
-            except KeyError:
-                return None
+        the :meth:`load` that follows counts it). Lock-free: the repeat request's path."""
+        entry = self._values._data.get(key)  # TTLMap.get without its call: this module owns both
+        if entry is not None and entry[1] > self._timer():
             self.hits += 1
-            return (value,)
+            return (entry[0],)
+        return None
 
     def _store(self, key: Hashable, value: V, generation: int) -> None:
         with self._lock:
             # A load that overlapped an invalidation may hold the state from
             # before an admin change: it is neither cached nor remembered.
             if generation == self._generation:
-                self._values[key] = value
+                self._values.set(key, value)
                 if self._last_known is not None:
                     self._last_known[key] = (value, self._timer())
 
@@ -189,7 +239,7 @@ class StateCache(Generic[V]):
         """
         with self._lock:
             self._generation += 1
-            self._values.pop(key, None)
+            self._values.pop(key)
             self._flights.pop(key, None)
             for flight_key in [k for k in self._async_flights if k[1] == key]:
                 del self._async_flights[flight_key]

@@ -20,15 +20,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import threading
 import time
 from collections.abc import Callable, Generator, Mapping
 from functools import partial
 from typing import Any, NamedTuple, cast
 
-from cachetools import TTLCache
-
-from .cache import StateCache
+from .cache import StateCache, TTLMap
 from .config import Settings
 from .errors import StoreError
 from .invalidation import InvalidationBus, default_bus
@@ -101,10 +98,9 @@ class Engine:
         self._clock = clock
         # A zero token_cache_ttl means: check every signature, remember none.
         self._remember_tokens = settings.token_cache_ttl > 0
-        self._tokens: TTLCache[str, Verified] = TTLCache(
+        self._tokens: TTLMap[str, Verified] = TTLMap(
             maxsize=settings.cache_maxsize, ttl=settings.token_cache_ttl or 1, timer=timer
         )
-        self._tokens_lock = threading.Lock()  # a TTLCache lookup reorders it: not thread-safe bare
         #: User states by canonical id; admin changes published on *bus* drop entries at once.
         self.states: StateCache[UserState | None] = StateCache(
             maxsize=settings.cache_maxsize,
@@ -140,11 +136,10 @@ class Engine:
             return decision
         token = screened
         now = self._clock()
-        try:
-            with self._tokens_lock:
-                verified = self._tokens[token]  # one TTL check, unlike get()
+        verified = self._tokens.get(token)
+        if verified is not None:
             self.metrics.token_cache_hits += 1
-        except KeyError:
+        else:
             self.metrics.token_cache_misses += 1
             # Only tokens that passed this check are ever cached: a hit needs no regex.
             if TOKEN68.fullmatch(token) is None:
@@ -154,8 +149,7 @@ class Engine:
                 return self._refused(cast(Decision, outcome), None)
             verified = outcome
             if self._remember_tokens:
-                with self._tokens_lock:
-                    self._tokens[token] = verified
+                self._tokens.set(token, verified)
         refused = policy.times(verified, now)
         if refused is not None:
             return self._refused(refused, verified.user_id)
@@ -288,5 +282,4 @@ class Engine:
 
     def forget_tokens(self) -> None:
         """Drop remembered verifications (after a key rotation, say)."""
-        with self._tokens_lock:
-            self._tokens.clear()
+        self._tokens.clear()

@@ -62,12 +62,16 @@ class JWTGuardWSGI:
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         header = environ.get("HTTP_AUTHORIZATION")
         method = environ.get("REQUEST_METHOD", "")
+        options = method == "OPTIONS"
         request = Request(
             method,
-            environ.get("PATH_INFO", ""),
+            environ.get("PATH_INFO", ""),  # below the mount (SCRIPT_NAME): what the app routes
             () if header is None else (header,),
-            environ.get("HTTP_ORIGIN") if method == "OPTIONS" else None,
-            environ.get("HTTP_ACCESS_CONTROL_REQUEST_METHOD") if method == "OPTIONS" else None,
+            environ.get("HTTP_ORIGIN") if options else None,
+            environ.get("HTTP_ACCESS_CONTROL_REQUEST_METHOD") if options else None,
+            environ.get("wsgi.url_scheme", "http"),
+            environ.get("HTTP_HOST", ""),
+            environ.get("SCRIPT_NAME", ""),
         )
         decision = self.engine.handle(request)
         kind = decision.kind

@@ -34,6 +34,11 @@ def bearer_token(values: tuple[str, ...] | list[str], max_bytes: int) -> str | N
     # Bounded before any decoding; the bound holds for str and bytes alike.
     if len(value) > max_bytes:
         return _TOO_LARGE
+    if value.startswith("Bearer "):
+        # The usual spelling, decided without the general parse below (same answer).
+        token = value[7:]
+        if token and " " not in token and "," not in token:
+            return token
     # RFC 9110 §11.4: credentials = auth-scheme [ 1*SP token68 ]
     value = value.strip(" ")
     scheme, _, rest = value.partition(" ")

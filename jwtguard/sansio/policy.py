@@ -58,7 +58,7 @@ class Policy:
 
     # -- the request --------------------------------------------------------------------
 
-    def exempt(self, method: str, path: str, *, preflight: bool = False) -> bool:
+    def exempt(self, method: str, path: str, preflight: bool = False) -> bool:
         """True for requests that pass untouched: CORS preflights, exempt methods and paths.
 
         *path* is the path as the wrapped app routes it (:class:`Request`).
@@ -75,7 +75,7 @@ class Policy:
     def screen(self, request: Request) -> str | Decision:
         """The request's Bearer token, or its final decision (exempt, or refused before any lookup)."""
         method = request.method
-        if self.exempt(method, request.path, preflight=method == "OPTIONS" and request.preflight):
+        if self.exempt(method, request.path, method == "OPTIONS" and request.preflight):
             return EXEMPT
         token = bearer_token(request.authorization, self.max_header)
         if isinstance(token, NoToken):
