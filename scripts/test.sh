@@ -3,7 +3,7 @@
 # pytest, ruff and mypy --strict. Extra arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/venv.sh test
+scripts/venv.sh test,lint
 scripts/get-browser.sh
 if [ -z "${JWTGUARD_TEST_MONGO_URI:-}" ] && ! command -v mongod >/dev/null; then
   JWTGUARD_FERRETDB=$(scripts/get-ferretdb.sh)
