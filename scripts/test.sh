@@ -11,4 +11,4 @@ if [ -z "${JWTGUARD_TEST_MONGO_URI:-}" ] && ! command -v mongod >/dev/null; then
 fi
 .venv/bin/python -m pytest "$@"
 .venv/bin/ruff check jwtguard tests examples
-.venv/bin/mypy --strict jwtguard
+.venv/bin/mypy --strict jwtguard tests examples

@@ -154,7 +154,7 @@ def make_client(adapter: str) -> Iterator[Callable[[Settings], Client]]:
         if adapter == "wsgi":
             app = flask_app()
             guard = JWTGuardWSGI(app.wsgi_app, settings=settings, **guard_options)
-            app.wsgi_app = guard  # type: ignore[method-assign]
+            app.wsgi_app = guard
             test_client = app.test_client()
             closers.append(guard.close)
 

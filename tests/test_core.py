@@ -452,6 +452,7 @@ def test_one_token_as_the_clock_moves(
         if isinstance(result, Rejection):
             outcomes.append((result.status, result.reason))
             continue
+        assert result is not None
         verdict = guard.decide(result, user_state(document, settings))
         outcomes.append((200, "ok") if verdict is None else (verdict.status, verdict.reason))
     assert outcomes == [expected, expected]
