@@ -232,7 +232,7 @@ def clients() -> Iterator[list[Any]]:
     with TestClient(asgi_guard) as asgi_client:
 
         def via_starlette(values: list[str]) -> tuple[int, dict[str, str], bytes]:
-            headers = [("Authorization", v.encode("latin-1", "replace")) for v in values]
+            headers = [(b"Authorization", v.encode("latin-1", "replace")) for v in values]
             response = asgi_client.get("/api/me", headers=headers)
             return response.status_code, {k.lower(): v for k, v in response.headers.items()}, response.content
 
