@@ -154,7 +154,7 @@ def make_client(adapter: str) -> Iterator[Callable[[Settings], Client]]:
         if adapter == "wsgi":
             app = flask_app()
             guard = JWTGuardWSGI(app.wsgi_app, settings=settings, **guard_options)
-            app.wsgi_app = guard  # type: ignore[method-assign]
+            app.wsgi_app = guard
             test_client = app.test_client()
             closers.append(guard.close)
 
@@ -182,7 +182,8 @@ def make_client(adapter: str) -> Iterator[Callable[[Settings], Client]]:
         closers.append(close)
 
         def asgi_call(method: str, path: str, headers: list[tuple[str, str | bytes]] | None = None) -> Reply:
-            response = client.request(method, path, headers=headers or [])
+            # httpx takes str and bytes values in one list; its annotation wants one or the other.
+            response = client.request(method, path, headers=headers or [])  # type: ignore[arg-type]
             return Reply(response.status_code, {k.lower(): v for k, v in response.headers.items()}, response.content)
 
         asgi_call.guard = asgi_guard  # type: ignore[attr-defined]

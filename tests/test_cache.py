@@ -109,7 +109,7 @@ def test_a_cancelled_leader_does_not_hang_its_followers() -> None:
         await asyncio.sleep(10)
         return "never"
 
-    async def main() -> object:
+    async def main() -> tuple[str | BaseException]:
         leader = asyncio.ensure_future(cache.aload("alice", slow))
         await asyncio.sleep(0.01)
         follower = asyncio.ensure_future(cache.aload("alice", slow))
@@ -119,7 +119,7 @@ def test_a_cancelled_leader_does_not_hang_its_followers() -> None:
             await leader
         return await asyncio.wait_for(asyncio.gather(follower, return_exceptions=True), 5)
 
-    (result,) = asyncio.run(main())  # type: ignore[misc]
+    (result,) = asyncio.run(main())
     assert isinstance(result, StoreError)
 
 

@@ -182,7 +182,7 @@ def test_cors_exposes_the_signal_and_clear_site_data(tmp_path: Path, monkeypatch
         return response
 
     client = app.test_client()
-    token = client.post("/login", json={"username": "alice", "password": "alice-password"}).json["token"]
+    token = client.post("/login", json={"username": "alice", "password": "alice-password"}).get_json()["token"]
     ok = client.get("/api/me", headers={"Authorization": f"Bearer {token}"})
     assert ok.status_code == 200
     assert "X-User-Enabled" in ok.headers["Access-Control-Expose-Headers"]
@@ -190,7 +190,7 @@ def test_cors_exposes_the_signal_and_clear_site_data(tmp_path: Path, monkeypatch
     forged = client.get("/api/me", headers={"Authorization": f"Bearer {token[:-4]}AAAA"})
     assert forged.status_code == 401
     assert "Clear-Site-Data" not in forged.headers  # a bad signature must not wipe anyone's storage
-    admin = client.post("/login", json={"username": "admin", "password": "admin-password"}).json["token"]
+    admin = client.post("/login", json={"username": "admin", "password": "admin-password"}).get_json()["token"]
     client.post("/admin/users/alice/disable", headers={"Authorization": f"Bearer {admin}"})
     refused = client.get("/api/me", headers={"Authorization": f"Bearer {token}"})
     assert refused.status_code == 401
@@ -219,7 +219,7 @@ def test_cors_outside_the_guard_reaches_its_refusals(tmp_path: Path, monkeypatch
     assert "Authorization" in preflight.headers["Access-Control-Allow-Headers"]
 
     credentials = {"username": "alice", "password": "alice-password"}
-    token = client.post("/login", json=credentials, headers=origin).json["token"]
+    token = client.post("/login", json=credentials, headers=origin).get_json()["token"]
     auth = {**origin, "Authorization": f"Bearer {token}"}
     ok = client.get("/api/me", headers=auth)
     assert ok.status_code == 200
@@ -229,7 +229,7 @@ def test_cors_outside_the_guard_reaches_its_refusals(tmp_path: Path, monkeypatch
     missing = client.get("/api/me", headers=origin)
     assert missing.status_code == 401
     assert missing.headers["Access-Control-Allow-Origin"] == frontend
-    admin = client.post("/login", json={"username": "admin", "password": "admin-password"}).json["token"]
+    admin = client.post("/login", json={"username": "admin", "password": "admin-password"}).get_json()["token"]
     client.post("/admin/users/alice/disable", headers={"Authorization": f"Bearer {admin}"})
     refused = client.get("/api/me", headers=auth)
     assert refused.status_code == 401

@@ -79,7 +79,7 @@ def seeded(users: Any, settings: Settings) -> dict[str, str]:
         "future_nbf": token_for("alice", nbf=now + 3600),
         "wrong_key": token_for("alice", secret="another-secret-" * 4),
         "wrong_alg": token_for("alice", algorithm="HS512", secret=SECRET * 2),
-        "alg_none": jwt.encode({"sub": "alice", "iat": now, "exp": now + 60}, None, algorithm="none"),
+        "alg_none": jwt.encode({"sub": "alice", "iat": now, "exp": now + 60}, None, algorithm="none"),  # type: ignore[arg-type]  # PyJWT takes key None for "none"
         "crit": token_for("alice", headers={"crit": ["exp"]}),
         "jku": token_for("alice", headers={"jku": "https://attacker.example/jwks.json"}),
         "operator_sub": token_for({"$ne": None}),

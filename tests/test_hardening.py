@@ -111,7 +111,7 @@ def client(adapter: str) -> Iterator[Callable[[Settings], Call]]:
         if adapter == "wsgi":
             app = _flask_app()
             guard = JWTGuardWSGI(app.wsgi_app, settings=settings)
-            app.wsgi_app = guard  # type: ignore[method-assign]
+            app.wsgi_app = guard
             closers.append(guard.close)
             test_client = app.test_client()
 
@@ -240,7 +240,7 @@ def test_frozen_claims_read_like_json_and_copy_cheaply() -> None:
     assert isinstance(frozen, FrozenDict) and isinstance(frozen["c"]["d"], FrozenDict)
     assert json.loads(json.dumps(frozen)) == {"a": [1, {"b": [2]}], "c": {"d": {"e": None}}}
     inner = frozen["c"]
-    for change in (
+    changes: tuple[Callable[[], object], ...] = (
         lambda: inner.__setitem__("x", 1),
         lambda: inner.update(x=1),
         lambda: inner.pop("d"),
@@ -248,7 +248,8 @@ def test_frozen_claims_read_like_json_and_copy_cheaply() -> None:
         lambda: inner.clear(),
         lambda: inner.popitem(),
         lambda: inner.__delitem__("d"),
-    ):
+    )
+    for change in changes:
         with pytest.raises(TypeError):
             change()
     import copy

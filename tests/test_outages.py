@@ -149,7 +149,7 @@ class WSGITarget:
     def __init__(self, settings: Settings, store: Any = None) -> None:
         app = flask_app()
         self.middleware = JWTGuardWSGI(app.wsgi_app, settings=settings, store=store)
-        app.wsgi_app = self.middleware  # type: ignore[method-assign]
+        app.wsgi_app = self.middleware
         self.app = app
         self.guard = self.middleware.engine
         self._local = threading.local()
@@ -532,7 +532,7 @@ def test_policy_stale_serves_the_last_known_state_then_rejects(server: MongoServ
     scene = Scene(db_uri)
     max_age = 4.0
     settings = outage_settings(db_uri, on_store_error="stale", stale_max_age=max_age, store_timeout=0.3, cache_ttl=0.2)
-    targets = [WSGITarget(settings), ASGITarget(settings)]
+    targets: list[WSGITarget | ASGITarget] = [WSGITarget(settings), ASGITarget(settings)]
     try:
         for target in targets:
             for name, status in [("alice", 200), ("bob", 401), ("carol", 200), ("dave_old", 401), ("dave_new", 200)]:
@@ -585,7 +585,7 @@ def test_policy_allow_accepts_signed_tokens_and_warns_at_start(
     scene = Scene(db_uri)
     settings = outage_settings(db_uri, on_store_error="allow", store_timeout=0.3)
     caplog.set_level(logging.WARNING, logger="jwtguard")
-    targets = [WSGITarget(settings), ASGITarget(settings)]
+    targets: list[WSGITarget | ASGITarget] = [WSGITarget(settings), ASGITarget(settings)]
     try:
         start_up = [r for r in caplog.records if "JWTGUARD_ON_STORE_ERROR=allow" in r.getMessage()]
         assert len(start_up) == 2 and all(r.levelno == logging.WARNING for r in start_up)
@@ -613,7 +613,7 @@ def test_policy_reject_is_the_default(server: MongoServer, db_uri: str) -> None:
     scene = Scene(db_uri)
     settings = outage_settings(db_uri, store_timeout=0.3, stale_max_age=600)
     assert settings.on_store_error == "reject"
-    targets = [WSGITarget(settings), ASGITarget(settings)]
+    targets: list[WSGITarget | ASGITarget] = [WSGITarget(settings), ASGITarget(settings)]
     try:
         for target in targets:
             assert target.get(scene.tokens["alice"]).status == 200

@@ -14,9 +14,9 @@ import json
 import math
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, MutableMapping
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, cast
 
 import jwt
 import pytest
@@ -248,7 +248,7 @@ def clients() -> Iterator[list[Any]]:
 
     app = flask_app()
     wsgi_guard = JWTGuardWSGI(app.wsgi_app, settings=SETTINGS)
-    app.wsgi_app = wsgi_guard  # type: ignore[method-assign]
+    app.wsgi_app = wsgi_guard
     flask_client = app.test_client()
     asgi_guard = JWTGuardASGI(starlette_app(), settings=SETTINGS)
 
@@ -259,7 +259,7 @@ def clients() -> Iterator[list[Any]]:
     with TestClient(asgi_guard) as asgi_client:
 
         def via_starlette(values: list[str]) -> tuple[int, dict[str, str], bytes]:
-            headers = [("Authorization", v.encode("latin-1", "replace")) for v in values]
+            headers = [(b"Authorization", v.encode("latin-1", "replace")) for v in values]
             response = asgi_client.get("/api/me", headers=headers)
             return response.status_code, {k.lower(): v for k, v in response.headers.items()}, response.content
 
@@ -301,7 +301,7 @@ class RecordingStore:
         self.asked.append(user_id)
         if type(user_id) not in (str, int):
             return None  # recorded above; looking it up could itself raise (an unhashable dict)
-        return self.documents.get(user_id)  # type: ignore[call-overload]
+        return self.documents.get(cast("str | int", user_id))
 
     def apply(self, user_id: object, change: Change) -> bool:
         self.asked.append(user_id)
@@ -358,12 +358,17 @@ def test_only_plain_ids_reach_a_store(claims: dict[str, Any]) -> None:
         start_response("200 OK", [("Content-Type", "text/plain")])
         return [b"ok"]
 
-    guard = JWTGuardWSGI(app, settings=SETTINGS, store=store, clock=lambda: NOW)  # type: ignore[arg-type]
+    guard = JWTGuardWSGI(app, settings=SETTINGS, store=store, clock=lambda: NOW)
     token = jwt.encode(claims, SECRET, algorithm="HS256")
     sub, iat, exp = claims["sub"], claims["iat"], claims["exp"]
     statuses: list[str] = []
     environ = {"REQUEST_METHOD": "GET", "PATH_INFO": "/api/me", "HTTP_AUTHORIZATION": f"Bearer {token}"}
-    body = b"".join(guard(environ, lambda status, headers, exc_info=None: statuses.append(status)))
+
+    def start_response(status: str, headers: Any, exc_info: object = None) -> Callable[[bytes], object]:
+        statuses.append(status)
+        return lambda data: None
+
+    body = b"".join(guard(environ, start_response))
     status = int(statuses[0].split()[0])
     plain = type(sub) in (str, int)
     for asked in store.asked:
@@ -404,7 +409,7 @@ def test_only_plain_ids_reach_an_async_store(claims: dict[str, Any]) -> None:
 
     store = AsyncRecordingStore()
     seen: list[object] = []
-    sent: list[dict[str, Any]] = []
+    sent: list[MutableMapping[str, Any]] = []
 
     async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         seen.append(scope["jwtguard.user_id"])
@@ -414,7 +419,7 @@ def test_only_plain_ids_reach_an_async_store(claims: dict[str, Any]) -> None:
     async def receive() -> dict[str, Any]:
         return {"type": "http.request", "body": b"", "more_body": False}
 
-    async def send(message: dict[str, Any]) -> None:
+    async def send(message: MutableMapping[str, Any]) -> None:
         sent.append(message)
 
     guard = JWTGuardASGI(app, settings=SETTINGS, store=store, clock=lambda: NOW)  # type: ignore[arg-type]

@@ -170,7 +170,7 @@ def test_soak_both_adapters_while_an_admin_flips_users(mongo_uri: str, users: An
 
     flask = flask_app()
     wsgi = JWTGuardWSGI(flask.wsgi_app, settings=settings)
-    flask.wsgi_app = wsgi  # type: ignore[method-assign]
+    flask.wsgi_app = wsgi
     asgi = JWTGuardASGI(starlette_app(), settings=settings)
     guards = [wsgi.engine, asgi.engine]
 
