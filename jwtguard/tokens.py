@@ -93,9 +93,7 @@ class TokenVerifier:
             self.needs_io = True
         # One key for every allowed algorithm (the usual single-HS256 setup):
         # no need to read the header before decoding.
-        self._single_key = (
-            next(iter(self._keys.values())) if len(self._keys) == 1 and self.key_source is None else None
-        )
+        self._single_key = next(iter(self._keys.values())) if len(self._keys) == 1 and self.key_source is None else None
 
     def verify(self, token: str) -> tuple[Mapping[str, Any], Mapping[str, Any]]:
         """Return ``(header, claims)`` of a token whose signature checks out."""

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite on a fresh machine: virtualenv, the MongoDB-compatible server, Chromium, then
-# pytest with branch coverage of jwtguard/ (floor: setup.cfg's [coverage:report] fail_under), ruff
-# and mypy --strict. Extra arguments go to pytest instead of the whole suite, without coverage.
+# pytest with branch coverage of jwtguard/ (floor: setup.cfg's [coverage:report] fail_under), then
+# scripts/lint.sh (ruff check, ruff format --check, mypy --strict), as `make lint` and tox run them. Extra arguments go to pytest instead of the whole suite, without coverage.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/venv.sh test,lint
@@ -14,6 +14,4 @@ if [ "$#" -eq 0 ]; then
   set -- --cov=jwtguard --cov-branch --cov-report=term-missing:skip-covered
 fi
 .venv/bin/python -m pytest "$@"
-.venv/bin/ruff check jwtguard tests examples bench
-# `ruff format --check` (in `make lint`) joins here once the tree has been formatted.
-.venv/bin/mypy --strict jwtguard tests examples bench
+scripts/lint.sh

@@ -198,7 +198,6 @@ def bearer(token: str) -> list[tuple[str, str]]:
     return [("Authorization", f"Bearer {token}")]
 
 
-
 def verified(settings: Settings, user: str | int, iat: float, exp: float | None = None) -> Any:
     """A token of *user* issued at *iat* as the policy reads it after its signature checked out."""
     from jwtguard.sansio import Policy, Verified

@@ -51,16 +51,28 @@ class MongoServer:
             self.kind = "mongod"
             (directory / "db").mkdir(exist_ok=True)
             self.command = [
-                mongod, "--bind_ip", "127.0.0.1", "--port", str(self.port), "--dbpath", str(directory / "db"),
-                "--quiet", "--nounixsocket",
+                mongod,
+                "--bind_ip",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--dbpath",
+                str(directory / "db"),
+                "--quiet",
+                "--nounixsocket",
             ]
         elif ferretdb:
             self.kind = "ferretdb"
             (directory / "data").mkdir(exist_ok=True)
             self.command = [
-                ferretdb, "--handler=sqlite", f"--sqlite-url=file:{directory / 'data'}/",
-                f"--listen-addr=127.0.0.1:{self.port}", f"--state-dir={directory}", "--debug-addr=-",
-                "--telemetry=disable", "--log-level=error",
+                ferretdb,
+                "--handler=sqlite",
+                f"--sqlite-url=file:{directory / 'data'}/",
+                f"--listen-addr=127.0.0.1:{self.port}",
+                f"--state-dir={directory}",
+                "--debug-addr=-",
+                "--telemetry=disable",
+                "--log-level=error",
             ]
         else:
             raise FileNotFoundError(

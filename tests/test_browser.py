@@ -31,8 +31,14 @@ ROOT = Path(__file__).resolve().parent.parent
 TOKEN_KEY = "jwtguard.token"
 CACHE_TTL = 0.5  # the served app's JWTGUARD_CACHE_TTL: how long another process's write can go unseen
 LAUNCH_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 AXIOS_VERSION = "1.7.9"  # scripts/get-browser.sh fetches it
 
@@ -112,7 +118,10 @@ def served(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     log = open(directory / "server.log", "wb")  # noqa: SIM115 - the server's output, kept for failures
     server = subprocess.Popen(
         [sys.executable, "-m", f"examples.{example}", "--port", str(port), *extra],
-        cwd=directory, env=env, stdout=log, stderr=subprocess.STDOUT,
+        cwd=directory,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30

@@ -199,11 +199,25 @@ def test_cached_verification_still_checks_time() -> None:
 @pytest.mark.parametrize(
     ("path", "exempt"),
     [
-        ("/login", True), ("/login/", True), ("/login/reset", True), ("/loginx", False),
-        ("/static/app.js", True), ("/static", False), ("/static/../api/me", False), ("/static/./x", False),
-        ("/api/me", False), ("/", True), ("/health", True),
-        ("/login/x", True), ("/login/../api/me", False), ("/LOGIN", False), ("/health/live", True),
-        ("/healthz", False), ("/static/.well-known/x", True), ("/static/..", False), ("/api/login", False),
+        ("/login", True),
+        ("/login/", True),
+        ("/login/reset", True),
+        ("/loginx", False),
+        ("/static/app.js", True),
+        ("/static", False),
+        ("/static/../api/me", False),
+        ("/static/./x", False),
+        ("/api/me", False),
+        ("/", True),
+        ("/health", True),
+        ("/login/x", True),
+        ("/login/../api/me", False),
+        ("/LOGIN", False),
+        ("/health/live", True),
+        ("/healthz", False),
+        ("/static/.well-known/x", True),
+        ("/static/..", False),
+        ("/api/login", False),
     ],
 )
 def test_exempt_paths(path: str, exempt: bool) -> None:
@@ -380,9 +394,11 @@ def test_pyjwt_refuses_what_the_guard_refuses_for_it() -> None:
 
 def _public_pem() -> str:
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    return key.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    ).decode()
+    return (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
 
 
 def test_keys_are_checked_at_start_up() -> None:

@@ -59,16 +59,17 @@ def _flask_app() -> Any:
 
 def _starlette_app() -> Any:
     from starlette.applications import Starlette
+    from starlette.requests import Request as HTTPRequest
     from starlette.responses import JSONResponse
     from starlette.routing import Route
 
-    async def data(request: Request) -> JSONResponse:
+    async def data(request: HTTPRequest) -> JSONResponse:
         return JSONResponse(PROTECTED)
 
-    async def claims(request: Request) -> JSONResponse:
+    async def claims(request: HTTPRequest) -> JSONResponse:
         return JSONResponse(request.scope["jwtguard.claims"])
 
-    async def mutate(request: Request) -> JSONResponse:
+    async def mutate(request: HTTPRequest) -> JSONResponse:
         return JSONResponse(_mutate(request.scope["jwtguard.claims"]))
 
     return Starlette(

@@ -93,8 +93,8 @@ def attacker_rsa_key() -> rsa.RSAPrivateKey:
 
 
 def public_pem() -> bytes:
-    return rsa_key().public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    return (
+        rsa_key().public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
     )
 
 

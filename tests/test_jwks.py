@@ -405,9 +405,7 @@ def test_unknown_kid_inside_the_cooldown_is_503_then_read(
     assert_refused(get(client, token(k1, None)))  # no kid: no read can help
 
 
-def test_unknown_kid_rereads_are_single_flight(
-    make_client: Any, idp: JWKSServer, mongo_uri: str, alice: None
-) -> None:
+def test_unknown_kid_rereads_are_single_flight(make_client: Any, idp: JWKSServer, mongo_uri: str, alice: None) -> None:
     """issue 7 item 2: concurrent requests with unknown kids cause one JWKS request, not one each."""
     k1, k2 = rsa_key("k1"), rsa_key("k2")
     idp.keys = [jwk(k1, "k1", alg="RS256")]
@@ -598,9 +596,12 @@ def test_weak_rsa_private_key_stops_start_up() -> None:
     assert "PRIVATE KEY-----" not in str(raised.value)
     # 2048 bits, and non-RSA keys, still pass.
     Settings(algorithms=("RS256",), public_key=_pem(good), private_key=_pem(good, private=True))
-    ec_pem = ec_key("e").public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    ).decode()
+    ec_pem = (
+        ec_key("e")
+        .public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
     Settings(algorithms=("ES256",), public_key=ec_pem)
 
 

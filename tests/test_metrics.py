@@ -193,7 +193,6 @@ def test_no_log_record_holds_a_token_or_the_secret(
                 assert part not in message, message
 
 
-
 # -- the examples' /metrics --------------------------------------------------------------
 
 

@@ -281,9 +281,11 @@ def test_store_down_is_503_without_user_signal(make_client: Any, users: Any) -> 
 
 def test_rsa_public_key(make_client: Any, mongo_uri: str, users: Any) -> None:
     private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem_public = private.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    ).decode()
+    pem_public = (
+        private.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
     pem_private = private.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     ).decode()
@@ -338,9 +340,7 @@ def test_jwks_keys(make_client: Any, mongo_uri: str, users: Any, jwks_server: An
     url, private, hits = jwks_server
     users.insert_one({"_id": "alice"})
     monotonic = [1000.0]
-    client = make_client(
-        Settings(algorithms=("RS256",), jwks_url=url, store_url=mongo_uri), timer=lambda: monotonic[0]
-    )
+    client = make_client(Settings(algorithms=("RS256",), jwks_url=url, store_url=mongo_uri), timer=lambda: monotonic[0])
     now = int(time.time())
     good = jwt.encode({"sub": "alice", "iat": now, "exp": now + 60}, private, algorithm="RS256", headers={"kid": "k1"})
     assert client("GET", "/api/me", bearer(good)).status == 200

@@ -338,6 +338,7 @@ def test_store_killed_under_load_and_restarted(server: MongoServer, db_uri: str,
         time.sleep(2.0)
         server.start()
         returned = time.monotonic()
+
         # Until every worker has had a success since the restart (at most 6 s), and a little more.
         def recovered() -> bool:
             ok = {r.worker for r in list(load.results) if r.started >= returned and r.status == 200}

@@ -43,7 +43,7 @@ class _Recording(MemoryStore):
         super().__init__(SETTINGS)
         self.asked: list[object] = []
 
-    def load(self, user_id: object) -> None:  # type: ignore[override]
+    def load(self, user_id: object) -> None:
         self.asked.append(user_id)
         return None
 
@@ -175,7 +175,7 @@ def test_signed_claims_of_any_shape_never_raise(sub: Any, iat: Any, exp: Any, nb
         if isinstance(user_id, str):
             assert 0 < len(user_id) <= SETTINGS.max_user_id_length and user_id.isprintable()
         else:
-            assert -(2**63) <= user_id < 2**63
+            assert isinstance(user_id, int) and -(2**63) <= user_id < 2**63
         assert _finite_number(iat) and _finite_number(exp)
         assert exp > NOW and iat <= NOW
         assert not nbf_present or nbf is None or (_finite_number(nbf) and nbf <= NOW)

@@ -159,9 +159,7 @@ def make_tokens(admin: Admin) -> Tokens:
 @pytest.mark.slow
 def test_soak_both_adapters_while_an_admin_flips_users(mongo_uri: str, users: Any) -> None:
     users.insert_many([{"_id": user, "user_enabled": True} for user in USERS])
-    settings = Settings(
-        secret=SECRET, store_url=mongo_uri, cache_ttl=TTL, cache_maxsize=MAXSIZE, store_timeout=5.0
-    )
+    settings = Settings(secret=SECRET, store_url=mongo_uri, cache_ttl=TTL, cache_maxsize=MAXSIZE, store_timeout=5.0)
     admin = Admin(settings)
     tokens = make_tokens(admin)
     world = World()
@@ -262,8 +260,10 @@ def test_soak_both_adapters_while_an_admin_flips_users(mongo_uri: str, users: An
     print(f"\nsoak {DURATION:.0f} s: {total['wsgi']} WSGI + {total['asgi']} ASGI requests, {changes} admin changes")
     for key in sorted(counts):
         print(f"  {key}: {counts[key]}")
-    print(f"  largest caches: state {sizes['state']}, tokens {sizes['token']} (max {MAXSIZE}); "
-          f"memory grown over the last {DURATION / 2 - 0.5:.1f} s: {grown / 1024:.0f} KiB")
+    print(
+        f"  largest caches: state {sizes['state']}, tokens {sizes['token']} (max {MAXSIZE}); "
+        f"memory grown over the last {DURATION / 2 - 0.5:.1f} s: {grown / 1024:.0f} KiB"
+    )
 
     assert tally.wrong == [], "\n".join(tally.wrong)
     assert not any(int(key.rsplit(" ", 1)[1]) >= 500 for key in counts if key != "wrong")

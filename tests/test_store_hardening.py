@@ -320,9 +320,7 @@ def test_racing_writes_keep_both_effects_in_every_trial(store_url: str) -> None:
     context = multiprocessing.get_context("spawn")
     for pair in (("disable", "logout"), ("cut-2", "cut-1")):
         barrier = context.Barrier(2)
-        workers = [
-            context.Process(target=race_worker, args=(store_url, role, TRIALS, barrier, base)) for role in pair
-        ]
+        workers = [context.Process(target=race_worker, args=(store_url, role, TRIALS, barrier, base)) for role in pair]
         for worker in workers:
             worker.start()
         for worker in workers:

@@ -364,8 +364,7 @@ def test_sqlite_concurrent_writers_in_several_processes(tmp_path: Path) -> None:
     try:
         store.apply("reader", Change(create=True))  # the file exists, in WAL mode, before the writers start
         writers = [
-            subprocess.Popen([sys.executable, "-c", code, SECRET, settings.store_url or "", f"p{n}"])
-            for n in range(4)
+            subprocess.Popen([sys.executable, "-c", code, SECRET, settings.store_url or "", f"p{n}"]) for n in range(4)
         ]
         for writer in writers:
             assert writer.wait(timeout=120) == 0

@@ -26,6 +26,7 @@ from ..userid import user_key
 
 Document = Mapping[str, Any]
 
+
 def store_key(user_id: UserId, settings: Settings) -> UserKey:
     """The canonical id a store operation matches (:func:`jwtguard.userid.user_key`).
 
@@ -55,7 +56,6 @@ class Change:
     not_before: datetime | None = None
     enabled: bool | None = None
     create: bool = False
-
 
 
 class Store(Protocol):
