@@ -6,10 +6,16 @@ this token refused?" without a debugger::
     for check, verdict, detail in explain(token, settings, store):
         print(f"{check:<12} {verdict:<5} {detail}")
 
-The last row is the guard's own verdict, computed by the same
-:class:`~jwtguard.engine.Engine` flow the middleware runs, so the explanation cannot
-drift from the decision. Nothing printed here holds the token, its
-signature, a key or a secret: details name claims, times and stored states.
+The last row is the guard's own verdict: the same
+:class:`~jwtguard.engine.Engine` flow the middleware runs, on the state read
+here once, so the explanation cannot drift from the decision. The rows above
+it judge each claim and stored value with the policy's own rules (the
+engine's verifier, :func:`~jwtguard.userid.user_key`,
+:func:`~jwtguard.sansio.claims.time_claim_fails`,
+:func:`~jwtguard.sansio.state.user_state`,
+:func:`~jwtguard.sansio.claims.is_stale`), adding only the details. Nothing
+printed here holds the token, its signature, a key or a secret: details name
+claims, times and stored states.
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ from .engine import Engine
 from .errors import StoreError
 from .invalidation import InvalidationBus
 from .keys import KeySourceUnavailable
-from .sansio.claims import EARLIEST_DATE, LATEST_DATE, is_stale
+from .sansio.claims import EARLIEST_DATE, LATEST_DATE, is_stale, time_claim_fails
 from .sansio.decision import Decision
 from .sansio.request import Request
 from .sansio.state import UserState, user_state
@@ -229,14 +235,12 @@ def _time_checks(claims: Mapping[str, Any], now: float, leeway: float, mark: str
             rows.append(Check(name, FAIL, f"{what}{mark}"))
             continue
         when = f"{_iso(value)} ({_relative(value - now)})"
+        ok = not time_claim_fails(name, value, now, leeway)  # the policy's own rule
         if name == "exp":
-            ok = value > now - leeway
             detail = f"expires {when}" if ok else f"expired {when}"
         elif name == "nbf":
-            ok = value <= now + leeway
             detail = f"valid from {when}" if ok else f"not valid before {when}"
         else:
-            ok = value <= now + leeway
             detail = f"issued {when}" if ok else f"issued in the future: {when}"
         if leeway:
             detail += f", leeway {leeway:g} s"

@@ -53,16 +53,28 @@ def time_claim(claims: Mapping[str, Any], name: str) -> float | None:
     return value
 
 
+def time_claim_fails(name: str, value: float, now: float, leeway: float) -> bool:
+    """Whether the time claim *name* (``exp``, ``nbf``, ``iat``) refuses its token at *now*.
+
+    RFC 7519 §4.1.4: expired at or after ``exp`` (less the leeway); §4.1.5: not
+    valid before ``nbf``; an ``iat`` in the future is refused too. The one rule,
+    for the engine's flow and for ``explain``'s rows alike.
+    """
+    if name == "exp":
+        return value <= now - leeway
+    return value > now + leeway
+
+
 def time_reason(verified: Verified, now: float, leeway: float) -> str | None:
     """Why the token's time claims refuse it at *now* (``expired``, ``invalid``), or None.
 
-    Checked on every request, cached verification or not (RFC 7519 §4.1.4-§4.1.6).
+    Checked on every request, cached verification or not (see :func:`time_claim_fails`).
     """
-    if verified.exp <= now - leeway:
+    if time_claim_fails("exp", verified.exp, now, leeway):
         return "expired"
-    if verified.iat > now + leeway:
+    if time_claim_fails("iat", verified.iat, now, leeway):
         return "invalid"  # issued in the future
-    if verified.nbf is not None and verified.nbf > now + leeway:
+    if verified.nbf is not None and time_claim_fails("nbf", verified.nbf, now, leeway):
         return "invalid"
     return None
 
