@@ -10,10 +10,13 @@ from typing import Any
 
 import pymongo
 import pytest
+from harness import TARGETS, Headers, Reply, Target, flask_app, starlette_app
 
-from jwtguard import JWTGuardASGI, JWTGuardWSGI, Settings
+from jwtguard import Settings
 
 from mongo_server import MongoServer
+
+__all__ = ["Reply", "flask_app", "starlette_app"]
 
 #: 48 bytes: long enough for HS256 and HS384 (RFC 7518 §3.2).
 SECRET = "test-secret-0123456789-abcdefghijklmnopqrstuvwxyz"
@@ -88,52 +91,7 @@ def settings(mongo_uri: str) -> Settings:
     return Settings(secret=SECRET, store_url=mongo_uri, exempt_paths=("/public",), store_timeout=1.0)
 
 
-@dataclass
-class Reply:
-    status: int
-    headers: dict[str, str]  # lower-case names
-    body: bytes
-
-    def json(self) -> Any:
-        import json
-
-        return json.loads(self.body)
-
-
 Client = Callable[..., Reply]
-
-
-def flask_app() -> Any:
-    from flask import Flask, jsonify, request
-
-    app = Flask(__name__)
-
-    @app.get("/public")
-    def public() -> Any:
-        return jsonify(ok=True)
-
-    @app.get("/api/me")
-    def me() -> Any:
-        return jsonify(user=request.environ["jwtguard.user_id"], claims=dict(request.environ["jwtguard.claims"]))
-
-    return app
-
-
-def starlette_app() -> Any:
-    from starlette.applications import Starlette
-    from starlette.requests import Request
-    from starlette.responses import JSONResponse
-    from starlette.routing import Route
-
-    async def public(request: Request) -> JSONResponse:
-        return JSONResponse({"ok": True})
-
-    async def me(request: Request) -> JSONResponse:
-        return JSONResponse(
-            {"user": request.scope["jwtguard.user_id"], "claims": dict(request.scope["jwtguard.claims"])}
-        )
-
-    return Starlette(routes=[Route("/public", public), Route("/api/me", me)])
 
 
 @pytest.fixture(params=["wsgi", "asgi"])
@@ -142,56 +100,28 @@ def adapter(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def make_client(adapter: str) -> Iterator[Callable[[Settings], Client]]:
-    """Builds a client for a real Flask (WSGI) or Starlette (ASGI) app behind the guard.
+def make_client(adapter: str) -> Iterator[Callable[..., Client]]:
+    """Builds a client for a real Flask (WSGI) or Starlette (ASGI) app behind the guard (see :mod:`harness`).
 
-    ``client(method, path, headers=[(name, value), ...])`` returns a :class:`Reply`.
-    The ASGI client keeps one event loop for all its requests, as a server does.
+    ``client(method, path, headers=[(name, value), ...])`` returns a :class:`Reply`;
+    ``client.guard`` is the middleware. The ASGI app keeps one event loop for all
+    its requests, as a server does.
     """
-    closers: list[Callable[[], None]] = []
+    targets: list[Target] = []
 
     def build(settings: Settings, **guard_options: Any) -> Client:
-        if adapter == "wsgi":
-            app = flask_app()
-            guard = JWTGuardWSGI(app.wsgi_app, settings=settings, **guard_options)
-            app.wsgi_app = guard
-            test_client = app.test_client()
-            closers.append(guard.close)
+        target = TARGETS[adapter](settings, **guard_options)
+        targets.append(target)
 
-            def wsgi_call(method: str, path: str, headers: list[tuple[str, str | bytes]] | None = None) -> Reply:
-                # WSGI carries header values as latin-1 str (PEP 3333).
-                wsgi_headers = [(k, v.decode("latin-1") if isinstance(v, bytes) else v) for k, v in headers or []]
-                response = test_client.open(path, method=method, headers=wsgi_headers)
-                return Reply(
-                    response.status_code, {k.lower(): v for k, v in response.headers.items()}, response.get_data()
-                )
+        def call(method: str, path: str, headers: Headers | None = None) -> Reply:
+            return target.request(method, path, headers)
 
-            wsgi_call.guard = guard  # type: ignore[attr-defined]
-            return wsgi_call
-
-        from starlette.testclient import TestClient
-
-        asgi_guard = JWTGuardASGI(starlette_app(), settings=settings, **guard_options)
-        client = TestClient(asgi_guard)
-        client.__enter__()
-
-        def close() -> None:
-            client.portal.call(asgi_guard.close)  # type: ignore[union-attr]
-            client.__exit__(None, None, None)
-
-        closers.append(close)
-
-        def asgi_call(method: str, path: str, headers: list[tuple[str, str | bytes]] | None = None) -> Reply:
-            # httpx takes str and bytes values in one list; its annotation wants one or the other.
-            response = client.request(method, path, headers=headers or [])  # type: ignore[arg-type]
-            return Reply(response.status_code, {k.lower(): v for k, v in response.headers.items()}, response.content)
-
-        asgi_call.guard = asgi_guard  # type: ignore[attr-defined]
-        return asgi_call
+        call.guard = target.middleware  # type: ignore[attr-defined]
+        return call
 
     yield build
-    for closer in reversed(closers):
-        closer()
+    for target in reversed(targets):
+        target.close()
 
 
 def bearer(token: str) -> list[tuple[str, str]]:

@@ -19,8 +19,9 @@ from typing import Any
 
 import jwt
 import pytest
+from harness import TARGETS, Target
 
-from jwtguard import Admin, ConfigError, JWTGuardASGI, JWTGuardWSGI, MemoryStore, Settings
+from jwtguard import Admin, ConfigError, JWTGuardASGI, MemoryStore, Settings
 from jwtguard.config import mask_url
 from jwtguard.engine import Engine
 from jwtguard.explain import explain, format_report
@@ -105,43 +106,18 @@ def store(tmp_path: Any) -> str:
 
 @pytest.fixture
 def client(adapter: str) -> Iterator[Callable[[Settings], Call]]:
-    """A client for this file's own apps (a route that accepts OPTIONS) behind either adapter."""
-    closers: list[Callable[[], None]] = []
+    """A client for this file's own apps (a route that accepts OPTIONS) behind either adapter (the shared harness)."""
+    targets: list[Target] = []
 
     def build(settings: Settings) -> Call:
-        if adapter == "wsgi":
-            app = _flask_app()
-            guard = JWTGuardWSGI(app.wsgi_app, settings=settings)
-            app.wsgi_app = guard
-            closers.append(guard.close)
-            test_client = app.test_client()
-
-            def wsgi_call(method: str, path: str, headers: list[tuple[str, str]] | None = None) -> Reply:
-                response = test_client.open(path, method=method, headers=headers or [])
-                return Reply(response.status_code, {k.lower(): v for k, v in response.headers.items()}, response.data)
-
-            return wsgi_call
-        from starlette.testclient import TestClient
-
-        asgi_guard = JWTGuardASGI(_starlette_app(), settings=settings)
-        asgi_client = TestClient(asgi_guard)
-        asgi_client.__enter__()
-
-        def close() -> None:
-            asgi_client.portal.call(asgi_guard.close)  # type: ignore[union-attr]
-            asgi_client.__exit__(None, None, None)
-
-        closers.append(close)
-
-        def asgi_call(method: str, path: str, headers: list[tuple[str, str]] | None = None) -> Reply:
-            response = asgi_client.request(method, path, headers=headers or [])
-            return Reply(response.status_code, {k.lower(): v for k, v in response.headers.items()}, response.content)
-
-        return asgi_call
+        app = _flask_app() if adapter == "wsgi" else _starlette_app()
+        target = TARGETS[adapter](settings, app=app)
+        targets.append(target)
+        return target.request
 
     yield build
-    for closer in reversed(closers):
-        closer()
+    for target in reversed(targets):
+        target.close()
 
 
 def _settings(store: str, **options: Any) -> Settings:

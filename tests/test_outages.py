@@ -13,21 +13,21 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-import httpx
 import jwt
 import pymongo
 import pytest
+from harness import TARGETS, ASGITarget, Target, WSGITarget
 
-from jwtguard import Admin, JWTGuardASGI, JWTGuardWSGI, Settings
+from jwtguard import Admin, Settings
 from jwtguard.stores.mongo import AsyncMongoStore, MongoStore
 
-from conftest import SECRET, Reply, flask_app, starlette_app
+from conftest import SECRET, Reply
 from mongo_server import MongoServer
 
 pytestmark = pytest.mark.slow
@@ -120,139 +120,6 @@ def wait_for(predicate: Callable[[], bool], timeout: float) -> bool:
             return True
         time.sleep(0.05)
     return predicate()
-
-
-# -- both adapters behind one small interface ------------------------------------
-
-
-@dataclass
-class Result:
-    worker: int
-    started: float
-    ended: float
-    status: int
-
-
-@dataclass
-class Load:
-    """A running load: its results so far, and how to wait for its end (raises if a worker hung)."""
-
-    results: list[Result]
-    join: Callable[[float], list[Result]]
-
-
-class WSGITarget:
-    """A Flask app behind JWTGuardWSGI; each calling thread gets its own test client."""
-
-    kind = "wsgi"
-
-    def __init__(self, settings: Settings, store: Any = None) -> None:
-        app = flask_app()
-        self.middleware = JWTGuardWSGI(app.wsgi_app, settings=settings, store=store)
-        app.wsgi_app = self.middleware
-        self.app = app
-        self.guard = self.middleware.engine
-        self._local = threading.local()
-
-    def get(self, token: str | None = None, path: str = "/api/me") -> Reply:
-        client = getattr(self._local, "client", None)
-        if client is None:
-            client = self._local.client = self.app.test_client()
-        headers = [] if token is None else [("Authorization", f"Bearer {token}")]
-        response = client.get(path, headers=headers)
-        return Reply(response.status_code, {k.lower(): v for k, v in response.headers.items()}, response.get_data())
-
-    def load(self, tokens: list[str], workers: int, stop: threading.Event) -> Load:
-        """Start *workers* threads requesting *tokens* in turn until *stop*."""
-        results: list[Result] = []
-
-        def work(worker: int) -> None:
-            i = worker
-            while not stop.is_set():
-                started = time.monotonic()
-                status = self.get(tokens[i % len(tokens)]).status
-                results.append(Result(worker, started, time.monotonic(), status))
-                i += 1
-
-        threads = [threading.Thread(target=work, args=(n,), daemon=True) for n in range(workers)]
-        for thread in threads:
-            thread.start()
-
-        def join(timeout: float) -> list[Result]:
-            deadline = time.monotonic() + timeout
-            for thread in threads:
-                thread.join(max(0.0, deadline - time.monotonic()))
-            assert not any(thread.is_alive() for thread in threads), "a worker thread hung"
-            return results
-
-        return Load(results, join)
-
-    def close(self) -> None:
-        self.middleware.close()
-
-
-class ASGITarget:
-    """A Starlette app behind JWTGuardASGI, served by httpx's ASGI transport on an event loop of its own."""
-
-    kind = "asgi"
-
-    def __init__(self, settings: Settings, store: Any = None) -> None:
-        self.loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self._thread.start()
-        self.middleware = JWTGuardASGI(starlette_app(), settings=settings, store=store)
-        self.guard = self.middleware.engine
-        self.client = httpx.AsyncClient(transport=httpx.ASGITransport(app=self.middleware), base_url="http://test")
-
-    def submit(self, coroutine: Awaitable[T]) -> Future[T]:
-        return asyncio.run_coroutine_threadsafe(coroutine, self.loop)  # type: ignore[arg-type]
-
-    def run(self, coroutine: Awaitable[T], timeout: float = 60) -> T:
-        return self.submit(coroutine).result(timeout)
-
-    async def aget(self, token: str | None = None, path: str = "/api/me") -> Reply:
-        headers = {} if token is None else {"Authorization": f"Bearer {token}"}
-        response = await self.client.get(path, headers=headers)
-        return Reply(response.status_code, {k.lower(): v for k, v in response.headers.items()}, response.content)
-
-    def get(self, token: str | None = None, path: str = "/api/me") -> Reply:
-        return self.run(self.aget(token, path))
-
-    def load(self, tokens: list[str], workers: int, stop: threading.Event) -> Load:
-        """Start *workers* tasks on the loop requesting *tokens* in turn until *stop*."""
-        results: list[Result] = []
-
-        async def work(worker: int) -> None:
-            i = worker
-            while not stop.is_set():
-                started = time.monotonic()
-                status = (await self.aget(tokens[i % len(tokens)])).status
-                results.append(Result(worker, started, time.monotonic(), status))
-                i += 1
-
-        async def main() -> None:
-            await asyncio.gather(*(work(n) for n in range(workers)))
-
-        future = self.submit(main())
-
-        def join(timeout: float) -> list[Result]:
-            future.result(timeout)  # raises TimeoutError when a task hung
-            return results
-
-        return Load(results, join)
-
-    def close(self) -> None:
-        try:
-            self.run(self.client.aclose())
-            self.run(self.middleware.close())
-        finally:
-            self.loop.call_soon_threadsafe(self.loop.stop)
-            self._thread.join(10)
-            self.loop.close()
-
-
-Target = WSGITarget | ASGITarget
-TARGETS: dict[str, Callable[..., Target]] = {"wsgi": WSGITarget, "asgi": ASGITarget}
 
 
 @pytest.fixture(params=["wsgi", "asgi"])
@@ -482,7 +349,7 @@ def test_slow_store_fails_within_the_timeout_without_piling_up(server: MongoServ
         )
         assert one_user_loads <= 2
         assert three_user_loads <= 2 * len(users)
-        assert target.guard.metrics.snapshot()["store"]["errors"] == one_user_loads + three_user_loads
+        assert target.engine.metrics.snapshot()["store"]["errors"] == one_user_loads + three_user_loads
         until_status(target, token_for("alice"), 200)
     finally:
         target.close()
@@ -624,7 +491,7 @@ def test_policy_reject_is_the_default(server: MongoServer, db_uri: str) -> None:
             for name in ("alice", "bob", "dave_new", "erin"):
                 assert_unavailable(target.get(scene.tokens[name]))
             assert target.get(scene.tokens["forged"]).status == 401
-            snap = target.guard.metrics.snapshot()
+            snap = target.engine.metrics.snapshot()
             assert snap["rejected"]["store_unavailable"] == 4
             assert snap["store"]["errors"] >= 1
         # Back up before closing: pymongo's AsyncMongoClient, closed while its monitor

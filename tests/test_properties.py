@@ -239,35 +239,24 @@ def test_any_stored_document_reads_without_raising_and_fails_closed(document: di
 
 @pytest.fixture(scope="module")
 def clients() -> Iterator[list[Any]]:
-    """Flask and Starlette behind the guard, built once for every example (no store is reached)."""
-    from starlette.testclient import TestClient
+    """Flask and Starlette behind the guard (the shared harness), built once for every example (no store is reached)."""
+    from harness import ASGITarget, WSGITarget
 
-    from jwtguard import JWTGuardASGI, JWTGuardWSGI
-
-    from conftest import flask_app, starlette_app
-
-    app = flask_app()
-    wsgi_guard = JWTGuardWSGI(app.wsgi_app, settings=SETTINGS)
-    app.wsgi_app = wsgi_guard
-    flask_client = app.test_client()
-    asgi_guard = JWTGuardASGI(starlette_app(), settings=SETTINGS)
+    wsgi, asgi = WSGITarget(SETTINGS), ASGITarget(SETTINGS)
 
     def via_flask(values: list[str]) -> tuple[int, dict[str, str], bytes]:
-        response = flask_client.get("/api/me", headers=[("Authorization", v) for v in values])
-        return response.status_code, {k.lower(): v for k, v in response.headers.items()}, response.data
+        reply = wsgi.request("GET", "/api/me", [("Authorization", v) for v in values])
+        return reply.status, reply.headers, reply.body
 
-    with TestClient(asgi_guard) as asgi_client:
+    def via_starlette(values: list[str]) -> tuple[int, dict[str, str], bytes]:
+        reply = asgi.request("GET", "/api/me", [("Authorization", v.encode("latin-1", "replace")) for v in values])
+        return reply.status, reply.headers, reply.body
 
-        def via_starlette(values: list[str]) -> tuple[int, dict[str, str], bytes]:
-            headers = [(b"Authorization", v.encode("latin-1", "replace")) for v in values]
-            response = asgi_client.get("/api/me", headers=headers)
-            return response.status_code, {k.lower(): v for k, v in response.headers.items()}, response.content
-
-        try:
-            yield [via_flask, via_starlette]
-        finally:
-            asgi_client.portal.call(asgi_guard.close)  # type: ignore[union-attr]
-            wsgi_guard.close()
+    try:
+        yield [via_flask, via_starlette]
+    finally:
+        asgi.close()
+        wsgi.close()
 
 
 # Line breaks are left out: HTTP cannot carry them inside a field, and the test clients refuse them.
