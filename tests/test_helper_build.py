@@ -122,3 +122,13 @@ def test_editable_install_prints_no_setuptools_warning(tmp_path: Path) -> None:
     assert install.returncode == 0, install.stdout + install.stderr
     output = install.stdout + install.stderr
     assert "Warning" not in output and "!!" not in output, output
+
+
+def test_readme_names_only_python_for_the_demo() -> None:
+    """issue 9: the README's prerequisites for `make demo` were Go and Chromium, which only `make test` needs."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## The two commands") : readme.index("| what | command |")]
+    demo, test = section.split("`make test`", 1)
+    assert "`make demo` needs only Python 3.10+" in demo
+    assert "Go" not in demo and "Chromium" not in demo
+    assert "Go" in test and "Chromium" in test
