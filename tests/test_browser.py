@@ -340,3 +340,113 @@ def test_frontend_on_another_origin(browser: Any, served: Served) -> None:
     # Read from the exposed WWW-Authenticate: error="invalid_token".
     assert page.evaluate(f"[localStorage.getItem('{TOKEN_KEY}'), reasons]") == [None, ["invalid_token"]]
     context.close()
+
+
+STATIC = ROOT / "jwtguard" / "static"
+TAB_CASES = [
+    pytest.param("broadcastchannel", "disabled", id="broadcastchannel-disabled"),
+    pytest.param("broadcastchannel", "invalid_token", id="broadcastchannel-invalid_token"),
+    pytest.param("storage", "disabled", id="storage-event-disabled"),
+]
+
+
+@pytest.mark.parametrize("served", ["flask_app-sqlite"], indirect=True, scope="module")
+@pytest.mark.parametrize(("link", "signal"), TAB_CASES)
+def test_every_tab_is_logged_out_at_once(browser: Any, served: Served, link: str, signal: str) -> None:
+    """issue 9: every-tab logout. Two tabs of one browser: the demo page meets the signal and drops the token; the
+    other tab's session drops it too and its onLogout fires with the reason, without a request of its own. Over
+    BroadcastChannel, and over the `storage` event when the page has no BroadcastChannel."""
+    context = browser.new_context()
+    if link == "storage":
+        context.add_init_script("delete window.BroadcastChannel;")  # before any script of each page
+    demo = context.new_page()
+    log_in(demo, served.url)
+    other = context.new_page()
+    other.goto(served.url + "/health")
+    other.add_script_tag(url="/static/jwtguard.js")
+    assert other.evaluate("typeof BroadcastChannel") == ("function" if link == "broadcastchannel" else "undefined")
+    start = """() => {
+        window.reasons = [];
+        window.session = JWTGuard.createSession({ onLogout: (reason) => reasons.push(reason) });
+        window.elsewhere = [];  // a session under another storage key: none of this is its business
+        JWTGuard.createSession({ storageKey: "other.key", onLogout: (reason) => elsewhere.push(reason) }).token();
+        window.idle = [];  // same key, but it never saw the token (a login form): nothing to end
+        JWTGuard.createSession({ onLogout: (reason) => idle.push(reason) });
+        return session.token() !== null;
+    }"""
+    assert other.evaluate(start)  # the token the demo tab stored
+    requests: list[str] = []
+    other.on("request", lambda request: requests.append(request.url))
+
+    if signal == "disabled":
+        served.admin_switch("alice", "disable")
+    else:
+        served.cli("logout-all", "alice")
+        time.sleep(CACHE_TTL + 0.2)  # another process's write: the server may hold the old state this long
+    next_api_call(demo)
+    assert_logged_out(demo)
+    other.wait_for_function("reasons.length > 0", timeout=10_000)
+    time.sleep(0.3)  # a second onLogout, were there one, would come now
+    assert other.evaluate(f"[reasons, elsewhere, idle, localStorage.getItem('{TOKEN_KEY}'), session.token()]") == [
+        [signal],
+        [],
+        [],
+        None,
+        None,
+    ]
+    assert requests == []  # told by the other tab, not by an answer of its own
+    assert other.evaluate("localStorage.length") == 0  # the storage-event signal leaves no key behind
+
+    if signal == "disabled":
+        served.admin_switch("alice", "enable")
+    context.close()
+
+
+@pytest.mark.parametrize("served", ["starlette_app-sqlite"], indirect=True, scope="module")
+def test_es_module_build(browser: Any, served: Served) -> None:
+    """issue 9: jwtguard.mjs in Chromium, from a <script type="module">: the same API as the UMD build (and as
+    jwtguard.d.ts declares), and it logs out on the signal. The examples serve only jwtguard.js: the page's
+    route serves the shipped .mjs file."""
+    context = browser.new_context()
+    context.route(
+        "**/static/jwtguard.mjs",
+        lambda route: route.fulfill(path=str(STATIC / "jwtguard.mjs"), content_type="text/javascript"),
+    )
+    page = context.new_page()
+    page.goto(served.url + "/health")
+    page.add_script_tag(
+        type="module",
+        content='import * as built from "/static/jwtguard.mjs"; window.esm = built;',
+    )
+    page.wait_for_function("window.esm !== undefined", timeout=10_000)
+    page.add_script_tag(url="/static/jwtguard.js")
+    shapes = """() => {
+        const methods = (api) => Object.keys(api.createSession({ crossTab: false, storageKey: "probe" })).sort();
+        return [Object.keys(esm).sort(), Object.keys(JWTGuard).sort(), methods(esm), methods(JWTGuard)];
+    }"""
+    esm_names, umd_names, esm_methods, umd_methods = page.evaluate(shapes)
+    assert esm_names == umd_names == ["createSession", "logoutReason"]
+    assert esm_methods == umd_methods
+    dts = (STATIC / "jwtguard.d.ts").read_text(encoding="utf-8")
+    for name in esm_names:
+        assert f"export function {name}(" in dts
+    for method in esm_methods:
+        assert f"\n  {method}(" in dts
+
+    start = """async () => {
+        window.reasons = [];
+        window.session = esm.createSession({ onLogout: (reason) => reasons.push(reason) });
+        const login = await fetch("/login", {
+            method: "POST",
+            headers: { "Content-Type": "application/json" },
+            body: JSON.stringify({ username: "alice", password: "alice-password" }),
+        });
+        session.setToken((await login.json()).token);
+        return (await session.fetch("/api/me")).status;
+    }"""
+    assert page.evaluate(start) == 200
+    served.admin_switch("alice", "disable")
+    assert page.evaluate("async () => (await session.fetch('/api/me')).status") == 401
+    assert page.evaluate(f"[localStorage.getItem('{TOKEN_KEY}'), reasons]") == [None, ["disabled"]]
+    served.admin_switch("alice", "enable")
+    context.close()

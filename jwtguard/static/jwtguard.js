@@ -6,7 +6,9 @@
  * a response with "X-User-Enabled: false" (account disabled or gone), or a 401
  * whose WWW-Authenticate carries error="invalid_token" (expired, revoked by
  * "log out everywhere" or a password change). The token is removed from
- * localStorage and onLogout(reason) is called.
+ * localStorage and onLogout(reason) is called, in this tab and in every other
+ * tab of the browser that uses the same storage key (BroadcastChannel, or the
+ * "storage" event where BroadcastChannel is missing), without a request there.
  *
  *   const session = JWTGuard.createSession({ onLogout: (reason) => showLogin(reason) });
  *   session.setToken(tokenFromLogin);
@@ -16,6 +18,11 @@
  * Cross-origin APIs must list X-User-Enabled and WWW-Authenticate in
  * Access-Control-Expose-Headers (jwtguard adds X-User-Enabled itself when the
  * response carries CORS headers).
+ *
+ * This file is the UMD build (a <script> tag sets window.JWTGuard; CommonJS gets
+ * module.exports). jwtguard.mjs, the ES module build, is generated from the part
+ * between the "shared source" markers by scripts/build-helper-esm.py; types are in
+ * jwtguard.d.ts.
  */
 (function (root, factory) {
   "use strict";
@@ -27,6 +34,7 @@
   }
 })(typeof self !== "undefined" ? self : this, function () {
   "use strict";
+  // --- shared source: begin ---
 
   /** Why the server ended the session, or null when it did not. */
   function logoutReason(status, getHeader) {
@@ -43,29 +51,118 @@
     return null;
   }
 
+  /*
+   * Every tab: a logout signal is announced to the other tabs of this origin on
+   * the BroadcastChannel "jwtguard:<storageKey>"; where BroadcastChannel is
+   * missing, by writing (and at once removing) "<storageKey>.logout", which fires
+   * a "storage" event in the other tabs. Only the reason travels, never a token.
+   */
+  function tabLink(storageKey, storage, receive) {
+    var name = "jwtguard:" + storageKey;
+    if (typeof BroadcastChannel === "function") {
+      var channel = new BroadcastChannel(name);
+      channel.onmessage = function (event) {
+        if (event.data && typeof event.data.reason === "string") {
+          receive(event.data.reason);
+        }
+      };
+      return {
+        send: function (reason) {
+          channel.postMessage({ reason: reason });
+        },
+        close: function () {
+          channel.close();
+        },
+      };
+    }
+    var signalKey = storageKey + ".logout";
+    var target = typeof window !== "undefined" && window.addEventListener ? window : null;
+    function onStorage(event) {
+      if (event.key !== signalKey || !event.newValue || event.storageArea !== storage) {
+        return;
+      }
+      try {
+        var reason = JSON.parse(event.newValue).reason;
+      } catch (error) {
+        return;
+      }
+      if (typeof reason === "string") {
+        receive(reason);
+      }
+    }
+    if (target !== null) {
+      target.addEventListener("storage", onStorage);
+    }
+    return {
+      send: function (reason) {
+        try {
+          // The time makes each value new, so that a repeated reason still fires an event.
+          storage.setItem(signalKey, JSON.stringify({ reason: reason, at: Date.now() }));
+          storage.removeItem(signalKey);
+        } catch (error) {
+          // Storage full or refused: this tab is logged out all the same.
+        }
+      },
+      close: function () {
+        if (target !== null) {
+          target.removeEventListener("storage", onStorage);
+        }
+      },
+    };
+  }
+
   function createSession(options) {
     options = options || {};
     var storageKey = options.storageKey || "jwtguard.token";
     var storage = options.storage || window.localStorage;
     var onLogout = options.onLogout || function () {};
+    // The token this tab last read or wrote: a logout from another tab ends only a session
+    // this tab had (no second onLogout after this tab's own, no onLogout on a login form).
+    var known = null;
+    var link = options.crossTab === false ? null : tabLink(storageKey, storage, fromOtherTab);
+
+    function fromOtherTab(reason) {
+      var ended = known;
+      if (ended === null) {
+        return;
+      }
+      known = null;
+      // Shared storage is already empty; never remove a newer token (a fresh login meanwhile).
+      if (storage.getItem(storageKey) === ended) {
+        storage.removeItem(storageKey);
+      }
+      onLogout(reason);
+    }
 
     var session = {
       token: function () {
-        return storage.getItem(storageKey);
+        var token = storage.getItem(storageKey);
+        if (token !== null) {
+          known = token;
+        }
+        return token;
       },
       setToken: function (token) {
         storage.setItem(storageKey, token);
+        known = token;
       },
-      /** Forget the token (the person logged out here, or the server said so). */
+      /** Forget the token (the person logged out here, or the server said so); this tab only. */
       clear: function () {
         storage.removeItem(storageKey);
+        known = null;
       },
-      /** Look at a response; on a logout signal clear the token and call onLogout. */
+      /**
+       * Look at a response; on a logout signal clear the token, call onLogout and tell the
+       * other tabs, whose sessions do the same.
+       */
       check: function (status, getHeader) {
         var reason = logoutReason(status, getHeader);
         if (reason !== null && session.token() !== null) {
           session.clear();
           onLogout(reason);
+          if (link !== null) {
+            link.send(reason);
+          }
         }
         return reason;
       },
@@ -118,9 +215,17 @@
           }
         );
       },
+      /** Stop listening to the other tabs (a session that is thrown away). */
+      close: function () {
+        if (link !== null) {
+          link.close();
+          link = null;
+        }
+      },
     };
     return session;
   }
 
+  // --- shared source: end ---
   return { createSession: createSession, logoutReason: logoutReason };
 });
