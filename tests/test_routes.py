@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import Annotated, Any
 
 import jwt
 import pytest
+from fastapi import Depends, FastAPI
 
-from jwtguard import MemoryStore, Settings
+from jwtguard import Admin, MemoryStore, Settings
 from jwtguard.engine import Engine
+from jwtguard.fastapi import optional_claims, require_claims, require_roles, require_scopes
 from jwtguard.invalidation import InvalidationBus
 from jwtguard.sansio import Policy, Request
 from jwtguard.sansio.policy import (
@@ -22,7 +26,7 @@ from jwtguard.sansio.policy import (
     route_decision,
 )
 
-from conftest import SECRET
+from conftest import SECRET, Client, Reply, bearer
 
 T = 1_800_000_000.0
 
@@ -181,3 +185,383 @@ def test_route_decision_reads_the_verdict(
 def test_claims_without_policy_fail_closed() -> None:
     """issue 9: claims some other code put in the environ, without the guard's policy, are not a verdict."""
     assert route_decision({CLAIMS_KEY: {"sub": "alice", "scope": "s"}}) is UNGUARDED
+
+
+# -- the helpers behind both adapters: Flask (WSGI) and Starlette (ASGI) ----------------------
+
+ROUTES = ("/open", "/me", "/maybe", "/notes", "/admin", "/public/checked")
+
+
+def flask_routes(settings: Settings) -> Any:
+    from flask import Flask, jsonify, request
+
+    from jwtguard.flask import JWTGuard, current_claims, current_user_id, jwt_required
+
+    app = Flask(__name__)
+
+    def answer() -> Any:
+        return jsonify(verdict="jwtguard.claims" in request.environ, claims=current_claims(), user=current_user_id())
+
+    app.add_url_rule("/open", "open", answer)
+    app.add_url_rule("/me", "me", jwt_required()(answer))
+    app.add_url_rule("/maybe", "maybe", jwt_required(optional=True)(answer))
+    app.add_url_rule("/notes", "notes", jwt_required(scopes="notes:read")(answer))
+    app.add_url_rule("/admin", "admin", jwt_required(roles=["admin"])(answer))
+    app.add_url_rule("/public/checked", "checked", jwt_required(optional=True)(answer))
+    extension = JWTGuard(app, settings=settings)
+    assert app.extensions["jwtguard"] is extension.guard
+    return app
+
+
+def starlette_routes(settings: Settings) -> Any:
+    from starlette.applications import Starlette
+    from starlette.requests import Request as StarletteRequest
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    from jwtguard import JWTGuardASGI
+    from jwtguard.starlette import claims_of, jwt_required, user_id_of
+
+    async def answer(request: StarletteRequest) -> JSONResponse:
+        return JSONResponse(
+            {"verdict": "jwtguard.claims" in request.scope, "claims": claims_of(request), "user": user_id_of(request)}
+        )
+
+    routes = [
+        Route("/open", answer),
+        Route("/me", jwt_required()(answer)),
+        Route("/maybe", jwt_required(optional=True)(answer)),
+        Route("/notes", jwt_required(scopes="notes:read")(answer)),
+        Route("/admin", jwt_required(roles=["admin"])(answer)),
+        Route("/public/checked", jwt_required(optional=True)(answer)),
+    ]
+    return JWTGuardASGI(Starlette(routes=routes), settings=settings)
+
+
+@pytest.fixture
+def routes_client(adapter: str) -> Iterator[Callable[[Settings], Client]]:
+    """A real Flask app with ``jwtguard.flask`` (WSGI) or Starlette app with ``jwtguard.starlette`` (ASGI)."""
+    closers: list[Callable[[], None]] = []
+
+    def build(settings: Settings) -> Client:
+        if adapter == "wsgi":
+            app = flask_routes(settings)
+            closers.append(app.extensions["jwtguard"].close)
+            test_client = app.test_client()
+
+            def wsgi_call(method: str, path: str, headers: list[tuple[str, str]] | None = None) -> Reply:
+                response = test_client.open(path, method=method, headers=headers or [])
+                return Reply(response.status_code, {k.lower(): v for k, v in response.headers.items()}, response.data)
+
+            return wsgi_call
+
+        from starlette.testclient import TestClient
+
+        guard = starlette_routes(settings)
+        client = TestClient(guard)
+        client.__enter__()
+
+        def close() -> None:
+            client.portal.call(guard.close)  # type: ignore[union-attr]
+            client.__exit__(None, None, None)
+
+        closers.append(close)
+
+        def asgi_call(method: str, path: str, headers: list[tuple[str, str]] | None = None) -> Reply:
+            response = client.request(method, path, headers=headers or [])
+            return Reply(response.status_code, {k.lower(): v for k, v in response.headers.items()}, response.content)
+
+        return asgi_call
+
+    yield build
+    for closer in reversed(closers):
+        closer()
+
+
+def _store(settings: Settings, *users: str) -> Admin:
+    admin = Admin(settings)
+    for user in users:
+        admin.create_user(user)
+    return admin
+
+
+@pytest.mark.parametrize("mode", ["require", "optional"])
+def test_helpers_behind_both_adapters(routes_client: Any, store_url: str, mode: str) -> None:
+    """issue 9: jwt_required and the accessors read the middleware's verdict, on both stores and both modes."""
+    settings = Settings.from_env(
+        {"JWTGUARD_SECRET": SECRET, "JWTGUARD_MODE": mode, "JWTGUARD_EXEMPT_PATHS": "/public/"},
+        store_url=store_url,
+    )
+    admin = _store(settings, "alice", "root")
+    try:
+        client: Client = routes_client(settings)
+        alice = bearer(admin.issue_token("alice", scope="notes:read notes:write"))
+        root = bearer(admin.issue_token("root", roles=["admin"]))
+        optional = mode == "optional"
+
+        # Without a token: the guard refuses (require) or passes with no claims (optional).
+        for path in ROUTES[:-1]:
+            reply = client("GET", path)
+            if not optional:
+                assert (reply.status, reply.json()["reason"]) == (401, "missing_token"), path
+            elif path in ("/open", "/maybe"):
+                assert reply.status == 200 and reply.json() == {"verdict": True, "claims": None, "user": None}, path
+                assert "x-user-enabled" not in reply.headers
+            else:  # a route that needs a token, reached without one: the guard's own 401
+                assert (reply.status, reply.json()["reason"]) == (401, "missing_token"), path
+                assert reply.headers["www-authenticate"] == 'Bearer realm="api"'
+
+        # With a good token: the claims, frozen, and the scope/role checks.
+        me = client("GET", "/me", headers=alice)
+        assert me.status == 200 and me.json()["user"] == "alice" and me.headers["x-user-enabled"] == "true"
+        assert me.json()["claims"]["scope"] == "notes:read notes:write"
+        assert client("GET", "/notes", headers=alice).status == 200
+        denied = client("GET", "/admin", headers=alice)
+        assert denied.status == 403 and denied.json() == {"error": "insufficient_scope", "reason": "insufficient_scope"}
+        assert denied.headers["www-authenticate"].startswith('Bearer realm="api", error="insufficient_scope"')
+        assert denied.headers["x-user-enabled"] == "true"  # the account is fine; the token lacks a role
+        assert client("GET", "/admin", headers=root).json()["claims"]["roles"] == ["admin"]
+        assert client("GET", "/notes", headers=root).status == 403
+
+        # An exempt path never gets a verdict: a checked route there fails closed, even optional.
+        unguarded = client("GET", "/public/checked", headers=alice)
+        assert (unguarded.status, unguarded.json()["reason"]) == (401, "missing_token")
+
+        # A bad or revoked token is refused in both modes, never taken for anonymous.
+        assert client("GET", "/maybe", headers=bearer("not-a-jwt")).status == 401
+        assert client("GET", "/open", headers=[("Authorization", "Bearer")]).status == 400
+        admin.logout_everywhere("alice")
+        revoked = client("GET", "/maybe", headers=alice)
+        assert (revoked.status, revoked.json()["reason"]) == (401, "revoked")
+        admin.disable_user("root")
+        disabled = client("GET", "/open", headers=root)
+        assert disabled.status == 401 and disabled.headers["x-user-enabled"] == "false"
+    finally:
+        admin.close()
+
+
+def test_a_checked_route_without_the_guard_is_refused(caplog: pytest.LogCaptureFixture) -> None:
+    """issue 9: a decorated Flask view on an app without the middleware fails closed (401) and says why, once."""
+    from flask import Flask
+
+    from jwtguard.flask import jwt_required
+
+    app = Flask(__name__)
+
+    @app.get("/me")
+    @jwt_required(optional=True)
+    def me() -> str:
+        return "ran"
+
+    client = app.test_client()
+    with caplog.at_level(logging.WARNING, logger="jwtguard"):
+        first = client.get("/me", headers=bearer("forged"))
+        second = client.get("/me")
+    assert first.status_code == second.status_code == 401
+    assert first.json == {"error": "unauthorized", "reason": "missing_token"}
+    assert len([r for r in caplog.records if "did not decide" in r.getMessage()]) == 1
+    assert "forged" not in caplog.text
+
+
+def test_flask_extension_with_an_app_factory(tmp_path: Any) -> None:
+    """issue 9: JWTGuard() then init_app(app) (app factories); a second JWTGuard on one app is an error."""
+    from flask import Flask
+
+    from jwtguard.flask import JWTGuard
+
+    settings = Settings(secret=SECRET, store_url=f"sqlite:///{tmp_path / 'g.db'}")
+    extension = JWTGuard(settings=settings)
+    app = Flask(__name__)
+    guard = extension.init_app(app)
+    try:
+        assert app.wsgi_app is guard and extension.guard is guard
+        assert app.test_client().get("/anything").status_code == 401
+        with pytest.raises(RuntimeError, match="already"):
+            JWTGuard(app, settings=settings)
+    finally:
+        guard.close()
+
+
+def test_starlette_decorator_wants_async_endpoints() -> None:
+    """issue 9: jwtguard.starlette.jwt_required refuses to wrap a sync endpoint (it would never be awaited)."""
+    from jwtguard.starlette import jwt_required
+
+    def endpoint(request: Any) -> Any:
+        return None
+
+    with pytest.raises(TypeError, match="async"):
+        jwt_required()(endpoint)
+
+
+# -- FastAPI ----------------------------------------------------------------------------------
+
+
+def fastapi_routes(settings: Settings, **app_options: Any) -> Any:
+    # Dependencies are imported at module level: FastAPI resolves these string annotations there.
+    from jwtguard import JWTGuardASGI
+
+    app = FastAPI(**app_options)
+
+    @app.get("/me")
+    def me(claims: Annotated[dict[str, Any], Depends(require_claims)]) -> dict[str, Any]:
+        return {"user": claims["sub"]}
+
+    @app.get("/maybe")
+    def maybe(claims: Annotated[dict[str, Any] | None, Depends(optional_claims)]) -> dict[str, Any]:
+        return {"user": None if claims is None else claims["sub"]}
+
+    @app.get("/notes", dependencies=[Depends(require_scopes("notes:read"))])
+    def notes() -> dict[str, Any]:
+        return {"notes": []}
+
+    @app.get("/admin")
+    def admin_only(claims: Annotated[dict[str, Any], Depends(require_roles("admin"))]) -> dict[str, Any]:
+        return {"roles": list(claims["roles"])}
+
+    @app.get("/open")
+    def open_route() -> dict[str, Any]:
+        return {"open": True}
+
+    return JWTGuardASGI(app, settings=settings)
+
+
+@pytest.fixture
+def fastapi_client() -> Iterator[Callable[..., Any]]:
+    """A real FastAPI app behind JWTGuardASGI, through Starlette's test client (one loop, as a server)."""
+    from starlette.testclient import TestClient
+
+    closers: list[Callable[[], None]] = []
+
+    def build(settings: Settings, **app_options: Any) -> Any:
+        guard = fastapi_routes(settings, **app_options)
+        client = TestClient(guard)
+        client.__enter__()
+
+        def close() -> None:
+            client.portal.call(guard.close)  # type: ignore[union-attr]
+            client.__exit__(None, None, None)
+
+        closers.append(close)
+        return client
+
+    yield build
+    for closer in reversed(closers):
+        closer()
+
+
+def test_fastapi_dependencies_read_the_verdict(fastapi_client: Any, tmp_path: Any) -> None:
+    """issue 9: require_claims, optional_claims, require_scopes and require_roles behind the guard (optional mode)."""
+    settings = Settings(
+        secret=SECRET,
+        store_url=f"sqlite:///{tmp_path / 'f.db'}",
+        mode="optional",
+        exempt_paths=("/docs", "/openapi.json"),
+    )
+    admin = _store(settings, "alice")
+    try:
+        client = fastapi_client(settings)
+        alice = bearer(admin.issue_token("alice", scope="notes:read", roles=["user"]))
+        assert client.get("/maybe").json() == {"user": None}
+        assert client.get("/open").json() == {"open": True}
+        assert client.get("/maybe", headers=alice).json() == {"user": "alice"}
+        assert client.get("/me", headers=alice).json() == {"user": "alice"}
+        assert client.get("/notes", headers=alice).status_code == 200
+        # FastAPI's own shape by default: {"detail": ...}, with the guard's status and challenge.
+        anonymous = client.get("/me")
+        assert anonymous.status_code == 401 and anonymous.json() == {"detail": "No Bearer credentials"}
+        assert anonymous.headers["www-authenticate"] == 'Bearer realm="api"'
+        assert anonymous.headers["cache-control"] == "no-store"
+        denied = client.get("/admin", headers=alice)
+        assert denied.status_code == 403
+        assert denied.json() == {"detail": "The access token lacks the required scope or role"}
+        assert 'error="insufficient_scope"' in denied.headers["www-authenticate"]
+        # A token sent is checked by the middleware before any dependency runs.
+        assert client.get("/maybe", headers=bearer("not-a-jwt")).json() == {
+            "error": "invalid_token",
+            "reason": "invalid",
+        }
+        # /docs and /openapi.json pass: exempt, and no dependency there.
+        assert client.get("/openapi.json").status_code == 200
+        assert client.get("/docs").status_code == 200
+    finally:
+        admin.close()
+
+
+def test_fastapi_error_shape_option(fastapi_client: Any, tmp_path: Any) -> None:
+    """issue 9: exception_handlers=jwtguard.fastapi.exception_handlers gives the middleware's own body."""
+    from jwtguard.fastapi import exception_handlers
+
+    settings = Settings(secret=SECRET, store_url=f"sqlite:///{tmp_path / 'f.db'}", mode="optional")
+    admin = _store(settings, "alice")
+    try:
+        client = fastapi_client(settings, exception_handlers=exception_handlers)
+        denied = client.get("/admin", headers=bearer(admin.issue_token("alice")))
+        assert denied.status_code == 403
+        assert denied.json() == {"error": "insufficient_scope", "reason": "insufficient_scope"}
+        assert denied.headers["www-authenticate"].startswith('Bearer realm="api", error="insufficient_scope"')
+        assert client.get("/me").json() == {"error": "unauthorized", "reason": "missing_token"}
+    finally:
+        admin.close()
+
+
+def test_fastapi_dependency_fails_closed_on_an_exempt_path(fastapi_client: Any, tmp_path: Any) -> None:
+    """issue 9: require_claims on a path the guard exempts refuses 401 rather than run without a verdict."""
+    settings = Settings(secret=SECRET, store_url=f"sqlite:///{tmp_path / 'f.db'}", exempt_paths=("/me", "/maybe"))
+    client = fastapi_client(settings)
+    assert client.get("/me").status_code == 401
+    assert client.get("/maybe").status_code == 401
+
+
+def test_fastapi_openapi_has_a_bearer_scheme(tmp_path: Any) -> None:
+    """issue 9: the dependencies declare an HTTP Bearer security scheme; protected operations list it."""
+    settings = Settings(secret=SECRET, store_url=f"sqlite:///{tmp_path / 'f.db'}")
+    guard = fastapi_routes(settings)
+    schema = guard.app.openapi()
+    assert schema["components"]["securitySchemes"] == {
+        "bearer": {"type": "http", "scheme": "bearer", "description": "A token from the login route"}
+    }
+    paths = schema["paths"]
+    for path in ("/me", "/maybe", "/notes", "/admin"):
+        assert paths[path]["get"]["security"] == [{"bearer": []}], path
+    assert "security" not in paths["/open"]["get"]
+    asyncio.run(guard.close())
+
+
+# -- Django -----------------------------------------------------------------------------------
+
+
+def test_django_helpers_on_real_requests(tmp_path: Any) -> None:
+    """issue 9: jwtguard.django reads the verdict from request.META (the WSGI environ Django keeps)."""
+    from django.test import RequestFactory  # type: ignore[import-untyped]
+
+    import examples.recipes.django_app  # noqa: F401  (configures Django once for the process)
+    from jwtguard.django import claims, jwt_required, user_id
+
+    policy = Policy(Settings(secret=SECRET, realm="django"))
+
+    @jwt_required(roles="admin")
+    def admin_view(request: Any) -> Any:
+        from django.http import JsonResponse  # type: ignore[import-untyped]
+
+        return JsonResponse({"user": user_id(request), "claims": claims(request)})
+
+    @jwt_required(optional=True)
+    def maybe_view(request: Any) -> Any:
+        from django.http import JsonResponse
+
+        return JsonResponse({"user": user_id(request)})
+
+    factory = RequestFactory()
+
+    def request(verdict: dict[str, Any] | None) -> Any:
+        extra = {} if verdict is None else {CLAIMS_KEY: verdict.get("claims"), POLICY_KEY: policy, **verdict}
+        return factory.get("/", **{k: v for k, v in extra.items() if k != "claims"})
+
+    root = {"claims": {"sub": "root", "roles": ("admin",)}, "jwtguard.user_id": "root"}
+    assert admin_view(request(root)).status_code == 200
+    refused = admin_view(request({"claims": {"sub": "bob", "roles": ()}}))
+    assert refused.status_code == 403 and refused["WWW-Authenticate"].startswith('Bearer realm="django"')
+    assert maybe_view(request({"claims": None})).status_code == 200
+    assert admin_view(request({"claims": None})).status_code == 401
+    unguarded = maybe_view(request(None))
+    assert unguarded.status_code == 401 and unguarded["WWW-Authenticate"] == 'Bearer realm="api"'
