@@ -565,3 +565,17 @@ def test_django_helpers_on_real_requests(tmp_path: Any) -> None:
     assert admin_view(request({"claims": None})).status_code == 401
     unguarded = maybe_view(request(None))
     assert unguarded.status_code == 401 and unguarded["WWW-Authenticate"] == 'Bearer realm="api"'
+
+
+def test_starlette_check_for_hand_written_endpoints() -> None:
+    """issue 9: jwtguard.starlette.check gives the same refusals to code that answers by itself (a WebSocket)."""
+    from starlette.requests import HTTPConnection
+
+    from jwtguard.starlette import check, response_of
+
+    policy = Policy(Settings(secret=SECRET))
+    scope: dict[str, Any] = {"type": "websocket", "headers": [], CLAIMS_KEY: {"scope": "chat"}, POLICY_KEY: policy}
+    assert check(HTTPConnection(scope), scopes="chat") is None
+    refused = check(HTTPConnection(scope), roles="moderator")
+    assert refused is not None and response_of(refused).status_code == 403
+    assert check(HTTPConnection({"type": "websocket", "headers": []})) is UNGUARDED

@@ -1,7 +1,7 @@
 # examples/recipes/fastapi_app.py
 """FastAPI: log in, a protected route, log out everywhere; /docs has an "Authorize" button.
 
-pip install "jwtguard[fastapi]"
+pip install ".[fastapi]"  # in a jwtguard checkout (see Install)
 export JWTGUARD_SECRET=$(python -c 'import secrets; print(secrets.token_urlsafe(48))')
 export JWTGUARD_MODE=optional  # no token: reaches the app, so a route WITHOUT require_claims is public
 uvicorn --factory examples.recipes.fastapi_app:create_app
