@@ -37,7 +37,7 @@ def login(request: Any) -> JsonResponse:
     try:
         body = json.loads(request.body)
         name, password = str(body["user"]), str(body["password"])
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, RecursionError):
         return JsonResponse({"error": "invalid_credentials"}, status=401)
     known = USERS.get(name, "")
     if not known or not hmac.compare_digest(known.encode(), password.encode()):
