@@ -14,6 +14,7 @@ from .config import Settings
 from .engine import Engine
 from .metrics import Metrics
 from .sansio.decision import Decision, expose_signal
+from .sansio.policy import CLAIMS_KEY, POLICY_KEY, USER_ID_KEY
 from .sansio.request import Request, app_path
 from .stores import AsyncStore, open_async_store
 
@@ -36,6 +37,8 @@ class JWTGuardASGI:
     loop. Claims are at ``scope["jwtguard.claims"]``, the user id at
     ``scope["jwtguard.user_id"]``. Exempt paths match the path the app routes:
     ``path`` without a leading ``root_path`` (a mount), as WSGI's ``PATH_INFO``.
+    Under ``JWTGUARD_MODE=optional`` a request without a token reaches *app*
+    with both keys set to None (:mod:`jwtguard.starlette`, :mod:`jwtguard.fastapi`).
     WebSocket handshakes are checked the same way; a refused one is closed with
     code 1008, and :meth:`still_valid` tells the app when an open socket's user
     has since been revoked. Lifespan events pass through; any other scope type
@@ -75,9 +78,13 @@ class JWTGuardASGI:
             return await self.app(scope, receive, send)
         if decision.kind == "refuse":
             return await _refuse(decision, scope, receive, send)
+        scope[POLICY_KEY] = self.engine.policy  # the per-route checks answer with its refusals
+        if decision.kind == "anonymous":
+            scope[CLAIMS_KEY] = scope[USER_ID_KEY] = None
+            return await self.app(scope, receive, send)
         assert decision.claims is not None
-        scope["jwtguard.claims"] = dict(decision.claims)  # the request's own; nested values frozen
-        scope["jwtguard.user_id"] = decision.user_id
+        scope[CLAIMS_KEY] = dict(decision.claims)  # the request's own; nested values frozen
+        scope[USER_ID_KEY] = decision.user_id
         if kind != "http":
             return await self.app(scope, receive, send)
         added = decision.raw_headers

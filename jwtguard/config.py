@@ -44,6 +44,9 @@ _RSA_MIN_BITS = 2048
 StoreErrorPolicy = Literal["reject", "stale", "allow"]
 _STORE_ERROR_POLICIES: tuple[StoreErrorPolicy, ...] = ("reject", "stale", "allow")
 
+Mode = Literal["require", "optional"]
+_MODES: tuple[Mode, ...] = ("require", "optional")
+
 #: Variables of jwtguard's own test harness and scripts: they share the prefix but are no
 #: setting, so they are never reported as unknown.
 _RESERVED = frozenset({"JWTGUARD_FERRETDB", "JWTGUARD_CACHE_DIR"})
@@ -419,6 +422,16 @@ class Settings:
             item=_upper,
         ),
     )
+    mode: Mode = field(
+        default="require",
+        metadata=_declare(
+            "`require`: every request needs a good token; `optional`: a request with no `Authorization` "
+            "(or another scheme) reaches the app with no claims, so **every route without a per-route check "
+            "is public** (warns at start-up; see [Add it to your app](#add-it-to-your-app)); a token sent is "
+            "always checked",
+            _lower,
+        ),
+    )
     max_header_bytes: int = field(
         default=8192,
         metadata=_declare("longest `Authorization` value accepted, checked before any decoding", _int),
@@ -580,6 +593,8 @@ class Settings:
                     raise _error(variable, f"{name!r} is not a usable name (no '$' prefix, no '.')")
         if self.user_id_type not in USER_ID_TYPES:
             raise _error("user_id_type", "accepts auto, str, int or objectid")
+        if self.mode not in _MODES:
+            raise _error("mode", "accepts require or optional")
         if self.on_store_error not in _STORE_ERROR_POLICIES:
             raise _error("on_store_error", "accepts reject, stale or allow")
         if self.store_url is not None and not self.store_url.startswith(("mongodb://", "mongodb+srv://", "sqlite://")):

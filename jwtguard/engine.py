@@ -118,6 +118,11 @@ class Engine:
                 "WITHOUT a token, on every route that accepts them (CORS preflights pass without it)",
                 ",".join(sorted(settings.exempt_methods)),
             )
+        if settings.mode == "optional":
+            logger.warning(
+                "jwtguard: JWTGUARD_MODE=optional: requests WITHOUT a token reach the app with no claims; "
+                "every route without a per-route check (jwt_required, require_claims) is PUBLIC"
+            )
         if settings.on_store_error == "allow":
             logger.warning(
                 "jwtguard: JWTGUARD_ON_STORE_ERROR=allow: while the store is unreachable, revoked and "
@@ -283,3 +288,21 @@ class Engine:
     def forget_tokens(self) -> None:
         """Drop remembered verifications (after a key rotation, say)."""
         self._tokens.clear()
+
+
+_WARNED: set[str] = set()
+
+
+def warn_unguarded(route: Callable[..., Any]) -> None:
+    """Log once per route that a checked route was reached without the guard's verdict (a set-up mistake).
+
+    Once per route, never per request: requests to a misconfigured route cannot flood the log.
+    """
+    name = f"{getattr(route, '__module__', '?')}.{getattr(route, '__qualname__', '?')}"
+    if name not in _WARNED:
+        _WARNED.add(name)
+        logger.warning(
+            "jwtguard: %s checks the guard's verdict, but the guard did not decide on its request "
+            "(middleware not installed, or an exempt path): refused with 401",
+            name,
+        )

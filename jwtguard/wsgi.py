@@ -14,6 +14,7 @@ from .config import Settings
 from .engine import Engine
 from .metrics import Metrics
 from .sansio.decision import expose_signal
+from .sansio.policy import CLAIMS_KEY, POLICY_KEY, USER_ID_KEY
 from .sansio.request import Request
 from .stores import Store, open_store
 
@@ -37,6 +38,9 @@ class JWTGuardWSGI:
     with ``Origin`` and ``Access-Control-Request-Method``) and
     ``JWTGUARD_EXEMPT_PATHS``/``_METHODS`` pass without a token. Exempt paths
     match ``PATH_INFO``: the path the app routes, below its mount (``SCRIPT_NAME``).
+    Under ``JWTGUARD_MODE=optional`` a request without a token reaches *app*
+    with both keys set to None (the per-route helpers of :mod:`jwtguard.flask`
+    and :mod:`jwtguard.django` read them).
     """
 
     def __init__(
@@ -80,9 +84,13 @@ class JWTGuardWSGI:
         if kind == "refuse":
             start_response(decision.status_line, list(decision.headers))
             return [decision.body]
+        environ[POLICY_KEY] = self.engine.policy  # the per-route checks answer with its refusals
+        if kind == "anonymous":
+            environ[CLAIMS_KEY] = environ[USER_ID_KEY] = None
+            return self.app(environ, start_response)
         assert decision.claims is not None
-        environ["jwtguard.claims"] = dict(decision.claims)  # the request's own; nested values frozen
-        environ["jwtguard.user_id"] = decision.user_id
+        environ[CLAIMS_KEY] = dict(decision.claims)  # the request's own; nested values frozen
+        environ[USER_ID_KEY] = decision.user_id
         added = decision.headers
 
         def start_with_signal(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:

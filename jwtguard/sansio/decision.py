@@ -57,6 +57,9 @@ REASONS: Final[Mapping[str, Reason]] = {
     "disabled": Reason(401, "invalid_token", "The account is disabled", user_enabled=False, clears=True),
     "unknown_user": Reason(401, "invalid_token", "The account does not exist", user_enabled=False, clears=True),
     # No X-User-Enabled on these: a database or identity-provider blip must not log anyone out.
+    # A per-route check (jwtguard.flask, .starlette, .fastapi, .django) on a good token that lacks
+    # the scope or role the route asks for (RFC 6750 §3.1). The middleware itself never sends it.
+    "insufficient_scope": Reason(403, "insufficient_scope", "The access token lacks the required scope or role"),
     "store_unavailable": Reason(503, "temporarily_unavailable", "The user store is unreachable", "none", retry=True),
     "key_source_unavailable": Reason(
         503, "temporarily_unavailable", "The signing keys cannot be read", "none", retry=True
@@ -66,22 +69,26 @@ REASONS: Final[Mapping[str, Reason]] = {
 _STATUS_LINES: Final = {
     400: "400 Bad Request",
     401: "401 Unauthorized",
+    403: "403 Forbidden",
     431: "431 Request Header Fields Too Large",
     503: "503 Service Unavailable",
 }
 
-Kind = Literal["exempt", "accept", "refuse"]
+Kind = Literal["exempt", "anonymous", "accept", "refuse"]
 
 
 @dataclass(frozen=True, slots=True)
 class Decision:
     """What happens to one request.
 
-    ``kind`` is ``exempt`` (reaches the app untouched), ``accept`` (reaches
-    the app with ``claims`` and ``user_id``, and ``headers`` added to its
-    response) or ``refuse`` (jwtguard answers: ``status``, ``headers``,
-    ``body``). ``headers`` are ``str`` pairs for WSGI; ``raw_headers`` the
-    same pairs as lower-case bytes for ASGI. ``user_enabled`` is what
+    ``kind`` is ``exempt`` (reaches the app untouched), ``anonymous``
+    (``JWTGUARD_MODE=optional``, no Bearer credentials: reaches the app with
+    ``claims`` and ``user_id`` set to None, so per-route checks can tell "no
+    token" from "not behind the guard"), ``accept`` (reaches the app with
+    ``claims`` and ``user_id``, and ``headers`` added to its response) or
+    ``refuse`` (jwtguard answers: ``status``, ``headers``, ``body``).
+    ``headers`` are ``str`` pairs for WSGI; ``raw_headers`` the same pairs as
+    lower-case bytes for ASGI. ``user_enabled`` is what
     ``X-User-Enabled`` says, or None when it is not sent.
     """
 
@@ -107,11 +114,13 @@ class Decision:
 
     @property
     def passes(self) -> bool:
-        """Whether the request reaches the app (exempt or accepted)."""
+        """Whether the request reaches the app (exempt, anonymous or accepted)."""
         return self.kind != "refuse"
 
 
 EXEMPT: Final = Decision("exempt", "exempt")
+#: ``JWTGUARD_MODE=optional``: a request without Bearer credentials, passed with no claims.
+ANONYMOUS: Final = Decision("anonymous", "anonymous")
 
 
 def _raw(headers: tuple[tuple[str, str], ...]) -> tuple[tuple[bytes, bytes], ...]:

@@ -7,14 +7,14 @@ or does I/O: the engine (:mod:`jwtguard.engine`) feeds it what it looked up.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Iterable, Mapping
 from typing import Any, Final
 
 from ..config import Settings
 from ..userid import user_key
 from .claims import Verified, freeze, is_stale, time_claim, time_reason
 from .credentials import NoToken, bearer_token
-from .decision import EXEMPT, RAW_SIGNAL, REASONS, SIGNAL, Decision, refusal
+from .decision import ANONYMOUS, EXEMPT, RAW_SIGNAL, REASONS, SIGNAL, Decision, refusal
 from .request import Request
 from .state import UserState
 
@@ -22,6 +22,17 @@ from .state import UserState
 REJECT: Final = "reject"
 STALE: Final = "stale"
 ALLOW: Final = "allow"
+
+#: ``JWTGUARD_MODE`` values.
+REQUIRE: Final = "require"
+OPTIONAL: Final = "optional"
+
+#: Where an adapter leaves its verdict for the app, in the WSGI environ or the ASGI scope:
+#: the claims (None: optional mode, no token), the user id, and the policy that decided
+#: (its refusals answer the per-route checks). A request the guard never saw has none of them.
+CLAIMS_KEY: Final = "jwtguard.claims"
+USER_ID_KEY: Final = "jwtguard.user_id"
+POLICY_KEY: Final = "jwtguard.policy"
 
 
 class Policy:
@@ -55,6 +66,7 @@ class Policy:
             for name in REASONS
         }
         self._on_store_error = settings.on_store_error
+        self._optional = settings.mode == OPTIONAL
 
     # -- the request --------------------------------------------------------------------
 
@@ -73,12 +85,22 @@ class Policy:
         return False
 
     def screen(self, request: Request) -> str | Decision:
-        """The request's Bearer token, or its final decision (exempt, or refused before any lookup)."""
+        """The request's Bearer token, or its final decision (exempt, anonymous, or refused before any lookup).
+
+        ``JWTGUARD_MODE=optional`` passes a request without Bearer credentials
+        (no ``Authorization``, or another scheme such as Basic: RFC 6750 §3.1's
+        "lacks any authentication information") as ``anonymous``. Anything
+        else is screened as in ``require``: a malformed header, two
+        credentials or a token that fails later are refused, never taken for
+        anonymous.
+        """
         method = request.method
         if self.exempt(method, request.path, method == "OPTIONS" and request.preflight):
             return EXEMPT
         token = bearer_token(request.authorization, self.max_header)
         if isinstance(token, NoToken):
+            if self._optional and token.reason == "missing_token":
+                return ANONYMOUS
             return self.refusals[token.reason]
         return token
 
@@ -150,3 +172,70 @@ class Policy:
         if self._on_store_error == STALE and known is not None:
             return self.decide(verified, known[0])
         return self.refusals["store_unavailable"]
+
+
+# -- per-route checks over the guard's verdict ------------------------------------------
+
+
+def requirement(value: str | Iterable[str] | None) -> frozenset[str]:
+    """A route's required scopes or roles: one space-separated string (as a ``scope`` claim) or strings."""
+    if value is None:
+        return frozenset()
+    items = value.split(" ") if isinstance(value, str) else value
+    return frozenset(item for item in items if item)
+
+
+def granted_scopes(claims: Mapping[str, Any]) -> frozenset[str]:
+    """The token's scopes: its ``scope`` claim, a space-separated string (RFC 8693 §4.2, RFC 6749 §3.3).
+
+    Any other type grants nothing (no guessing at lists or substrings).
+    """
+    value = claims.get("scope")
+    return frozenset(value.split(" ")) - {""} if isinstance(value, str) else frozenset()
+
+
+def granted_roles(claims: Mapping[str, Any]) -> frozenset[str]:
+    """The token's roles: its ``roles`` claim, an array of strings (a tuple once frozen).
+
+    A role is an element, never a substring: ``"admin"`` is not in ``["superadmin"]``,
+    and a ``roles`` claim that is a string or an object grants nothing.
+    """
+    value = claims.get("roles")
+    if not isinstance(value, (tuple, list)):
+        return frozenset()
+    return frozenset(item for item in value if isinstance(item, str))
+
+
+def route_decision(
+    verdict: Mapping[str, Any],
+    *,
+    optional: bool = False,
+    scopes: Collection[str] = frozenset(),
+    roles: Collection[str] = frozenset(),
+) -> Decision | None:
+    """The refusal a per-route check gives, or None when the route may run.
+
+    :param verdict: the WSGI environ or ASGI scope the guard left its verdict in.
+    :param optional: the route also runs for a request without a token
+        (``JWTGUARD_MODE=optional``), with no claims.
+    :param scopes: every one of these must be in the token's ``scope`` claim.
+    :param roles: every one of these must be in the token's ``roles`` claim.
+
+    Fails closed: a request the guard did not decide on (middleware not
+    installed, or an exempt path) is refused with :data:`UNGUARDED` (401),
+    even for an optional route, since nothing checked the token it may carry.
+    A missing scope or role is 403 ``insufficient_scope`` (RFC 6750 §3.1).
+    """
+    policy = verdict.get(POLICY_KEY)
+    if CLAIMS_KEY not in verdict or not isinstance(policy, Policy):
+        return UNGUARDED
+    claims = verdict[CLAIMS_KEY]
+    if claims is None:
+        return None if optional and not scopes and not roles else policy.refusals["missing_token"]
+    if not granted_scopes(claims).issuperset(scopes) or not granted_roles(claims).issuperset(roles):
+        return policy.refusals["insufficient_scope"]
+    return None
+
+
+#: The answer of a per-route check on a request the guard never decided on (fail closed).
+UNGUARDED: Final = refusal("missing_token", realm="api", retry_after=0, clear_site_data=False)
