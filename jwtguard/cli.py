@@ -10,6 +10,11 @@ Exit codes: 0 done, 1 no such user (or an ``explain``ed token that would be
 refused), 2 bad input or configuration (the message names the variable), 3 the
 store cannot be reached.
 
+The store commands (``logout-all``, ``disable``, ``enable``, ``create``,
+``status``) read only the store's settings (issue 9: disabling a user must not
+need ``JWTGUARD_SECRET``); ``issue``, ``explain`` and ``check-config`` read and
+check every setting, keys included, as the middleware does.
+
 Adding a subcommand is one function ``(admin, args) -> exit code`` and one
 :class:`Command` entry in :data:`COMMANDS`.
 """
@@ -21,14 +26,16 @@ import logging
 import math
 import os
 import re
+import secrets
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from .admin import Admin
-from .config import Settings, unknown_variables
+from .config import SETTINGS, Settings, unknown_variables
+from .engine import Engine
 from .errors import ConfigError, StoreError
 from .sansio.claims import Verified
 from .sansio.policy import Policy
@@ -74,13 +81,28 @@ def _seconds(raw: str) -> float:
     return value
 
 
-def _user(args: argparse.Namespace) -> UserId:
-    """USER as the id type the token carries: a string, or with ``--int`` an integer."""
-    if not args.int:
+def _user(admin: Admin, args: argparse.Namespace) -> UserId:
+    """USER as the id type the token carries: a string, or with ``--int`` an integer.
+
+    Under ``JWTGUARD_USER_ID_TYPE=int`` every id is an integer: a decimal USER
+    is one without ``--int`` (issue 9).
+    """
+    integer = args.int or (admin.settings.user_id_type == "int" and _INTEGER.fullmatch(args.user) is not None)
+    if not integer:
         return str(args.user)
     if not _INTEGER.fullmatch(args.user):
         raise ValueError(f"USER: --int needs a whole number, got {args.user!r}")
     return int(args.user)
+
+
+def _integer_hint(admin: Admin, user: UserId) -> str:
+    """issue 9: "no such user '42'" said nothing of ``--int``; the hint, when it may be the cause."""
+    if isinstance(user, str) and _INTEGER.fullmatch(user) and admin.settings.user_id_type == "auto":
+        return (
+            f" (an integer id? add --int, or set JWTGUARD_USER_ID_TYPE=int: {user!r} and {user} are two users"
+            " under auto)"
+        )
+    return ""
 
 
 # -- output helpers ----------------------------------------------------------
@@ -153,7 +175,10 @@ def describe_state(
 
 def _changed(admin: Admin, found: bool, user: UserId, done: str) -> int:
     if not found:
-        print(f"jwtguard: no such user {user!r} in the store ({store_location(admin)})", file=sys.stderr)
+        print(
+            f"jwtguard: no such user {user!r} in the store ({store_location(admin)}){_integer_hint(admin, user)}",
+            file=sys.stderr,
+        )
         return EXIT_NO_USER
     print(f"{user!r}: {done} ({store_location(admin)})")
     return EXIT_OK
@@ -163,22 +188,22 @@ def _changed(admin: Admin, found: bool, user: UserId, done: str) -> int:
 
 
 def _logout_all(admin: Admin, args: argparse.Namespace) -> int:
-    user = _user(args)
+    user = _user(admin, args)
     return _changed(admin, admin.logout_everywhere(user), user, "every token issued until now is refused")
 
 
 def _disable(admin: Admin, args: argparse.Namespace) -> int:
-    user = _user(args)
+    user = _user(admin, args)
     return _changed(admin, admin.disable_user(user), user, "disabled: every token is refused")
 
 
 def _enable(admin: Admin, args: argparse.Namespace) -> int:
-    user = _user(args)
+    user = _user(admin, args)
     return _changed(admin, admin.enable_user(user), user, "enabled")
 
 
 def _create(admin: Admin, args: argparse.Namespace) -> int:
-    user = _user(args)
+    user = _user(admin, args)
     if admin.status(user) is not None:
         # Creating must never undo a disable or a logout: leave an existing user alone.
         print(f"{user!r}: already known to the store, left unchanged ({store_location(admin)})")
@@ -191,22 +216,28 @@ def _create(admin: Admin, args: argparse.Namespace) -> int:
 
 
 def _status(admin: Admin, args: argparse.Namespace) -> int:
-    user = _user(args)
+    user = _user(admin, args)
     state = admin.status(user)
     records = _sqlite_path(admin) is None  # MongoDB keeps jwtguard's cut-offs as records
     print("\n".join(describe_state(Policy(admin.settings), user, state, time.time(), records=records)))
     print(f"store:       {store_location(admin)}")
+    if state is None and (hint := _integer_hint(admin, user)):
+        print(f"jwtguard: no such user {user!r}{hint}", file=sys.stderr)
     return EXIT_OK if state is not None else EXIT_NO_USER
 
 
 def _issue(admin: Admin, args: argparse.Namespace) -> int:
-    print(admin.issue_token(_user(args), ttl=args.ttl))
+    # Admin.issue_token: on the embedded store a missing user is created (enabled), as at a login.
+    print(admin.issue_token(_user(admin, args), ttl=args.ttl))
     return EXIT_OK
 
 
 def _check_config(admin: Admin, args: argparse.Namespace) -> int:
     for name, value in admin.settings.describe().items():
         print(f"{name}={value}")
+    # issue 9: what the middleware builds, built here: its key preparation (a weak or unusable
+    # public key, in any format PyJWT reads) fails with the middleware's own ConfigError.
+    Engine(admin.settings)
     path = _sqlite_path(admin)
     if path is not None and not os.path.exists(path):
         # Said, not created: a check run in the wrong directory must not leave a file behind.
@@ -243,6 +274,8 @@ class Command:
     help: str
     run: Callable[[Admin, argparse.Namespace], int]
     arguments: Callable[[argparse.ArgumentParser], None] = _user_argument
+    #: Signs or verifies tokens: reads and checks the key settings. Else only the store's (issue 9).
+    needs_keys: bool = False
 
 
 COMMANDS: dict[str, Command] = {
@@ -251,12 +284,39 @@ COMMANDS: dict[str, Command] = {
     "enable": Command("accept USER's tokens again", _enable),
     "create": Command("make USER known to the store (the embedded store keeps its own users)", _create),
     "status": Command("what the guard would decide for USER, and why", _status),
-    "issue": Command("print a development token for USER", _issue, _issue_arguments),
+    "issue": Command("print a development token for USER", _issue, _issue_arguments, needs_keys=True),
     "check-config": Command(
-        "print the effective settings (secrets masked) and reach the store", _check_config, _no_arguments
+        "print the effective settings (secrets masked), build the guard's keys and reach the store",
+        _check_config,
+        _no_arguments,
+        needs_keys=True,
     ),
-    "explain": Command("each check the guard makes on TOKEN ('-' reads it from stdin)", _explain, _explain_arguments),
+    "explain": Command(
+        "each check the guard makes on TOKEN ('-' reads it from stdin)", _explain, _explain_arguments, needs_keys=True
+    ),
 }
+
+#: What only signing and verifying read: the store commands neither need nor check them.
+_KEY_SETTINGS = frozenset({"secret", "public_key", "private_key", "jwks_url", "algorithms"})
+_KEY_VARIABLES = frozenset(
+    variable for setting in SETTINGS if setting.name in _KEY_SETTINGS for variable in setting.variables
+)
+
+
+def store_settings(environ: Mapping[str, str]) -> Settings:
+    """The settings of a store command: every ``JWTGUARD_*`` variable but the keys' (issue 9).
+
+    ``jwtguard disable alice`` needed ``JWTGUARD_SECRET`` (and an RS256 setup a
+    public key) only because :class:`Settings` requires a key for the
+    algorithms, as the middleware must. A store command signs and verifies
+    nothing, so it ignores ``JWTGUARD_SECRET``, ``JWTGUARD_PUBLIC_KEY(_FILE)``,
+    ``JWTGUARD_PRIVATE_KEY(_FILE)``, ``JWTGUARD_JWKS_URL`` and
+    ``JWTGUARD_ALGORITHMS``; the key that satisfies the validation is a random
+    one, made here and never shown or used. The middleware's validation is
+    unchanged, and ``check-config`` checks the keys.
+    """
+    environ = {name: value for name, value in environ.items() if name.upper() not in _KEY_VARIABLES}
+    return Settings.from_env(environ, algorithms=("HS256",), secret=secrets.token_urlsafe(48))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -288,8 +348,29 @@ def _unopenable(exc: Exception) -> int:
     raise exc
 
 
+#: The options of every subcommand: any other argument starting with "-" is a USER that needed "--".
+_OPTIONS = frozenset({"-h", "--help", "--int", "--ttl"})
+
+
+def _dash_hint(argv: Sequence[str]) -> str | None:
+    """issue 9: a user id starting with '-' needs '--' before it, and argparse does not say so."""
+    for position, argument in enumerate(argv):
+        if argument == "--":
+            return None
+        if argument.startswith("-") and argument.partition("=")[0] not in _OPTIONS and position > 0:
+            command = argv[0]
+            return f"jwtguard: a USER that starts with '-' goes after '--': jwtguard {command} -- {argument}"
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:
+        if exc.code == EXIT_USAGE and (hint := _dash_hint(argv)) is not None:
+            print(hint, file=sys.stderr)
+        raise
     # A command's own output says what it did and where; the start-up notes
     # (the embedded store's path, unsafe policies) would only repeat it.
     jwtguard_logger = logging.getLogger("jwtguard")
@@ -307,7 +388,8 @@ def _run(args: argparse.Namespace) -> int:
     for note in unknown_variables(os.environ):
         print(note, file=sys.stderr)
     try:
-        admin = Admin(Settings.from_env())
+        settings = Settings.from_env() if COMMANDS[args.command].needs_keys else store_settings(os.environ)
+        admin = Admin(settings)
     except ConfigError as exc:
         return _fail(f"configuration error: {exc}", EXIT_USAGE)
     except Exception as exc:

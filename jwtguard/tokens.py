@@ -139,6 +139,23 @@ def now_iat(now: float | None = None) -> float:
     return math.floor(t * 1000) / 1000
 
 
+def standard_subject(settings: Settings, user_id: str | int) -> str | int:
+    """The value :func:`issue_token` writes in the user claim for *user_id* (issue 9: ``sub`` is a string).
+
+    :raises ValueError: for an integer id in ``sub`` under ``JWTGUARD_USER_ID_TYPE=auto``, where
+        its decimal string would name another user.
+    """
+    if settings.user_claim != "sub" or not isinstance(user_id, int) or isinstance(user_id, bool):
+        return user_id
+    if settings.user_id_type == "auto":
+        raise ValueError(
+            f"user id {user_id} is an integer, but the sub claim is a string (RFC 7519 §4.1.2) and under "
+            f"JWTGUARD_USER_ID_TYPE=auto the guard reads {str(user_id)!r} as a string id, another user: "
+            "set JWTGUARD_USER_ID_TYPE=int for integer user ids (or str), or pass the id as a string"
+        )
+    return str(user_id)
+
+
 def issue_token(
     settings: Settings,
     user_id: str | int,
@@ -148,15 +165,26 @@ def issue_token(
     now: float | None = None,
     **claims: Any,
 ) -> str:
-    """Sign a token for *user_id* with ``iat``, ``exp`` and a random ``jti``.
+    """Sign a token for *user_id* with ``iat``, ``exp`` and a random ``jti``: signing only.
 
+    Pure: no store is read or written and no cache is touched (the admin API's
+    :meth:`jwtguard.admin.Admin.issue_token` does that work, then calls this).
     Signs with the first configured algorithm unless *algorithm* is given:
     HMAC with ``JWTGUARD_SECRET``, any other algorithm with
     ``JWTGUARD_PRIVATE_KEY(_FILE)``. *claims* are added to the payload and may
     override ``aud``/``iss`` (set from the settings when configured).
+
+    issue 9: the standard ``sub`` claim is always a string (RFC 7519 §4.1.2;
+    PyJWT and other services refuse an integer ``sub``): an integer *user_id*
+    is written ``"42"``, which ``JWTGUARD_USER_ID_TYPE=int`` (or ``str``) maps
+    back to the stored id. Under ``auto`` the guard would read ``"42"`` as the
+    string id, another user, so an integer *user_id* is refused there
+    (:class:`ValueError` naming the setting). A custom ``JWTGUARD_USER_CLAIM``
+    carries the id as given, integers included.
     """
     if ttl is not None and not (isinstance(ttl, (int, float)) and 0 < ttl < float("inf")):
         raise ValueError("ttl must be a positive number of seconds")
+    subject = standard_subject(settings, user_id)
     alg = algorithm or settings.algorithms[0]
     if alg not in settings.algorithms:
         raise ConfigError("JWTGUARD_ALGORITHMS", f"{alg} is not in the allow-list")
@@ -173,7 +201,7 @@ def issue_token(
     if settings.issuer:
         payload["iss"] = settings.issuer
     payload.update(claims)
-    payload[settings.user_claim] = user_id
+    payload[settings.user_claim] = subject
     payload["iat"] = iat
     payload["exp"] = int(iat + (settings.token_ttl if ttl is None else ttl))
     payload.setdefault("jti", secrets.token_urlsafe(16))

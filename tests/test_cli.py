@@ -174,13 +174,15 @@ def test_check_config_masks_secrets_and_reaches_the_store(env: dict[str, str]) -
 
 def test_bad_input_and_configuration_exit_2(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'jwtguard.db'}"
+    # Store commands check the store's settings; the key settings are checked by the commands that
+    # sign or verify (issue 9: `status` no longer needs, nor checks, JWTGUARD_SECRET).
     cases = {
-        "JWTGUARD_CACHE_TTL": {"JWTGUARD_CACHE_TTL": "soon"},
-        "JWTGUARD_SECRET": {"JWTGUARD_SECRET": "hunter2-short"},
-        "JWTGUARD_ALGORITHMS": {"JWTGUARD_ALGORITHMS": "none"},
-        "JWTGUARD_STORE_URL": {"JWTGUARD_STORE_URL": "redis://u:hunter2@localhost/0"},
+        "JWTGUARD_CACHE_TTL": ({"JWTGUARD_CACHE_TTL": "soon"}, ("status", "alice")),
+        "JWTGUARD_SECRET": ({"JWTGUARD_SECRET": "hunter2-short"}, ("issue", "alice")),
+        "JWTGUARD_ALGORITHMS": ({"JWTGUARD_ALGORITHMS": "none"}, ("check-config",)),
+        "JWTGUARD_STORE_URL": ({"JWTGUARD_STORE_URL": "redis://u:hunter2@localhost/0"}, ("status", "alice")),
     }
-    calls = [(clean_env(**{"JWTGUARD_STORE_URL": url, **values}), ("status", "alice")) for values in cases.values()]
+    calls = [(clean_env(**{"JWTGUARD_STORE_URL": url, **values}), args) for values, args in cases.values()]
     url_problems = ("mongodb://u:hunter2@127.0.0.1:99999/x", "sqlite:///:memory:", "sqlite://x.db")
     calls += [(clean_env(JWTGUARD_STORE_URL=problem), ("disable", "alice")) for problem in url_problems]
     results = run_many(calls)
@@ -332,3 +334,132 @@ def test_status_of_stored_dates_beyond_the_calendar(tmp_path: Path) -> None:
     past = run(env, "status", "past")
     assert past.returncode == 0, past.stderr
     assert "new token:   accepted" in past.stdout
+
+
+# -- issue 9 -------------------------------------------------------------------------------
+
+
+def without_keys(env: dict[str, str], **values: str) -> dict[str, str]:
+    """*env* without JWTGUARD_SECRET, plus *values*."""
+    return {**{k: v for k, v in env.items() if k != "JWTGUARD_SECRET"}, **values}
+
+
+def test_store_commands_need_no_secret(env: dict[str, str]) -> None:
+    """issue 9: the CLI needed JWTGUARD_SECRET even to disable a user; store commands need only the store."""
+    where = location(env)
+    for keyless in (
+        without_keys(env),
+        without_keys(env, JWTGUARD_ALGORITHMS="RS256"),  # an RS256 setup without its public key here
+        without_keys(env, JWTGUARD_SECRET="hunter2-short", JWTGUARD_PUBLIC_KEY_FILE="/nonexistent.pem"),
+    ):
+        assert run(keyless, "create", "alice").returncode == 0
+        disabled, status, logout = run_many(
+            [(keyless, ("disable", "alice")), (keyless, ("status", "alice")), (keyless, ("logout-all", "alice"))]
+        )
+        assert (disabled.returncode, disabled.stdout.strip()) == (
+            0,
+            f"'alice': disabled: every token is refused ({where})",
+        ), disabled.stderr
+        assert (status.returncode, logout.returncode) == (0, 0), status.stderr + logout.stderr
+        assert "hunter2" not in disabled.stdout + disabled.stderr + status.stdout + status.stderr
+        assert run(keyless, "enable", "alice").returncode == 0
+    # The commands that sign or verify still need (and check) the keys.
+    for result in run_many(
+        [
+            (without_keys(env), ("issue", "alice")),
+            (without_keys(env), ("explain", "x.y.z")),
+            (without_keys(env), ("check-config",)),
+        ]
+    ):
+        assert result.returncode == 2, (result.args, result.stderr)
+        assert result.stderr.startswith("jwtguard: configuration error: JWTGUARD_SECRET: required by HS256"), (
+            result.stderr
+        )
+
+
+def test_integer_ids_get_a_hint(env: dict[str, str]) -> None:
+    """issue 9: "no such user '42'" did not say that the stored user is the integer 42 (--int)."""
+    assert run(env, "create", "--int", "42").returncode == 0
+    disabled, status, typed = run_many(
+        [
+            (env, ("disable", "42")),
+            (env, ("status", "42")),
+            ({**env, "JWTGUARD_USER_ID_TYPE": "int"}, ("disable", "42")),  # ints without --int
+        ]
+    )
+    for refused in (disabled, status):
+        assert refused.returncode == 1
+        assert "no such user '42'" in refused.stderr
+        assert "add --int, or set JWTGUARD_USER_ID_TYPE=int" in refused.stderr
+    assert (typed.returncode, typed.stdout.strip()) == (0, f"42: disabled: every token is refused ({location(env)})")
+    ghost = run(env, "disable", "ghost")
+    assert ghost.returncode == 1
+    assert "--int" not in ghost.stderr  # no hint for an id that is no number
+
+
+def test_user_ids_starting_with_a_dash_get_a_hint(env: dict[str, str]) -> None:
+    """issue 9: `jwtguard disable -bob` failed with argparse's usage and no word about '--'."""
+    dashed, created = run_many([(env, ("disable", "-bob")), (env, ("create", "--", "-bob"))])
+    assert dashed.returncode == 2
+    assert "jwtguard: a USER that starts with '-' goes after '--': jwtguard disable -- -bob" in dashed.stderr
+    assert created.returncode == 0, created.stderr
+    assert run(env, "disable", "--", "-bob").returncode == 0
+    assert "--'" not in run(env, "disable").stderr  # a missing USER is only a missing USER
+
+
+def test_issue_writes_a_standard_string_sub(env: dict[str, str]) -> None:
+    """issue 9: `issue --int 42` signed an integer sub, which plain PyJWT refuses (RFC 7519 §4.1.2)."""
+    typed = {**env, "JWTGUARD_USER_ID_TYPE": "int"}
+    assert run(typed, "create", "42").returncode == 0
+    issued, auto = run_many([(typed, ("issue", "42")), (env, ("issue", "--int", "42"))])
+    assert issued.returncode == 0, issued.stderr
+    assert jwt.decode(issued.stdout.strip(), SECRET, algorithms=["HS256"])["sub"] == "42"  # PyJWT's own checks
+    explained = run(typed, "explain", issued.stdout.strip())
+    assert explained.returncode == 0, explained.stdout
+    assert (auto.returncode, auto.stdout) == (2, "")
+    assert "JWTGUARD_USER_ID_TYPE=int" in auto.stderr
+
+
+def test_issue_makes_the_embedded_user_known(env: dict[str, str]) -> None:
+    """issue 9: a token from `issue` was refused (unknown_user) on the embedded store until `create`."""
+    issued = run(env, "issue", "bob")
+    assert issued.returncode == 0, issued.stderr
+    explained = run(env, "explain", issued.stdout.strip())
+    if env["JWTGUARD_STORE_URL"].startswith("sqlite"):
+        assert explained.returncode == 0, explained.stdout
+    else:  # MongoDB: the users are the application's documents; an unknown one stays refused
+        assert explained.returncode == 1
+        assert "unknown_user" in explained.stdout
+
+
+def weak_rsa_public_key() -> str:
+    """A 1024-bit RSA public key in OpenSSH format: no PEM, so only the verifier's own check sees its size."""
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=1024).public_key()
+    return key.public_bytes(Encoding.OpenSSH, PublicFormat.OpenSSH).decode()
+
+
+@pytest.mark.parametrize(
+    "public_key",
+    [
+        pytest.param("-----BEGIN PUBLIC KEY-----\nnot a key\n-----END PUBLIC KEY-----\n", id="unusable"),
+        pytest.param(None, id="weak-openssh"),
+    ],
+)
+def test_check_config_refuses_what_the_middleware_refuses(tmp_path: Path, public_key: str | None) -> None:
+    """issue 9: check-config passed a public key that the middleware refused at start-up."""
+    from jwtguard import ConfigError, JWTGuardWSGI
+
+    key = public_key or weak_rsa_public_key()
+    settings = Settings(algorithms=("RS256",), public_key=key, store_url=f"sqlite:///{tmp_path / 'x.db'}")
+    with pytest.raises(ConfigError) as refused:
+        JWTGuardWSGI(lambda environ, start_response: [], settings=settings)
+    env = clean_env(JWTGUARD_ALGORITHMS="RS256", JWTGUARD_PUBLIC_KEY=key, JWTGUARD_STORE_URL=settings.store_url or "")
+    del env["JWTGUARD_SECRET"]
+    result = run(env, "check-config")
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert result.stderr.strip() == f"jwtguard: {refused.value}"
+    assert "JWTGUARD_PUBLIC_KEY" in result.stderr
+    assert key.strip() not in result.stdout + result.stderr

@@ -21,9 +21,10 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, TypeVar
 
+import jwt
 import pytest
 
-from jwtguard import Admin, AsyncAdmin, Settings
+from jwtguard import Admin, AsyncAdmin, Settings, issue_token
 from jwtguard.errors import ConfigError, StoreError
 from jwtguard.sansio import Policy, UserState, user_state
 from jwtguard.stores import AsyncStore, Change, Store, open_async_store, open_store
@@ -307,7 +308,9 @@ def test_middleware_on_each_store(make_client: Any, store_settings: Settings) ->
         reply = client("GET", "/api/me", bearer(token))
         assert reply.status == 200
         assert reply.headers["x-user-enabled"] == "true"
-        assert client("GET", "/api/me", bearer(admin.issue_token(42))).json()["user"] == 42
+        # A token already issued with an integer sub (before issue 9) still names the integer user.
+        legacy = jwt.encode({"sub": 42, "iat": int(time.time()), "exp": int(time.time()) + 60}, SECRET)
+        assert client("GET", "/api/me", bearer(legacy)).json()["user"] == 42
         admin.logout_everywhere("alice")
         reply = client("GET", "/api/me", bearer(token))
         assert (reply.status, reply.json()["reason"]) == (401, "revoked")
@@ -316,9 +319,10 @@ def test_middleware_on_each_store(make_client: Any, store_settings: Settings) ->
         admin.disable_user("alice")
         reply = client("GET", "/api/me", bearer(fresh))
         assert (reply.status, reply.json()["reason"], reply.headers["x-user-enabled"]) == (401, "disabled", "false")
-        reply = client("GET", "/api/me", bearer(admin.issue_token("ghost")))
+        # Signed only (Admin.issue_token would create the embedded store's row: issue 9).
+        reply = client("GET", "/api/me", bearer(issue_token(store_settings, "ghost")))
         assert (reply.status, reply.json()["reason"]) == (401, "unknown_user")
-        assert client("GET", "/api/me", bearer(admin.issue_token("42"))).json()["reason"] == "unknown_user"
+        assert client("GET", "/api/me", bearer(issue_token(store_settings, "42"))).json()["reason"] == "unknown_user"
     finally:
         admin.close()
 
@@ -479,8 +483,6 @@ def test_sqlite_file_that_cannot_be_opened_is_a_store_error(tmp_path: Path, kind
 
 
 def test_sqlite_store_down_is_503(make_client: Any, tmp_path: Path) -> None:
-    from jwtguard.tokens import issue_token
-
     settings = Settings(secret=SECRET, store_url=f"sqlite:///{tmp_path / 'missing-dir' / 'x.db'}")
     reply = make_client(settings)("GET", "/api/me", bearer(issue_token(settings, "alice")))
     assert reply.status == 503

@@ -1,7 +1,7 @@
 # examples/recipes/django_app.py
 """Django, as one file: log in, a protected view, log out everywhere.
 
-    pip install . django  # in a jwtguard checkout (see Install)
+    pip install jwtguard-revocation django  # from a checkout: pip install . django
     export JWTGUARD_SECRET=$(python -c 'import secrets; print(secrets.token_urlsafe(48))')
     export JWTGUARD_EXEMPT_PATHS=/login,/jwtguard.js
     python -m examples.recipes.django_app

@@ -1,7 +1,7 @@
 # examples/recipes/fastapi_app.py
 """FastAPI: log in, a protected route, log out everywhere; /docs has an "Authorize" button.
 
-pip install ".[fastapi]"  # in a jwtguard checkout (see Install)
+pip install "jwtguard-revocation[fastapi]"  # from a checkout: pip install ".[fastapi]"
 export JWTGUARD_SECRET=$(python -c 'import secrets; print(secrets.token_urlsafe(48))')
 export JWTGUARD_MODE=optional  # no token: reaches the app, so a route WITHOUT require_claims is public
 uvicorn --factory examples.recipes.fastapi_app:create_app
@@ -54,7 +54,7 @@ def create_app(settings: Settings | None = None) -> JWTGuardASGI:
         state = await admin.status(body.user)
         if state is None or not state.enabled:
             raise HTTPException(403, "account_disabled")
-        return {"token": admin.issue_token(body.user)}
+        return {"token": await admin.issue_token(body.user)}
 
     @app.get("/api/me")
     async def me(claims: Claims) -> dict[str, Any]:

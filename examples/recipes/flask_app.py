@@ -1,7 +1,7 @@
 # examples/recipes/flask_app.py
 """Flask: log in, a protected route, log out everywhere.
 
-pip install ".[flask]"  # in a jwtguard checkout (see Install)
+pip install "jwtguard-revocation[flask]"  # from a checkout: pip install ".[flask]"
 export JWTGUARD_SECRET=$(python -c 'import secrets; print(secrets.token_urlsafe(48))')
 export JWTGUARD_EXEMPT_PATHS=/login,/jwtguard.js
 flask --app examples.recipes.flask_app run

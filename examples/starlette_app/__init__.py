@@ -77,7 +77,7 @@ def create_app(settings: Settings | None = None) -> JWTGuardASGI:
         if state is None or not state.enabled:
             return JSONResponse({"error": "account_disabled"}, 403)
         is_admin = await asyncio.to_thread(accounts.is_admin, username)
-        return JSONResponse({"token": admin.issue_token(username), "user": username, "admin": is_admin})
+        return JSONResponse({"token": await admin.issue_token(username), "user": username, "admin": is_admin})
 
     @protected
     async def me(request: Request, user: str) -> Response:
@@ -111,7 +111,7 @@ def create_app(settings: Settings | None = None) -> JWTGuardASGI:
             return JSONResponse({"error": "invalid_credentials"}, 403)
         await asyncio.to_thread(accounts.set_password, user, new)
         await admin.logout_everywhere(user)  # a credential reset kills every older token
-        return JSONResponse({"token": admin.issue_token(user)})
+        return JSONResponse({"token": await admin.issue_token(user)})
 
     @protected
     async def admin_switch(request: Request, user: str) -> Response:
