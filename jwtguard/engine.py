@@ -34,7 +34,7 @@ from .metrics import Metrics
 from .sansio.claims import Verified
 from .sansio.credentials import TOKEN68
 from .sansio.decision import Decision
-from .sansio.policy import Policy
+from .sansio.policy import Policy, looks_like_login
 from .sansio.request import Request
 from .sansio.state import UserState, user_state
 from .stores import AsyncStore, Store
@@ -42,6 +42,9 @@ from .tokens import TokenVerifier
 from .userid import UserId, UserKey
 
 logger = logging.getLogger("jwtguard")
+
+#: Distinct paths a process names in login hints at most (the paths come from clients).
+_MAX_HINTS = 16
 
 
 class VerifyToken(NamedTuple):
@@ -112,6 +115,7 @@ class Engine:
         #: Counters for operators (see :mod:`jwtguard.metrics`).
         self.metrics = Metrics(self.states, self._tokens)
         self._store_down = False
+        self._hinted: set[str] = set()  # login-looking paths already named in a hint
         if settings.exempt_methods:
             logger.warning(
                 "jwtguard: JWTGUARD_EXEMPT_METHODS=%s: every request with these methods reaches the app "
@@ -138,6 +142,8 @@ class Engine:
             decision = cast(Decision, screened)
             if decision.kind == "refuse":
                 self._refused(decision, None)
+                if decision.reason == "missing_token" and not request.authorization:
+                    self._hint_login(request)
             return decision
         token = screened
         now = self._clock()
@@ -172,6 +178,20 @@ class Engine:
                 return self._counted(decision, verified.user_id)
             state = cast("UserState | None", loaded)
         return self._counted(policy.decide(verified, state), verified.user_id)
+
+    def _hint_login(self, request: Request) -> None:
+        """Say once per route that a login route without a token needs JWTGUARD_EXEMPT_PATHS."""
+        path = request.path
+        if path in self._hinted or len(self._hinted) >= _MAX_HINTS or not looks_like_login(path):
+            return
+        self._hinted.add(path)
+        logger.warning(
+            "jwtguard: %s %.100r was refused without a token (missing_token); if it is your login route, "
+            "list it in JWTGUARD_EXEMPT_PATHS (e.g. JWTGUARD_EXEMPT_PATHS=%.100s)",
+            request.method[:16],
+            path,
+            path,
+        )
 
     def _counted(self, decision: Decision, user_id: UserId | None) -> Decision:
         if decision.kind == "accept":

@@ -579,3 +579,22 @@ def test_starlette_check_for_hand_written_endpoints() -> None:
     refused = check(HTTPConnection(scope), roles="moderator")
     assert refused is not None and response_of(refused).status_code == 403
     assert check(HTTPConnection({"type": "websocket", "headers": []})) is UNGUARDED
+
+
+@pytest.mark.parametrize(
+    ("path", "hinted"),
+    [("/login", True), ("/api/auth/token", True), ("/SignIn/", True), ("/api/me", False), ("/loginx", False)],
+)
+def test_a_login_route_refused_for_want_of_a_token_names_the_setting(
+    make_client: Any, store_url: str, caplog: pytest.LogCaptureFixture, path: str, hinted: bool
+) -> None:
+    """issue 9 item 2: the user's own /login answered 401 missing_token and nothing pointed to JWTGUARD_EXEMPT_PATHS."""
+    client = make_client(Settings(secret=SECRET, store_url=store_url))
+    with caplog.at_level(logging.WARNING, logger="jwtguard"):
+        for _ in range(3):
+            assert client("POST", path).status in (401, 405)
+        assert client("GET", path, [("Authorization", "Bearer x.y.z")]).status == 401
+    hints = [r.getMessage() for r in caplog.records if "JWTGUARD_EXEMPT_PATHS" in r.getMessage()]
+    assert len(hints) == (1 if hinted else 0)  # once per route, and never for a request that sent a token
+    if hinted:
+        assert "missing_token" in hints[0] and repr(path) in hints[0]

@@ -35,6 +35,18 @@ USER_ID_KEY: Final = "jwtguard.user_id"
 POLICY_KEY: Final = "jwtguard.policy"
 
 
+#: Last path segments that name a login route: a request to one without credentials is
+#: usually the app's own login, which needs listing in JWTGUARD_EXEMPT_PATHS.
+_LOGIN_SEGMENTS: Final = frozenset(
+    {"login", "signin", "sign-in", "sign_in", "token", "auth", "authenticate", "register", "signup", "sign-up"}
+)
+
+
+def looks_like_login(path: str) -> bool:
+    """Whether *path* looks like an app's login route (``/login``, ``/api/auth/token``, ``/signin/``)."""
+    return path.rstrip("/").rpartition("/")[2].lower() in _LOGIN_SEGMENTS
+
+
 class Policy:
     """Which requests pass, and the exact answer to those that don't.
 
