@@ -33,8 +33,7 @@ Pure: no I/O, no settings object (the caller passes the two values it reads).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from typing import Final, Literal, TypeGuard
+from typing import Final, Literal, NamedTuple, TypeGuard
 
 UserId = str | int
 UserIdType = Literal["auto", "str", "int", "objectid"]
@@ -49,12 +48,12 @@ _HEX24 = re.compile(r"[0-9a-fA-F]{24}")
 _DECIMAL = re.compile(r"-?[0-9]+")
 
 
-@dataclass(frozen=True, slots=True)
-class UserKey:
+class UserKey(NamedTuple):
     """The canonical id of one user: the state cache's key and the input of every store filter.
 
     ``value`` is a ``str`` for ``str``, ``objectid`` and ``hex`` (lower-case
-    hex digits for the last two) and an ``int`` for ``int``.
+    hex digits for the last two) and an ``int`` for ``int``. A tuple, so that
+    hashing it (once per request, in the state cache) is C code.
     """
 
     kind: Kind
