@@ -14,15 +14,17 @@ import asyncio
 import threading
 import time
 from collections.abc import Awaitable, Callable, Hashable
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from cachetools import LRUCache
 
-from .errors import StoreError
 from .invalidation import InvalidationBus, default_bus
 
 V = TypeVar("V")
 _MISSING: object = object()
+#: A flight's outcome when its leader was interrupted before the store answered: followers load again.
+_RETRY: Any = object()
+_INTERRUPTED = BaseException("state load interrupted")
 
 K = TypeVar("K", bound=Hashable)
 
@@ -166,13 +168,19 @@ class StateCache(Generic[V]):
             generation = self._generation
         if not leader:
             flight.done.wait()
+            if flight.error is _INTERRUPTED:
+                return self.load(key, loader)  # the leader never got an answer: ask the store ourselves
             if flight.error is not None:
                 raise flight.error
             return flight.value  # type: ignore[return-value]
         try:
             value = loader()
-        except BaseException as exc:
+        except Exception as exc:
             flight.error = exc
+            raise
+        except BaseException:
+            # Not the store's answer (the leader was interrupted): followers load again.
+            flight.error = _INTERRUPTED
             raise
         else:
             flight.value = value
@@ -200,14 +208,20 @@ class StateCache(Generic[V]):
             generation = self._generation
         if not leader:
             # shield: a follower that is cancelled must not cancel the shared load.
-            return await asyncio.shield(future)
+            shared = await asyncio.shield(future)
+            if shared is _RETRY:
+                return await self.aload(key, loader)  # the leader was cancelled: ask the store ourselves
+            return shared
         try:
             value = await loader()
-        except BaseException as exc:
-            # Followers get a StoreError even when the leader was cancelled.
-            shared = exc if isinstance(exc, Exception) else StoreError("state load interrupted")
-            future.set_exception(shared)
+        except Exception as exc:
+            future.set_exception(exc)
             future.exception()  # mark retrieved: no "never retrieved" noise without followers
+            raise
+        except BaseException:
+            # A cancelled leader (a client gone) says nothing about the store: followers must not
+            # read it as an outage (JWTGUARD_ON_STORE_ERROR=allow would accept a disabled user).
+            future.set_result(_RETRY)
             raise
         else:
             future.set_result(value)

@@ -85,13 +85,21 @@ def mask_url(url: str) -> str:
     scheme, sep, rest = url.partition("://")
     if not sep:
         return "***"  # not a URL at all: show nothing of it
+    # User-info ends at the last "@" of the authority, which runs to the first "/": drivers such
+    # as pymongo read a "#" or "?" before it as part of the password. An "@" further on, before
+    # the query, makes the split ambiguous: everything up to it is masked.
+    head, slash, tail = rest.partition("/")
+    in_path = (slash + tail).partition("?")[0].partition("#")[0].rfind("@")
+    if in_path >= 0:
+        prefix, rest = "***@", rest[len(head) + in_path + 1 :]
+    elif (at := head.rfind("@")) >= 0:
+        user, colon, _ = head[:at].partition(":")
+        prefix, rest = (f"{user}:***@" if colon else "***@"), rest[at + 1 :]
+    else:
+        prefix = ""
     rest, hash_, fragment = rest.partition("#")
     end = next((i for i, c in enumerate(rest) if c in "/?"), len(rest))
-    authority, tail = rest[:end], rest[end:]
-    credentials, at, hosts = authority.rpartition("@")
-    if at:
-        user, colon, _ = credentials.partition(":")
-        authority = f"{user}:***@{hosts}" if colon else f"***@{hosts}"
+    hosts, tail = rest[:end], rest[end:]
     path, question, query = tail.partition("?")
     if question:
         parts = []
@@ -101,7 +109,7 @@ def mask_url(url: str) -> str:
                 value = "***"
             parts.append(f"{name}{equals}{value}")
         tail = f"{path}?{'&'.join(parts)}"
-    return f"{scheme}{sep}{authority}{tail}" + ("#***" if hash_ and fragment else hash_)
+    return f"{scheme}{sep}{prefix}{hosts}{tail}" + ("#***" if hash_ and fragment else hash_)
 
 
 def _supported_algorithms() -> frozenset[str]:

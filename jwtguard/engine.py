@@ -187,7 +187,7 @@ class Engine:
         self._hinted.add(path)
         logger.warning(
             "jwtguard: %s %.100r was refused without a token (missing_token); if it is your login route, "
-            "list it in JWTGUARD_EXEMPT_PATHS (e.g. JWTGUARD_EXEMPT_PATHS=%.100s)",
+            "list it in JWTGUARD_EXEMPT_PATHS (e.g. JWTGUARD_EXEMPT_PATHS=%.100r)",
             request.method[:16],
             path,
             path,

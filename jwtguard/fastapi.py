@@ -30,6 +30,7 @@ every route without one of these dependencies is public).
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Coroutine, Iterable
 from typing import Any
 
@@ -82,7 +83,21 @@ exception_handlers: dict[int | type[Exception], Callable[[Request, Any], Corouti
 }
 
 
-class RequireClaims:
+class _NotADependency(type):
+    """Makes ``Depends(RequireClaims)`` (the class, not an instance) fail loudly.
+
+    FastAPI would build an instance from query parameters and hand it over as the
+    "claims": every request would pass. The class's signature (what FastAPI reads)
+    is one ``request`` parameter, which ``__init__`` refuses; instances keep
+    ``__call__``'s signature (the metaclass attribute is not seen on instances).
+    """
+
+    @property
+    def __signature__(cls) -> inspect.Signature:
+        return inspect.Signature([inspect.Parameter("request", inspect.Parameter.KEYWORD_ONLY, annotation=Request)])
+
+
+class RequireClaims(metaclass=_NotADependency):
     """A dependency giving the verified claims, or refusing the request.
 
     :param optional: also pass without a token (``JWTGUARD_MODE=optional``);
@@ -100,7 +115,13 @@ class RequireClaims:
         optional: bool = False,
         scopes: str | Iterable[str] | None = None,
         roles: str | Iterable[str] | None = None,
+        request: object = None,
     ) -> None:
+        if request is not None:
+            raise TypeError(
+                "Depends(RequireClaims) checks nothing: use Depends(require_claims), Depends(optional_claims) "
+                "or Depends(RequireClaims(scopes=...))"
+            )
         self.optional = optional
         self.scopes = requirement(scopes)
         self.roles = requirement(roles)

@@ -103,16 +103,21 @@ def test_a_failed_load_fails_every_waiter_and_is_not_cached() -> None:
 
 
 def test_a_cancelled_leader_does_not_hang_its_followers() -> None:
+    """A cancelled leader (a client gone) is no store answer: its follower loads again itself
+    (review: it used to get a made-up StoreError, which JWTGUARD_ON_STORE_ERROR=allow accepted)."""
     cache: StateCache[str] = StateCache(maxsize=10, ttl=5)
 
     async def slow() -> str:
         await asyncio.sleep(10)
         return "never"
 
+    async def fresh() -> str:
+        return "fresh"
+
     async def main() -> tuple[str | BaseException]:
         leader = asyncio.ensure_future(cache.aload("alice", slow))
         await asyncio.sleep(0.01)
-        follower = asyncio.ensure_future(cache.aload("alice", slow))
+        follower = asyncio.ensure_future(cache.aload("alice", fresh))
         await asyncio.sleep(0.01)
         leader.cancel()
         with pytest.raises(asyncio.CancelledError):
@@ -120,7 +125,37 @@ def test_a_cancelled_leader_does_not_hang_its_followers() -> None:
         return await asyncio.wait_for(asyncio.gather(follower, return_exceptions=True), 5)
 
     (result,) = asyncio.run(main())
-    assert isinstance(result, StoreError)
+    assert result == "fresh"
+
+
+def test_an_interrupted_thread_leader_lets_its_followers_load() -> None:
+    """The same for threads: a leader interrupted by a BaseException hands its followers no answer."""
+    import threading
+
+    cache: StateCache[str] = StateCache(maxsize=10, ttl=5)
+    started, release = threading.Event(), threading.Event()
+    outcome: list[object] = []
+
+    def interrupted() -> str:
+        started.set()
+        release.wait(5)
+        raise KeyboardInterrupt
+
+    def leader() -> None:
+        try:
+            cache.load("alice", interrupted)
+        except KeyboardInterrupt:
+            outcome.append("leader interrupted")
+
+    thread = threading.Thread(target=leader)
+    thread.start()
+    started.wait(5)
+    follower = threading.Thread(target=lambda: outcome.append(cache.load("alice", lambda: "fresh")))
+    follower.start()
+    release.set()
+    thread.join(5)
+    follower.join(5)
+    assert sorted(map(str, outcome)) == ["fresh", "leader interrupted"]
 
 
 def test_invalidation_during_a_load_keeps_the_old_answer_out() -> None:

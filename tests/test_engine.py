@@ -163,3 +163,30 @@ def test_token_cache_ttl_zero_checks_every_signature(ttl: float) -> None:
     for _ in range(3):
         assert engine.handle(request(token)).kind == "accept"
     assert engine.metrics.snapshot()["token_cache"]["misses"] == (3 if ttl == 0 else 1)
+
+
+def test_a_cancelled_request_never_lets_another_through_as_an_outage() -> None:
+    """Review: a client that disconnects while its state load is in flight must not turn the requests waiting
+    on that load into store failures (under JWTGUARD_ON_STORE_ERROR=allow that accepted a disabled user)."""
+    settings = Settings(secret=SECRET, on_store_error="allow")
+
+    class Slow(AsyncMemoryStore):
+        async def load(self, user_id: Any) -> Any:
+            await asyncio.sleep(0.05)
+            return await super().load(user_id)
+
+    store = Slow(settings)
+    store.put("bob", {"user_enabled": False})
+    engine = Engine(settings, async_store=store, clock=lambda: T, bus=InvalidationBus())
+    token = issue_token(settings, "bob", now=T - 10)
+
+    async def run() -> str:
+        first = asyncio.ensure_future(engine.ahandle(request(token)))
+        await asyncio.sleep(0.01)
+        second = asyncio.ensure_future(engine.ahandle(request(token)))
+        await asyncio.sleep(0.01)
+        first.cancel()
+        return (await asyncio.wait_for(second, 5)).reason
+
+    assert asyncio.run(run()) == "disabled"
+    assert engine.metrics.snapshot()["store"]["errors"] == 0

@@ -293,6 +293,12 @@ MASKED = [
     ("https://idp.example/jwks#hunter2", "https://idp.example/jwks#***"),
     ("https://idp.example/.well-known/jwks.json", "https://idp.example/.well-known/jwks.json"),
     ("not a url hunter2", "***"),
+    # review: a "#", "?" or "/" inside a password (pymongo reads up to the last "@" before the first "/")
+    ("mongodb://user:hun#ter2@db/app", "mongodb://user:***@db/app"),
+    ("https://user:hun#ter2@idp.example/jwks", "https://user:***@idp.example/jwks"),
+    ("mongodb://user:hun?ter2@db/app?tls=true", "mongodb://user:***@db/app?tls=true"),
+    ("mongodb://user:hun/ter2@db/app", "mongodb://***@db/app"),
+    ("https://idp.example/jwks?email=a@b.example", "https://idp.example/jwks?email=a@b.example"),
 ]
 
 

@@ -598,3 +598,34 @@ def test_a_login_route_refused_for_want_of_a_token_names_the_setting(
     assert len(hints) == (1 if hinted else 0)  # once per route, and never for a request that sent a token
     if hinted:
         assert "missing_token" in hints[0] and repr(path) in hints[0]
+
+
+def test_depends_on_the_class_instead_of_an_instance_fails_loudly(tmp_path: Any) -> None:
+    """Review of issue 9: ``Depends(RequireClaims)`` made FastAPI build an instance from query parameters and
+    hand it over as the claims, so every request passed; now no request reaches the route."""
+    from fastapi.testclient import TestClient
+
+    from jwtguard import JWTGuardASGI
+    from jwtguard.fastapi import RequireClaims
+
+    app = FastAPI()
+    reached: list[object] = []
+
+    @app.get("/b")
+    async def b(claims: Any = Depends(RequireClaims)) -> dict[str, bool]:  # noqa: B008 - the mistake under test
+        reached.append(claims)
+        return {"ok": True}
+
+    store = MemoryStore(Settings(secret=SECRET, mode="optional"))
+    guard = JWTGuardASGI(app, settings=Settings(secret=SECRET, mode="optional"), store=store)  # type: ignore[arg-type]
+    with TestClient(guard, raise_server_exceptions=False) as client:
+        for query in ("", "?optional=true", "?request=x"):
+            assert client.get("/b" + query).status_code >= 400
+    assert reached == []
+    assert "credentials" in str(inspect_signature(require_claims))  # instances keep their own signature
+
+
+def inspect_signature(obj: object) -> object:
+    import inspect
+
+    return inspect.signature(obj)  # type: ignore[arg-type]

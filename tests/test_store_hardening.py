@@ -495,3 +495,36 @@ def test_mongo_flows_without_a_server() -> None:
     ]
     assert steps[1].args == ({"user": "alice", "at": cut},)
     assert steps[2].args == ({"user": "alice", "at": {"$lt": cut}},)
+
+
+def _run_flow(flow: Any, answers: dict[str, Any]) -> tuple[list[Any], Any]:
+    """Drive a store flow, answering each op by its method name; the ops it yielded and its result."""
+    steps = []
+    try:
+        step = next(flow)
+        while True:
+            steps.append(step)
+            step = flow.send(answers.get(step.method))
+    except StopIteration as done:
+        return steps, done.value
+
+
+@pytest.mark.parametrize("change", [Change(create=True), Change(enabled=False), Change(create=True, enabled=False)])
+def test_a_hex_id_writes_to_the_document_reads_pick(change: Change) -> None:
+    """Review of issue 7 item 4: on MongoDB a string _id next to an ObjectId one is no duplicate, so
+    create must not insert a second, empty document that reads (strings sort first) would then pick,
+    and enable/disable must write the document reads pick."""
+    from jwtguard.stores.mongo import apply_flow
+
+    existing = ObjectId(HEX)
+    steps, found = _run_flow(
+        apply_flow(UserKey("hex", HEX), change, Settings(secret=SECRET)),
+        {"find_one": {"_id": existing}, "update_one": type("R", (), {"matched_count": 1})()},
+    )
+    assert found is True
+    assert "insert_one" not in [op.method for op in steps]
+    for op in steps:
+        if op.method == "update_one":
+            assert op.args[0] == {"_id": existing}
+    steps, _ = _run_flow(apply_flow(UserKey("hex", HEX), Change(create=True), Settings(secret=SECRET)), {})
+    assert [op.method for op in steps] == ["find_one", "insert_one"]  # neither exists: one new document

@@ -137,8 +137,16 @@ def apply_flow(key: UserKey, change: Change, settings: Settings, *, indexed: boo
     *indexed* False also creates the records' ``(user, at)`` index (once per store).
     """
     match = user_filter(key)
+    exists = False
+    if key.kind == "hex":
+        # A 24-hex id matches an ObjectId document or its lower-case string. On MongoDB the two
+        # are different _ids, so an insert would not collide: every write goes to the document
+        # reads pick, and a new one is made only when neither exists.
+        owner = yield Op("users", "find_one", (match, {"_id": 1}), _SAME_DOCUMENT)
+        if owner is not None:
+            match, exists = {"_id": owner["_id"]}, True
     created = False
-    if change.create:
+    if change.create and not exists:
         document: dict[str, Any] = {"_id": insert_id(key)}
         if change.enabled is not None:
             document[settings.enabled_field] = change.enabled
