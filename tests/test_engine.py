@@ -190,3 +190,14 @@ def test_a_cancelled_request_never_lets_another_through_as_an_outage() -> None:
 
     assert asyncio.run(run()) == "disabled"
     assert engine.metrics.snapshot()["store"]["errors"] == 0
+
+
+def test_the_login_hint_never_writes_a_raw_newline(caplog: pytest.LogCaptureFixture) -> None:
+    """Review of issue 9 item 2: the path comes from the client; a decoded %0A must not forge a log line."""
+    import logging
+
+    engine = Engine(Settings(secret=SECRET), store=MemoryStore(Settings(secret=SECRET)), bus=InvalidationBus())
+    with caplog.at_level(logging.WARNING, logger="jwtguard"):
+        engine.handle(Request("POST", "/x\n2026-01-01 INFO jwtguard: admin granted\n/login"))
+    (message,) = [r.getMessage() for r in caplog.records if "JWTGUARD_EXEMPT_PATHS" in r.getMessage()]
+    assert "\n" not in message
