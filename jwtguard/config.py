@@ -401,7 +401,10 @@ class Settings:
         default=("HS256",),
         metadata=_list("comma-separated allow-list; `none` can never be enabled"),
     )
-    user_claim: str = field(default="sub", metadata=_declare("claim holding the user id (string or integer)"))
+    user_claim: str = field(
+        default="sub",
+        metadata=_declare("claim holding the user id (a string, as RFC 7519 says of `sub`; an integer is read too)"),
+    )
     leeway: float = field(
         default=0.0, metadata=_declare("seconds of clock skew allowed on `exp`, `nbf`, `iat`", _float)
     )

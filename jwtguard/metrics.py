@@ -6,7 +6,7 @@ so ``JWTGuardWSGI(...).metrics``). Plain integers are always there::
     guard.metrics.snapshot()
     # {"accepted": 41, "rejected": {"expired": 2, ...}, "state_cache": {...}, ...}
 
-With ``prometheus_client`` installed (``pip install jwtguard[prometheus]``),
+With ``prometheus_client`` installed (``pip install "jwtguard-revocation[prometheus]"``),
 :func:`register` adds a collector to a registry of your choice and
 :func:`prometheus_text` renders one guard's metrics in the text exposition
 format, without touching prometheus_client's global registry. Nothing here
