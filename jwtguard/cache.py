@@ -21,7 +21,6 @@ from cachetools import LRUCache
 from .invalidation import InvalidationBus, default_bus
 
 V = TypeVar("V")
-_MISSING: object = object()
 #: A flight's outcome when its leader was interrupted before the store answered: followers load again.
 _RETRY: Any = object()
 _INTERRUPTED = BaseException("state load interrupted")
@@ -129,14 +128,6 @@ class StateCache(Generic[V]):
     def __len__(self) -> int:
         return len(self._values)
 
-    def _lookup(self, key: Hashable) -> object:
-        entry = self._values._data.get(key)  # TTLMap.get without its call: this module owns both
-        if entry is not None and entry[1] > self._timer():
-            self.hits += 1
-            return entry[0]
-        self.misses += 1
-        return _MISSING
-
     def peek(self, key: Hashable) -> tuple[V] | None:
         """The cached value for *key* as a 1-tuple (a hit is counted), or None on a miss (not counted:
         the :meth:`load` that follows counts it). Lock-free: the repeat request's path."""
@@ -157,9 +148,10 @@ class StateCache(Generic[V]):
 
     def load(self, key: Hashable, loader: Callable[[], V]) -> V:
         """The cached value for *key*, or *loader*'s answer (one call per key at a time)."""
-        value = self._lookup(key)
-        if value is not _MISSING:
-            return value  # type: ignore[return-value]
+        hit = self.peek(key)
+        if hit is not None:
+            return hit[0]
+        self.misses += 1
         with self._lock:
             flight = self._flights.get(key)
             leader = flight is None
@@ -195,9 +187,10 @@ class StateCache(Generic[V]):
 
     async def aload(self, key: Hashable, loader: Callable[[], Awaitable[V]]) -> V:
         """Like :meth:`load`, for coroutines: concurrent misses await one *loader* call."""
-        value = self._lookup(key)
-        if value is not _MISSING:
-            return value  # type: ignore[return-value]
+        hit = self.peek(key)
+        if hit is not None:
+            return hit[0]
+        self.misses += 1
         loop = asyncio.get_running_loop()
         flight_key = (loop, key)
         with self._lock:

@@ -165,7 +165,6 @@ class Engine:
         if refused is not None:
             return self._refused(refused, verified.user_id)
         key = verified.key
-        assert key is not None
         cached = self.states.peek(key)
         if cached is not None:
             state = cached[0]
@@ -304,10 +303,6 @@ class Engine:
                 step = flow.send(answer)
         except StopIteration as done:
             return cast(Decision, done.value)
-
-    def forget_tokens(self) -> None:
-        """Drop remembered verifications (after a key rotation, say)."""
-        self._tokens.clear()
 
 
 _WARNED: set[str] = set()

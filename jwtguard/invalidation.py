@@ -38,10 +38,6 @@ class InvalidationBus:
         with self._lock:
             self._subscribers.add(subscriber)
 
-    def unsubscribe(self, subscriber: Subscriber) -> None:
-        with self._lock:
-            self._subscribers.discard(subscriber)
-
     def publish(self, key: Hashable) -> None:
         """Make every subscriber forget *key* (after a change to that user)."""
         with self._lock:

@@ -30,8 +30,8 @@ class Verified:
     iat: float
     exp: float
     nbf: float | None
-    key: UserKey | None = None
-    accept: Decision | None = None
+    key: UserKey
+    accept: Decision
 
 
 def time_claim(claims: Mapping[str, Any], name: str) -> float | None:

@@ -155,13 +155,19 @@ def refusal(name: str, *, realm: str, retry_after: int, clear_site_data: bool) -
 SIGNAL: Final = (("X-User-Enabled", "true"),)
 RAW_SIGNAL: Final = _raw(SIGNAL)
 
-_CORS_NAMES: Final[dict[type, tuple[Any, Any, Any, Any]]] = {
-    str: ("access-control-expose-headers", "access-control-allow-origin", "x-user-enabled", "*"),
-    bytes: (b"access-control-expose-headers", b"access-control-allow-origin", b"x-user-enabled", b"*"),
-}
-_EXPOSED: Final[dict[type, tuple[Any, Any]]] = {
-    str: (", X-User-Enabled", ("Access-Control-Expose-Headers", "X-User-Enabled")),
-    bytes: (b", X-User-Enabled", (b"access-control-expose-headers", b"X-User-Enabled")),
+#: What expose_signal compares and writes: (expose name, allow-origin name, signal name, "*",
+#: the suffix for an existing expose field, a new expose field); the bytes form is the str one encoded.
+_CORS_TEXT: Final = (
+    "access-control-expose-headers",
+    "access-control-allow-origin",
+    "x-user-enabled",
+    "*",
+    ", X-User-Enabled",
+    ("Access-Control-Expose-Headers", "X-User-Enabled"),
+)
+_CORS: Final[dict[type, tuple[Any, ...]]] = {
+    str: _CORS_TEXT,
+    bytes: (*(text.encode() for text in _CORS_TEXT[:5]), (b"access-control-expose-headers", b"X-User-Enabled")),
 }
 
 
@@ -173,15 +179,15 @@ def expose_signal(headers: list[tuple[AnyStr, AnyStr]], kind: type[AnyStr]) -> N
     existing ``Access-Control-Expose-Headers`` gains ``X-User-Enabled`` unless
     it lists it or ``*``; a CORS answer without one gets one.
     """
-    expose, allow_origin, signal, star = _CORS_NAMES[kind]
+    expose, allow_origin, signal, star, suffix, field = _CORS[kind]
     cors = False
     for index, (name, value) in enumerate(headers):
         lowered = name.lower()
         if lowered == expose:
             if signal not in value.lower() and value.strip() != star:
-                headers[index] = (name, value + _EXPOSED[kind][0])
+                headers[index] = (name, value + suffix)
             return
         if lowered == allow_origin:
             cors = True
     if cors:
-        headers.append(_EXPOSED[kind][1])
+        headers.append(field)

@@ -167,7 +167,6 @@ class Policy:
             return self.refusals["disabled"]
         if state.not_before is not None and is_stale(verified.iat, state.not_before):
             return self.refusals["revoked"]
-        assert verified.accept is not None
         return verified.accept
 
     def store_error(self, verified: Verified, known: tuple[UserState | None, float] | None) -> Decision:
@@ -179,7 +178,6 @@ class Policy:
         ``allow``: accept (unsafe; warned at start-up).
         """
         if self._on_store_error == ALLOW:
-            assert verified.accept is not None
             return verified.accept
         if self._on_store_error == STALE and known is not None:
             return self.decide(verified, known[0])
