@@ -23,9 +23,9 @@ from typing import Any, TypeVar, cast
 
 from django.http import HttpRequest, HttpResponse  # type: ignore[import-untyped]
 
-from .engine import warn_unguarded
+from .engine import route_refusal
 from .sansio.decision import Decision
-from .sansio.policy import CLAIMS_KEY, UNGUARDED, USER_ID_KEY, requirement, route_decision
+from .sansio.policy import CLAIMS_KEY, USER_ID_KEY, requirement
 from .userid import UserId
 
 __all__ = ["claims", "jwt_required", "response_of", "user_id"]
@@ -69,10 +69,8 @@ def jwt_required(
     def decorate(view: View) -> View:
         @functools.wraps(view)
         def checked(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
-            refused = route_decision(request.META, optional=optional, scopes=required_scopes, roles=required_roles)
+            refused = route_refusal(request.META, view, optional=optional, scopes=required_scopes, roles=required_roles)
             if refused is not None:
-                if refused is UNGUARDED:
-                    warn_unguarded(view)
                 return response_of(refused)
             return view(request, *args, **kwargs)
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Generator, Mapping
+from collections.abc import Callable, Collection, Generator, Mapping
 from functools import partial
 from typing import Any, NamedTuple, cast
 
@@ -34,7 +34,7 @@ from .metrics import Metrics
 from .sansio.claims import Verified
 from .sansio.credentials import TOKEN68
 from .sansio.decision import Decision
-from .sansio.policy import Policy, looks_like_login
+from .sansio.policy import UNGUARDED, Policy, looks_like_login, route_decision
 from .sansio.request import Request
 from .sansio.state import UserState, user_state
 from .stores import AsyncStore, Store
@@ -308,16 +308,27 @@ class Engine:
 _WARNED: set[str] = set()
 
 
-def warn_unguarded(route: Callable[..., Any]) -> None:
-    """Log once per route that a checked route was reached without the guard's verdict (a set-up mistake).
-
-    Once per route, never per request: requests to a misconfigured route cannot flood the log.
+def route_refusal(
+    verdict: Mapping[str, Any],
+    route: object,
+    *,
+    optional: bool,
+    scopes: Collection[str],
+    roles: Collection[str],
+) -> Decision | None:
+    """A per-route check: :func:`~jwtguard.sansio.policy.route_decision` on the environ, scope or
+    ``request.META`` *verdict*, logging once per *route* (a view, an endpoint) when the guard did not
+    decide on its request (a set-up mistake; once per route, never per request, so requests to a
+    misconfigured route cannot flood the log). Every framework helper calls this one function.
     """
-    name = f"{getattr(route, '__module__', '?')}.{getattr(route, '__qualname__', '?')}"
-    if name not in _WARNED:
-        _WARNED.add(name)
-        logger.warning(
-            "jwtguard: %s checks the guard's verdict, but the guard did not decide on its request "
-            "(middleware not installed, or an exempt path): refused with 401",
-            name,
-        )
+    refused = route_decision(verdict, optional=optional, scopes=scopes, roles=roles)
+    if refused is UNGUARDED:
+        name = f"{getattr(route, '__module__', '?')}.{getattr(route, '__qualname__', '?')}"
+        if name not in _WARNED:
+            _WARNED.add(name)
+            logger.warning(
+                "jwtguard: %s checks the guard's verdict, but the guard did not decide on its request "
+                "(middleware not installed, or an exempt path): refused with 401",
+                name,
+            )
+    return refused

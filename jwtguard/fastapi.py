@@ -38,9 +38,10 @@ from fastapi import HTTPException, Request, Security
 from fastapi.responses import Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from .engine import warn_unguarded
+from .engine import route_refusal
 from .sansio.decision import REASONS, Decision
-from .sansio.policy import UNGUARDED, requirement, route_decision
+from .sansio.policy import CLAIMS_KEY, requirement
+from .starlette import response_of
 
 __all__ = [
     "Refused",
@@ -73,8 +74,7 @@ class Refused(HTTPException):
 
 async def _jwtguard_body(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, Refused)
-    decision = exc.decision
-    return Response(decision.body, status_code=decision.status or 500, headers=dict(decision.headers))
+    return response_of(exc.decision)
 
 
 #: ``FastAPI(exception_handlers=exception_handlers)``: refusals with the middleware's own JSON body.
@@ -132,12 +132,12 @@ class RequireClaims(metaclass=_NotADependency):
         # Only for the OpenAPI schema; the token was checked by the middleware, never here.
         credentials: HTTPAuthorizationCredentials | None = _BEARER,
     ) -> dict[str, Any] | None:
-        refused = route_decision(request.scope, optional=self.optional, scopes=self.scopes, roles=self.roles)
+        # The route is the endpoint, not this dependency: one warning per misconfigured route.
+        route = request.scope.get("endpoint", type(self))
+        refused = route_refusal(request.scope, route, optional=self.optional, scopes=self.scopes, roles=self.roles)
         if refused is not None:
-            if refused is UNGUARDED:
-                warn_unguarded(type(self))
             raise Refused(refused)
-        claims: dict[str, Any] | None = request.scope["jwtguard.claims"]
+        claims: dict[str, Any] | None = request.scope[CLAIMS_KEY]
         return claims
 
 

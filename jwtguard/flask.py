@@ -29,9 +29,9 @@ from typing import Any, TypeVar, cast
 from flask import Flask, Response, request
 
 from .config import Settings
-from .engine import warn_unguarded
+from .engine import route_refusal
 from .sansio.decision import Decision
-from .sansio.policy import CLAIMS_KEY, UNGUARDED, USER_ID_KEY, requirement, route_decision
+from .sansio.policy import CLAIMS_KEY, USER_ID_KEY, requirement
 from .stores import Store
 from .userid import UserId
 from .wsgi import JWTGuardWSGI
@@ -106,10 +106,10 @@ def jwt_required(
     def decorate(view: F) -> F:
         @functools.wraps(view)
         def checked(*args: Any, **kwargs: Any) -> Any:
-            refused = route_decision(request.environ, optional=optional, scopes=required_scopes, roles=required_roles)
+            refused = route_refusal(
+                request.environ, view, optional=optional, scopes=required_scopes, roles=required_roles
+            )
             if refused is not None:
-                if refused is UNGUARDED:
-                    warn_unguarded(view)
                 return response_of(refused)
             return view(*args, **kwargs)
 

@@ -26,9 +26,9 @@ from typing import Any, TypeVar
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
 
-from .engine import warn_unguarded
+from .engine import route_refusal
 from .sansio.decision import Decision
-from .sansio.policy import CLAIMS_KEY, UNGUARDED, USER_ID_KEY, requirement, route_decision
+from .sansio.policy import CLAIMS_KEY, USER_ID_KEY, requirement
 from .userid import UserId
 
 __all__ = ["check", "claims_of", "jwt_required", "response_of", "user_id_of"]
@@ -56,7 +56,10 @@ def check(
     roles: str | Iterable[str] | None = None,
 ) -> Decision | None:
     """The guard's refusal for *connection* under these requirements, or None (see :func:`jwt_required`)."""
-    return route_decision(connection.scope, optional=optional, scopes=requirement(scopes), roles=requirement(roles))
+    route = connection.scope.get("endpoint")
+    return route_refusal(
+        connection.scope, route, optional=optional, scopes=requirement(scopes), roles=requirement(roles)
+    )
 
 
 def response_of(decision: Decision) -> Response:
@@ -89,10 +92,10 @@ def jwt_required(
 
         @functools.wraps(endpoint)
         async def checked(request: Request, *args: Any, **kwargs: Any) -> Response:
-            refused = route_decision(request.scope, optional=optional, scopes=required_scopes, roles=required_roles)
+            refused = route_refusal(
+                request.scope, endpoint, optional=optional, scopes=required_scopes, roles=required_roles
+            )
             if refused is not None:
-                if refused is UNGUARDED:
-                    warn_unguarded(endpoint)
                 return response_of(refused)
             return await endpoint(request, *args, **kwargs)
 
