@@ -98,7 +98,8 @@ def test_recipe_end_to_end(name: str, store_url: str) -> None:
         assert call("POST", "/login", json={"user": "alice", "password": "wrong"}).status == 401
         assert call("POST", "/login", json={"user": "mallory", "password": ""}).status == 401
         assert call("POST", "/login", json={"user": "alice", "password": "pässwörd"}).status == 401  # not ASCII
-        assert call("POST", "/login", json=["not", "an", "object"]).status in (401, 422)
+        not_an_object = 422 if name == "fastapi_app" else 401  # FastAPI validates the body itself
+        assert call("POST", "/login", json=["not", "an", "object"]).status == not_an_object
         deep = call("POST", "/login", json=None, data="[" * 100_000 + "]" * 100_000)
         assert deep.status in (400, 401, 422), deep.status  # hostile input: a 4xx, never a 500
         login = call("POST", "/login", json={"user": "alice", "password": "alice-password"})
