@@ -25,7 +25,6 @@ import argparse
 import logging
 import math
 import os
-import re
 import secrets
 import sys
 import time
@@ -35,17 +34,15 @@ from datetime import datetime, timezone
 
 from .admin import Admin
 from .config import SETTINGS, Settings, unknown_variables
-from .engine import Engine
 from .errors import ConfigError, StoreError
 from .sansio.claims import Verified
 from .sansio.policy import Policy
 from .sansio.state import UserState
 from .stores import Change, UserId
-from .userid import user_key
+from .tokens import TokenVerifier
+from .userid import DECIMAL, user_key
 
 EXIT_OK, EXIT_NO_USER, EXIT_USAGE, EXIT_STORE = 0, 1, 2, 3
-
-_INTEGER = re.compile(r"-?[0-9]+")
 
 
 # -- arguments ---------------------------------------------------------------
@@ -87,17 +84,17 @@ def _user(admin: Admin, args: argparse.Namespace) -> UserId:
     Under ``JWTGUARD_USER_ID_TYPE=int`` every id is an integer: a decimal USER
     is one without ``--int`` (issue 9).
     """
-    integer = args.int or (admin.settings.user_id_type == "int" and _INTEGER.fullmatch(args.user) is not None)
+    integer = args.int or (admin.settings.user_id_type == "int" and DECIMAL.fullmatch(args.user) is not None)
     if not integer:
         return str(args.user)
-    if not _INTEGER.fullmatch(args.user):
+    if not DECIMAL.fullmatch(args.user):
         raise ValueError(f"USER: --int needs a whole number, got {args.user!r}")
     return int(args.user)
 
 
 def _integer_hint(admin: Admin, user: UserId) -> str:
     """issue 9: "no such user '42'" said nothing of ``--int``; the hint, when it may be the cause."""
-    if isinstance(user, str) and _INTEGER.fullmatch(user) and admin.settings.user_id_type == "auto":
+    if isinstance(user, str) and DECIMAL.fullmatch(user) and admin.settings.user_id_type == "auto":
         return (
             f" (an integer id? add --int, or set JWTGUARD_USER_ID_TYPE=int: {user!r} and {user} are two users"
             " under auto)"
@@ -235,9 +232,9 @@ def _issue(admin: Admin, args: argparse.Namespace) -> int:
 def _check_config(admin: Admin, args: argparse.Namespace) -> int:
     for name, value in admin.settings.describe().items():
         print(f"{name}={value}")
-    # issue 9: what the middleware builds, built here: its key preparation (a weak or unusable
-    # public key, in any format PyJWT reads) fails with the middleware's own ConfigError.
-    Engine(admin.settings)
+    # issue 9: the middleware's own key preparation (the one part of its engine that can refuse
+    # settings): a weak or unusable public key, in any format PyJWT reads, fails with its ConfigError.
+    TokenVerifier(admin.settings)
     path = _sqlite_path(admin)
     if path is not None and not os.path.exists(path):
         # Said, not created: a check run in the wrong directory must not leave a file behind.

@@ -168,11 +168,6 @@ def _bool(name: str, raw: str) -> bool:
     raise _error(name, f"accepts true or false, got {raw!r}")
 
 
-def _secret(name: str, raw: str) -> str:
-    # Parsed like text; a separate function so no message ever echoes it.
-    return raw
-
-
 def _read_file(name: str, path: str) -> str:
     try:
         with open(path, encoding="utf-8") as handle:
@@ -353,7 +348,7 @@ class Settings:
         repr=False,
         metadata=_declare(
             "HMAC key; required by `HS*` algorithms; at least 32/48/64 bytes for HS256/384/512",
-            _secret,
+            _text,
             show=_hidden,
             secret=True,
         ),
@@ -372,7 +367,7 @@ class Settings:
         repr=False,
         metadata=_declare(
             "PEM private key, only for `issue_token` with an asymmetric algorithm; an RSA key needs at least 2048 bits",
-            _secret,
+            _text,
             show=_hidden,
             from_file=True,
             secret=True,
@@ -476,7 +471,7 @@ class Settings:
         metadata=_declare(
             "`mongodb://` or `mongodb+srv://` URL (database from its path, default `jwtguard`), "
             "or `sqlite:///relative.db` / `sqlite:////absolute.db`",
-            _secret,
+            _text,
             show=_masked_url("(unset: embedded store)"),
             documented_default="(unset: embedded `jwtguard.db`)",
             secret=True,
@@ -620,8 +615,6 @@ class Settings:
 
     @property
     def hmac_algorithms(self) -> tuple[str, ...]:
-        """The configured algorithms that verify with ``secret``."""
-        return tuple(name for name in self.algorithms if name in _HMAC_MIN_KEY_BYTES)
         """The configured algorithms that verify with ``secret``."""
         return tuple(name for name in self.algorithms if name in _HMAC_MIN_KEY_BYTES)
 

@@ -147,8 +147,6 @@ class KeySource:
         self._last_failed = False
         #: Why the last read failed ("HTTP 503", "connection failed", ...), or None.
         self.last_error: str | None = None
-        #: Reads of the endpoint (successful or not), for tests and operators.
-        self.fetches = 0
 
     def key(self, kid: object, alg: str) -> jwt.PyJWK:
         """The key that verifies a token with header ``kid`` and ``alg``.
@@ -215,7 +213,6 @@ class KeySource:
 
     def _read(self) -> bool:
         """One request to the endpoint (the caller holds the lock); True when a usable set came back."""
-        self.fetches += 1
         try:
             data = self._client.fetch_data()
             keys = self._parse(data)

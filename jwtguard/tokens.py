@@ -62,7 +62,6 @@ class TokenVerifier:
         self._keys: dict[str, Any] = {}
         #: The JWKS, kept by jwtguard (see :mod:`jwtguard.keys`); None without JWTGUARD_JWKS_URL.
         self.key_source: KeySource | None = None
-        self.needs_io = False
         available = get_default_algorithms()
         for name in settings.algorithms:
             if name in settings.hmac_algorithms:
@@ -90,10 +89,14 @@ class TokenVerifier:
                 retry_interval=settings.retry_after,
                 timer=timer,
             )
-            self.needs_io = True
         # One key for every allowed algorithm (the usual single-HS256 setup):
         # no need to read the header before decoding.
         self._single_key = next(iter(self._keys.values())) if len(self._keys) == 1 and self.key_source is None else None
+
+    @property
+    def needs_io(self) -> bool:
+        """Whether verifying may read the JWKS over HTTP (the ASGI driver then verifies in a thread)."""
+        return self.key_source is not None
 
     def verify(self, token: str) -> tuple[Mapping[str, Any], Mapping[str, Any]]:
         """Return ``(header, claims)`` of a token whose signature checks out."""

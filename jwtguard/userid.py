@@ -45,7 +45,8 @@ Kind = Literal["str", "int", "objectid", "hex"]
 #: BSON stores 64-bit integers; anything larger cannot be a stored ``_id``.
 _INT64 = 2**63
 _HEX24 = re.compile(r"[0-9a-fA-F]{24}")
-_DECIMAL = re.compile(r"-?[0-9]+")
+#: A decimal integer as text: what ``int`` maps, and what the CLI reads as an integer id.
+DECIMAL = re.compile(r"-?[0-9]+")
 
 
 class UserKey(NamedTuple):
@@ -96,7 +97,7 @@ def user_key(claim: object, id_type: UserIdType = "auto", max_length: int | None
     if id_type == "str":
         return UserKey("str", claim)
     if id_type == "int":
-        if not _DECIMAL.fullmatch(claim):
+        if not DECIMAL.fullmatch(claim):
             return None
         number = int(claim)
         return UserKey("int", number) if -_INT64 <= number < _INT64 else None

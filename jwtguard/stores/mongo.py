@@ -138,6 +138,7 @@ def apply_flow(key: UserKey, change: Change, settings: Settings, *, indexed: boo
     """
     match = user_filter(key)
     exists = False
+    owner: Document | None = None
     if key.kind == "hex":
         # A 24-hex id matches an ObjectId document or its lower-case string. On MongoDB the two
         # are different _ids, so an insert would not collide: every write goes to the document
@@ -160,7 +161,8 @@ def apply_flow(key: UserKey, change: Change, settings: Settings, *, indexed: boo
         result = yield Op("users", "update_one", (match, {"$set": {settings.enabled_field: change.enabled}}))
         found = found or result.matched_count > 0
     if change.not_before is not None:
-        owner = yield Op("users", "find_one", (match, {"_id": 1}), _SAME_DOCUMENT)
+        if owner is None:  # a hex id's owner was found above
+            owner = yield Op("users", "find_one", (match, {"_id": 1}), _SAME_DOCUMENT)
         if owner is None:
             return False
         if not indexed:
@@ -171,7 +173,8 @@ def apply_flow(key: UserKey, change: Change, settings: Settings, *, indexed: boo
         yield Op("records", "delete_many", ({"user": owner["_id"], "at": {"$lt": at}},))
         return True
     if not change.create and change.enabled is None:
-        owner = yield Op("users", "find_one", (match, {"_id": 1}), _SAME_DOCUMENT)
+        if owner is None:
+            owner = yield Op("users", "find_one", (match, {"_id": 1}), _SAME_DOCUMENT)
         return owner is not None
     return found
 

@@ -82,7 +82,6 @@ DEFAULT_PATH = "jwtguard.db"
 #: (and then close) extra ones.
 MAX_IDLE_CONNECTIONS = 8
 
-_INT64 = 2**63
 
 #: :func:`jwtguard.sansio.state.user_state` reads a stored number above this as milliseconds.
 _MILLISECONDS_ABOVE = 1e11
@@ -132,17 +131,6 @@ def _announce(path: str, default: bool) -> None:
 
 def _quoted(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
-
-
-def _storable(user_id: UserId) -> bool:
-    """Whether SQLite can hold *user_id* at all (the policy admits nothing else anyway)."""
-    if isinstance(user_id, int):
-        return -_INT64 <= user_id < _INT64
-    try:
-        user_id.encode("utf-8")
-    except UnicodeEncodeError:  # a lone surrogate
-        return False
-    return True
 
 
 def _stored_date(value: Any) -> Any:
@@ -322,7 +310,7 @@ class SQLiteStore:
 
     def load(self, user_id: UserId) -> Document | None:
         key = user_key(user_id, self._settings.user_id_type)
-        if key is None or not _storable(key.value):
+        if key is None:  # user_key admits only 64-bit ints and printable strings (no lone surrogate)
             return None
         with self._connection(write=False) as connection:
             row = None if connection is None else connection.execute(self._select, (key.value,)).fetchone()
@@ -337,10 +325,6 @@ class SQLiteStore:
 
     def apply(self, user_id: UserId, change: Change) -> bool:
         value = store_key(user_id, self._settings).value
-        if not _storable(value):
-            if change.create:
-                raise ValueError("user_id must be a 64-bit integer or a string without lone surrogates")
-            return False
         with self._connection(write=True) as connection:
             assert connection is not None
             # BEGIN IMMEDIATE takes the write lock first: writers in every
