@@ -530,6 +530,64 @@ class Settings:
         default=False,
         metadata=_declare('add `Clear-Site-Data: "storage"` to revoked/disabled/unknown-user answers', _bool),
     )
+    # -- sessions (issue 10) ---------------------------------------------------------------
+    sessions: bool = field(
+        default=False,
+        metadata=_declare(
+            "`true`: logins create sessions with refresh tokens (see [Sessions](#sessions)); jwtguard's "
+            "own tokens carry `sid` and `tv`, and need `JWTGUARD_ISSUER`",
+            _bool,
+        ),
+    )
+    refresh_ttl: float = field(
+        default=1_209_600.0,
+        metadata=_declare(
+            "seconds a refresh token stays usable (and a session without a refresh lives); "
+            "each refresh starts it again",
+            _float,
+        ),
+    )
+    refresh_grace: float = field(
+        default=10.0,
+        metadata=_declare(
+            "seconds after a rotation in which the spent predecessor answers `invalid_grant` "
+            "(\"token already rotated\") without ending the session: tabs racing to refresh",
+            _float,
+        ),
+    )
+    refresh_reuse: Literal["end_session", "logout_everywhere"] = field(
+        default="end_session",
+        metadata=_declare(
+            "what the reuse of a spent refresh token ends: `end_session` (its session, RFC 9700 "
+            "§4.14.2) or `logout_everywhere` (every session and token of the user)",
+            _lower,
+        ),
+    )
+    single_session: bool = field(
+        default=False, metadata=_declare("`true`: each login ends the user's earlier sessions", _bool)
+    )
+    version_claim: str = field(
+        default="tv",
+        metadata=_declare(
+            "claim carrying the user's token version in jwtguard's tokens; a token whose version is "
+            "below the stored one is revoked"
+        ),
+    )
+    records_collection: str | None = field(
+        default=None,
+        metadata=_declare(
+            "collection (table) of jwtguard's per-user records: cut-offs, versions, sessions, ended "
+            "sessions, denied token ids",
+            documented_default="(unset: `<users>_revocations`)",
+        ),
+    )
+    refresh_collection: str | None = field(
+        default=None,
+        metadata=_declare(
+            "collection (table) of refresh-token hashes, spent marks and used one-time links",
+            documented_default="(unset: `<users>_tokens`)",
+        ),
+    )
 
     def __post_init__(self) -> None:
         # Lists given to the constructor become tuples, and one string is split on commas
@@ -593,6 +651,9 @@ class Settings:
             ("not_before_fields", self.not_before_fields),
             ("enabled_field", (self.enabled_field,)),
             ("users_collection", (self.users_collection,)),
+            ("version_claim", (self.version_claim,)),
+            ("records_collection", (self.records_collection,) if self.records_collection is not None else ()),
+            ("refresh_collection", (self.refresh_collection,) if self.refresh_collection is not None else ()),
         ):
             for name in names:
                 if not name or name.startswith("$") or "\0" in name or "." in name:
@@ -612,6 +673,24 @@ class Settings:
         for method in self.exempt_methods:
             if not _TOKEN.fullmatch(method):
                 raise _error("exempt_methods", f"accepts HTTP method names such as GET, got {method!r}")
+        _check_number("refresh_ttl", self.refresh_ttl, minimum=60, maximum=365 * 86400)
+        _check_number("refresh_grace", self.refresh_grace, minimum=0, maximum=300)
+        if self.refresh_reuse not in ("end_session", "logout_everywhere"):
+            raise _error("refresh_reuse", "accepts end_session or logout_everywhere")
+        if self.sessions and not self.issuer:
+            # Sessions tell jwtguard's own tokens from other issuers' by `iss` (a missing session
+            # refuses only jwtguard's own): without an issuer there is no telling them apart.
+            raise _error("issuer", "required by JWTGUARD_SESSIONS=true, e.g. JWTGUARD_ISSUER=https://app.example")
+
+    @property
+    def records_table(self) -> str:
+        """jwtguard's per-user records (cut-offs, versions, sessions, denied ids): ``<users>_revocations``."""
+        return self.records_collection or f"{self.users_collection}_revocations"
+
+    @property
+    def refresh_table(self) -> str:
+        """Refresh-token hashes, spent marks and used one-time links: ``<users>_tokens``."""
+        return self.refresh_collection or f"{self.users_collection}_tokens"
 
     @property
     def hmac_algorithms(self) -> tuple[str, ...]:

@@ -87,6 +87,14 @@ PARSING: list[tuple[str, str, Any, str | None]] = [
     ("JWTGUARD_ON_STORE_ERROR", "stale", "stale", "retry"),
     ("JWTGUARD_STALE_MAX_AGE", "60", 60.0, "nan"),
     ("JWTGUARD_CLEAR_SITE_DATA", "yes", True, "maybe"),
+    ("JWTGUARD_SESSIONS", "no", False, "maybe"),  # "true" needs JWTGUARD_ISSUER: its own test
+    ("JWTGUARD_REFRESH_TTL", "86400", 86400.0, "30"),
+    ("JWTGUARD_REFRESH_GRACE", "2.5", 2.5, "-1"),
+    ("JWTGUARD_REFRESH_REUSE", "Logout_Everywhere", "logout_everywhere", "ignore"),
+    ("JWTGUARD_SINGLE_SESSION", "true", True, "sometimes"),
+    ("JWTGUARD_VERSION_CLAIM", "ver", "ver", "$ver"),
+    ("JWTGUARD_RECORDS_COLLECTION", "app_records", "app_records", "a.b"),
+    ("JWTGUARD_REFRESH_COLLECTION", "app_tokens", "app_tokens", "$t"),
 ]
 
 #: Texts that may appear in a bad value and must never come back in a message.
@@ -324,6 +332,14 @@ def test_describe_keeps_its_format() -> None:
         "JWTGUARD_ON_STORE_ERROR": "reject",
         "JWTGUARD_STALE_MAX_AGE": "300.0",
         "JWTGUARD_CLEAR_SITE_DATA": "False",
+        "JWTGUARD_SESSIONS": "False",
+        "JWTGUARD_REFRESH_TTL": "1209600.0",
+        "JWTGUARD_REFRESH_GRACE": "10.0",
+        "JWTGUARD_REFRESH_REUSE": "end_session",
+        "JWTGUARD_SINGLE_SESSION": "False",
+        "JWTGUARD_VERSION_CLAIM": "tv",
+        "JWTGUARD_RECORDS_COLLECTION": "None",
+        "JWTGUARD_REFRESH_COLLECTION": "None",
     }
     assert Settings(secret=SECRET, max_token_lifetime=86400.0).describe()["JWTGUARD_MAX_TOKEN_LIFETIME"] == "86400"
 
@@ -348,3 +364,15 @@ def test_check_config_names_unknown_variables(tmp_path: Path) -> None:
     ]
     assert "hunter2" not in result.stdout + result.stderr
     assert SECRET not in result.stdout + result.stderr
+
+
+def test_sessions_need_an_issuer_and_derive_their_collections() -> None:
+    """Issue 10: JWTGUARD_SESSIONS=true tells jwtguard's own tokens by `iss`, so it needs JWTGUARD_ISSUER."""
+    with pytest.raises(ConfigError) as raised:
+        Settings.from_env({**BASE, "JWTGUARD_SESSIONS": "true"})
+    assert raised.value.variable == "JWTGUARD_ISSUER"
+    settings = Settings.from_env({**BASE, "JWTGUARD_SESSIONS": "true", "JWTGUARD_ISSUER": "https://app.example"})
+    assert settings.sessions
+    assert (settings.records_table, settings.refresh_table) == ("users_revocations", "users_tokens")
+    named = settings.replace(users_collection="people", refresh_collection="rt")
+    assert (named.records_table, named.refresh_table) == ("people_revocations", "rt")

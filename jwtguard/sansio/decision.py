@@ -56,6 +56,9 @@ REASONS: Final[Mapping[str, Reason]] = {
     "revoked": Reason(401, "invalid_token", "The access token was revoked", clears=True),
     "disabled": Reason(401, "invalid_token", "The account is disabled", user_enabled=False, clears=True),
     "unknown_user": Reason(401, "invalid_token", "The account does not exist", user_enabled=False, clears=True),
+    # A jwtguard-issued token whose session is missing or was ended (logout on that device, a
+    # refresh token's reuse), or any token whose `sid` names an ended identity-provider session.
+    "session_revoked": Reason(401, "invalid_token", "The session was ended", clears=True),
     # No X-User-Enabled on these: a database or identity-provider blip must not log anyone out.
     # A per-route check (jwtguard.flask, .starlette, .fastapi, .django) on a good token that lacks
     # the scope or role the route asks for (RFC 6750 §3.1). The middleware itself never sends it.

@@ -76,8 +76,8 @@ Flow = Generator[Op, Any, T]
 
 
 def records_collection(settings: Settings) -> str:
-    """jwtguard's own collection of cut-off records, beside the users collection."""
-    return f"{settings.users_collection}_revocations"
+    """jwtguard's own collection of per-user records (``JWTGUARD_RECORDS_COLLECTION``)."""
+    return settings.records_table
 
 
 def user_filter(key: UserKey) -> dict[str, Any]:
