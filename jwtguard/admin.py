@@ -14,19 +14,29 @@ store says now (a ``jwtguard enable`` run elsewhere a moment ago included).
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 import time
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, TypeVar
 
 from .config import Settings
+from .errors import ConfigError, InvalidGrant, LoginRefused
 from .invalidation import invalidate_everywhere
-from .sansio.state import UserState, user_state
+from .sansio.claims import Verified
+from .sansio.policy import Policy
+from .sansio.state import UserState, is_id, user_state
+from .sessions import TokenPair, flows
+from .sessions.flows import GrantRefused, Login, Refused, Rotated, SessionInfo
 from .stores import AsyncStore, Change, Store, UserId, open_async_store, open_store
 from .stores.base import store_key
+from .stores.records import RecordFlow, user_ref
 from .stores.sqlite import AsyncSQLiteStore, SQLiteStore
-from .tokens import issue_token
+from .tokens import TokenVerifier, issue_token
 from .userid import UserKey, valid_user_id
+
+logger = logging.getLogger("jwtguard")
+T = TypeVar("T")
 
 
 def _check_user_id(user_id: object) -> UserId:
@@ -65,6 +75,69 @@ def _keeps_own_users(store: object) -> bool:
     return isinstance(store, (SQLiteStore, AsyncSQLiteStore))
 
 
+def _sessions_on(settings: Settings, what: str) -> None:
+    if not settings.sessions:
+        # Without it the guard would not check the sessions these tokens name.
+        raise ConfigError("JWTGUARD_SESSIONS", f"{what} needs JWTGUARD_SESSIONS=true (and JWTGUARD_ISSUER)")
+
+
+def _signed(settings: Settings, outcome: Login | Rotated, ttl: float | None, claims: dict[str, Any]) -> TokenPair:
+    """The access token of a new session or a rotation: it names its session and carries the version."""
+    claims = {**claims, "sid": outcome.sid, settings.version_claim: outcome.version}
+    lifetime = settings.token_ttl if ttl is None else ttl
+    access = issue_token(settings, outcome.user_id, ttl=ttl, **claims)
+    return TokenPair(access, outcome.refresh_token, int(lifetime), outcome.sid, outcome.user_id)
+
+
+def _logged_in(settings: Settings, outcome: Login | Refused, ttl: float | None, claims: dict[str, Any]) -> TokenPair:
+    if isinstance(outcome, Refused):
+        raise LoginRefused(outcome.reason)
+    return _signed(settings, outcome, ttl, claims)
+
+
+def _refreshed(
+    settings: Settings, outcome: Rotated | GrantRefused, ttl: float | None, claims: dict[str, Any]
+) -> TokenPair:
+    if isinstance(outcome, GrantRefused):
+        if outcome.ended and outcome.user_id is not None:
+            invalidate_everywhere(store_key(outcome.user_id, settings))
+            # Never the token: the user and what was done.
+            logger.warning(
+                "jwtguard: a spent refresh token of user %r was presented again; its session is ended", outcome.user_id
+            )
+        raise InvalidGrant(outcome.description, session_ended=outcome.ended)
+    return _signed(settings, outcome, ttl, claims)
+
+
+def verified_token(settings: Settings, token: str) -> Verified:
+    """*token* verified with the guard's keys and read by its policy; ValueError when it is no such token."""
+    try:
+        header, claims = TokenVerifier(settings).verify(token)
+        verified = Policy(settings).verified(header, claims)
+    except Exception:  # any failure of the input: one message, never the token
+        raise ValueError("not a token this guard accepts (signature, algorithm, audience or issuer)") from None
+    if not isinstance(verified, Verified):
+        raise ValueError("not a token this guard accepts (its claims)")
+    return verified
+
+
+def _jti(verified: Verified) -> str:
+    if verified.jti is None:
+        raise ValueError("the token has no jti: revoke the user's sessions or log them out everywhere")
+    return verified.jti
+
+
+def _denial(settings: Settings, user_id: UserId, jti: object, expires: float | None) -> tuple[UserKey, float]:
+    key = _key(user_id, settings)
+    if not is_id(jti):
+        raise ValueError("jti must be a non-empty string of at most 256 characters")
+    if expires is None:
+        expires = time.time() + (settings.max_token_lifetime or settings.token_ttl)
+    if not (isinstance(expires, (int, float)) and math.isfinite(expires)):
+        raise ValueError("expires must be a time in epoch seconds")
+    return key, float(expires)
+
+
 class Admin:
     """Blocking admin operations on the configured store (the WSGI side, scripts, the CLI).
 
@@ -93,12 +166,119 @@ class Admin:
             # also after a write that failed (a timeout may come after the write was applied).
             invalidate_everywhere(key)
 
+    def run(self, flow: RecordFlow[T]) -> T:
+        """Perform a records flow (:mod:`jwtguard.sessions.flows`) on the store."""
+        return self.store.run(flow)
+
     def logout_everywhere(self, user_id: UserId) -> bool:
-        """Kill every token issued to *user_id* until now. False if there is no such user."""
+        """Kill every token and session of *user_id* until now. False if there is no such user.
+
+        Writes a new cut-off (tokens without a version) and raises the token
+        version (jwtguard's own tokens and sessions).
+        """
+        key = _key(user_id, self.settings)
         cut = _cut_off()
         while (remaining := cut - time.time()) > 0:
             time.sleep(remaining)
-        return self._apply(user_id, Change(not_before=_as_date(cut)))
+        try:
+            return self.store.run(flows.revoke_all(user_id, user_ref(key), _as_date(cut)))
+        finally:
+            invalidate_everywhere(key)
+
+    def credentials_changed(self, user_id: UserId) -> bool:
+        """A password reset or change, a new e-mail, a role change: every older token and session dies.
+
+        The same writes as :meth:`logout_everywhere` (jwtguard's own version
+        and cut-off); an app that keeps a ``passwordChangedAt`` of its own can
+        list it in ``JWTGUARD_NOT_BEFORE_FIELDS`` instead, which jwtguard only reads.
+        """
+        return self.logout_everywhere(user_id)
+
+    # -- sessions ---------------------------------------------------------------------------
+
+    def login(self, user_id: UserId, *, description: str = "", ttl: float | None = None, **claims: Any) -> TokenPair:
+        """Open a session for *user_id* (after the app checked the password): an access and a refresh token.
+
+        *description*: what the user will recognise the device by (user agent,
+        IP summary; at most 200 characters kept). The access token carries
+        ``sid`` and the user's version; *claims* are added to it. On the
+        embedded store the user's row is created when missing (never re-enabled).
+
+        :raises LoginRefused: the user is unknown or disabled.
+        :raises ConfigError: without ``JWTGUARD_SESSIONS=true``.
+        """
+        _sessions_on(self.settings, "login()")
+        key = _key(user_id, self.settings)
+        flow = flows.login(
+            user_id,
+            user_ref(key),
+            now=time.time(),
+            settings=self.settings,
+            description=description,
+            create=_keeps_own_users(self.store),
+        )
+        try:
+            outcome = self.store.run(flow)
+        finally:
+            invalidate_everywhere(key)
+        return _logged_in(self.settings, outcome, ttl, claims)
+
+    def refresh(self, refresh_token: object, *, ttl: float | None = None, **claims: Any) -> TokenPair:
+        """Spend *refresh_token* and answer a new pair (RFC 6749 §6; rotation as RFC 9700 §4.14.2).
+
+        :raises InvalidGrant: garbage, unknown, expired, of an ended session,
+            "token already rotated" (another tab won, within
+            ``JWTGUARD_REFRESH_GRACE``), or a reuse, which ends the session.
+        """
+        _sessions_on(self.settings, "refresh()")
+        outcome = self.store.run(flows.refresh(refresh_token, now=time.time(), settings=self.settings))
+        return _refreshed(self.settings, outcome, ttl, claims)
+
+    def sessions(self, user_id: UserId) -> list[SessionInfo]:
+        """The user's live sessions, oldest first."""
+        _key(user_id, self.settings)
+        return self.store.run(flows.sessions_of(user_id, now=time.time(), settings=self.settings))
+
+    def end_session(self, sid: object, *, user_id: UserId | None = None) -> bool:
+        """End session *sid* (this device's logout): its refresh and access tokens die with it.
+
+        *user_id*: only if the session is this user's (False otherwise: answer
+        404, not 403, so session ids cannot be probed). False for no such session.
+        """
+        owner = None if user_id is None else user_ref(_key(user_id, self.settings))
+        ended = self.store.run(flows.end_session(sid, now=time.time(), settings=self.settings, user=owner))
+        if ended is None:
+            return False
+        invalidate_everywhere(store_key(ended, self.settings))
+        return True
+
+    def end_other_sessions(self, user_id: UserId, current: str | None) -> int:
+        """End every session of *user_id* but *current* ("sign out all other devices"); how many."""
+        key = _key(user_id, self.settings)
+        try:
+            return self.store.run(flows.end_other_sessions(user_id, current, now=time.time(), settings=self.settings))
+        finally:
+            invalidate_everywhere(key)
+
+    def revoke_token(self, token: str) -> bool:
+        """Refuse this one access token until its own ``exp`` (reason ``revoked``). False for an unknown user.
+
+        :raises ValueError: the token does not verify with the guard's keys, or has no ``jti``.
+        """
+        verified = verified_token(self.settings, token)
+        return self.revoke_jti(verified.user_id, _jti(verified), expires=verified.exp)
+
+    def revoke_jti(self, user_id: UserId, jti: str, *, expires: float | None = None) -> bool:
+        """Refuse the token with id *jti* of *user_id* until *expires* (epoch seconds).
+
+        *expires* defaults to now plus the longest token lifetime
+        (``JWTGUARD_MAX_TOKEN_LIFETIME``, else ``JWTGUARD_TOKEN_TTL``).
+        """
+        key, until = _denial(self.settings, user_id, jti, expires)
+        try:
+            return self.store.run(flows.deny(user_id, user_ref(key), jti, expires=until))
+        finally:
+            invalidate_everywhere(key)
 
     def disable_user(self, user_id: UserId) -> bool:
         """Refuse every token of *user_id* until :meth:`enable_user`. False if there is no such user."""
@@ -171,12 +351,86 @@ class AsyncAdmin:
         finally:
             invalidate_everywhere(key)
 
+    async def run(self, flow: RecordFlow[T]) -> T:
+        """:meth:`Admin.run`."""
+        return await self.store.run(flow)
+
     async def logout_everywhere(self, user_id: UserId) -> bool:
         """:meth:`Admin.logout_everywhere`."""
+        key = _key(user_id, self.settings)
         cut = _cut_off()
         while (remaining := cut - time.time()) > 0:
             await asyncio.sleep(remaining)
-        return await self._apply(user_id, Change(not_before=_as_date(cut)))
+        try:
+            return await self.store.run(flows.revoke_all(user_id, user_ref(key), _as_date(cut)))
+        finally:
+            invalidate_everywhere(key)
+
+    async def credentials_changed(self, user_id: UserId) -> bool:
+        """:meth:`Admin.credentials_changed`."""
+        return await self.logout_everywhere(user_id)
+
+    async def login(
+        self, user_id: UserId, *, description: str = "", ttl: float | None = None, **claims: Any
+    ) -> TokenPair:
+        """:meth:`Admin.login`."""
+        _sessions_on(self.settings, "login()")
+        key = _key(user_id, self.settings)
+        flow = flows.login(
+            user_id,
+            user_ref(key),
+            now=time.time(),
+            settings=self.settings,
+            description=description,
+            create=_keeps_own_users(self.store),
+        )
+        try:
+            outcome = await self.store.run(flow)
+        finally:
+            invalidate_everywhere(key)
+        return _logged_in(self.settings, outcome, ttl, claims)
+
+    async def refresh(self, refresh_token: object, *, ttl: float | None = None, **claims: Any) -> TokenPair:
+        """:meth:`Admin.refresh`."""
+        _sessions_on(self.settings, "refresh()")
+        outcome = await self.store.run(flows.refresh(refresh_token, now=time.time(), settings=self.settings))
+        return _refreshed(self.settings, outcome, ttl, claims)
+
+    async def sessions(self, user_id: UserId) -> list[SessionInfo]:
+        """:meth:`Admin.sessions`."""
+        _key(user_id, self.settings)
+        return await self.store.run(flows.sessions_of(user_id, now=time.time(), settings=self.settings))
+
+    async def end_session(self, sid: object, *, user_id: UserId | None = None) -> bool:
+        """:meth:`Admin.end_session`."""
+        owner = None if user_id is None else user_ref(_key(user_id, self.settings))
+        ended = await self.store.run(flows.end_session(sid, now=time.time(), settings=self.settings, user=owner))
+        if ended is None:
+            return False
+        invalidate_everywhere(store_key(ended, self.settings))
+        return True
+
+    async def end_other_sessions(self, user_id: UserId, current: str | None) -> int:
+        """:meth:`Admin.end_other_sessions`."""
+        key = _key(user_id, self.settings)
+        try:
+            flow = flows.end_other_sessions(user_id, current, now=time.time(), settings=self.settings)
+            return await self.store.run(flow)
+        finally:
+            invalidate_everywhere(key)
+
+    async def revoke_token(self, token: str) -> bool:
+        """:meth:`Admin.revoke_token`."""
+        verified = verified_token(self.settings, token)
+        return await self.revoke_jti(verified.user_id, _jti(verified), expires=verified.exp)
+
+    async def revoke_jti(self, user_id: UserId, jti: str, *, expires: float | None = None) -> bool:
+        """:meth:`Admin.revoke_jti`."""
+        key, until = _denial(self.settings, user_id, jti, expires)
+        try:
+            return await self.store.run(flows.deny(user_id, user_ref(key), jti, expires=until))
+        finally:
+            invalidate_everywhere(key)
 
     async def disable_user(self, user_id: UserId) -> bool:
         """:meth:`Admin.disable_user`."""

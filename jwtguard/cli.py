@@ -32,7 +32,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from .admin import Admin
+from .admin import Admin, verified_token
 from .config import SETTINGS, Settings, unknown_variables
 from .errors import ConfigError, StoreError
 from .sansio.claims import Verified
@@ -142,7 +142,7 @@ def describe_state(
     settings = policy.settings
     # A token the guard would read for this user, issued now (millisecond iat, as issue_token's).
     fresh = policy.verified({}, {settings.user_claim: user, "iat": float(now), "exp": now + 60})
-    decision = fresh if not isinstance(fresh, Verified) else policy.decide(fresh, state)
+    decision = fresh if not isinstance(fresh, Verified) else policy.decide(fresh, state, now)
     fields = ", ".join(settings.not_before_fields)
     if records:
         fields += " and jwtguard's cut-off records"
@@ -161,6 +161,8 @@ def describe_state(
             lines.append(f"not before:  never set ({fields})")
         else:
             lines.append(f"not before:  {_iso(state.not_before)} (latest of {fields}; older tokens are refused)")
+        if not state.malformed:
+            lines.append(f"version:     {state.version} (tokens with a lower `{settings.version_claim}` are refused)")
     verdict = "accepted" if decision.passes else f"refused ({decision.reason})"
     limit = settings.max_user_id_length
     if key is not None and not isinstance(fresh, Verified):
@@ -254,6 +256,42 @@ _PROBE: dict[str, UserId] = {
 }
 
 
+def _sessions(admin: Admin, args: argparse.Namespace) -> int:
+    user = _user(admin, args)
+    if admin.status(user) is None:
+        return _changed(admin, False, user, "")
+    listed = admin.sessions(user)
+    for info in listed:
+        shown = info.as_json()
+        print(f"{info.sid}  created {shown['created']}  last used {shown['last_used']}  {info.description!r}")
+    print(f"{user!r}: {len(listed)} live session(s) ({store_location(admin)})")
+    return EXIT_OK
+
+
+def _sid_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("sid", metavar="SID", help="the session id (`jwtguard sessions USER` lists them)")
+
+
+def _end_session(admin: Admin, args: argparse.Namespace) -> int:
+    if not admin.end_session(args.sid):
+        print(f"jwtguard: no such session {args.sid!r} in the store ({store_location(admin)})", file=sys.stderr)
+        return EXIT_NO_USER
+    print(f"session {args.sid!r}: ended; its refresh and access tokens are refused ({store_location(admin)})")
+    return EXIT_OK
+
+
+def _revoke(admin: Admin, args: argparse.Namespace) -> int:
+    token = sys.stdin.read().strip() if args.token == "-" else args.token  # noqa: S105 - "-" means stdin
+    verified = verified_token(admin.settings, token)  # ValueError (exit 2) names the problem, never the token
+    if not admin.revoke_token(token):
+        return _changed(admin, False, verified.user_id, "")
+    until = _iso(verified.exp)
+    print(
+        f"token {verified.jti!r} of {verified.user_id!r}: refused until it expires ({until}) ({store_location(admin)})"
+    )
+    return EXIT_OK
+
+
 def _explain(admin: Admin, args: argparse.Namespace) -> int:
     from .explain import accepted, explain, format_report
 
@@ -290,6 +328,14 @@ COMMANDS: dict[str, Command] = {
     ),
     "explain": Command(
         "each check the guard makes on TOKEN ('-' reads it from stdin)", _explain, _explain_arguments, needs_keys=True
+    ),
+    "sessions": Command("list USER's live sessions (id, created, last used, device)", _sessions),
+    "end-session": Command("end session SID: its refresh and access tokens are refused", _end_session, _sid_argument),
+    "revoke": Command(
+        "refuse this one access TOKEN until it expires ('-' reads it from stdin)",
+        _revoke,
+        _explain_arguments,
+        needs_keys=True,
     ),
 }
 

@@ -551,7 +551,7 @@ class Settings:
         default=10.0,
         metadata=_declare(
             "seconds after a rotation in which the spent predecessor answers `invalid_grant` "
-            "(\"token already rotated\") without ending the session: tabs racing to refresh",
+            '("token already rotated") without ending the session: tabs racing to refresh',
             _float,
         ),
     )

@@ -173,10 +173,10 @@ class Engine:
             if isinstance(loaded, StoreError):
                 self._store_failed(loaded)
                 known = self.states.last_known(key, self.settings.stale_max_age)
-                decision = policy.store_error(verified, known)
+                decision = policy.store_error(verified, known, now)
                 return self._counted(decision, verified.user_id)
             state = cast("UserState | None", loaded)
-        return self._counted(policy.decide(verified, state), verified.user_id)
+        return self._counted(policy.decide(verified, state, now), verified.user_id)
 
     def _hint_login(self, request: Request) -> None:
         """Say once per route that a login route without a token needs JWTGUARD_EXEMPT_PATHS."""

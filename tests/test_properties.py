@@ -190,7 +190,7 @@ def test_signed_claims_of_any_shape_never_raise(sub: Any, iat: Any, exp: Any, nb
         read = POLICY.verified({}, payload)
         assert isinstance(read, Verified)
         for state in (None, UserState(), UserState(not_before=NOW - 5), UserState(enabled=False)):
-            verdict = POLICY.decide(read, state)
+            verdict = POLICY.decide(read, state, NOW)
             assert verdict.kind == "accept" or verdict.status == 401
     else:
         assert result.kind == "refuse"

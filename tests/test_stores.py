@@ -207,16 +207,16 @@ def test_decisions_do_not_depend_on_the_local_time_zone(
     after = verified(store_settings, "alice", now - 58.5)
 
     state = state_of(store, store_settings, "alice")
-    assert policy.decide(before, state) is policy.refusals["revoked"]
-    assert policy.decide(after, state).kind == "accept"
+    assert policy.decide(before, state, now) is policy.refusals["revoked"]
+    assert policy.decide(after, state, now).kind == "accept"
 
     async def load(async_store: AsyncStore) -> Any:
         return await async_store.load("alice")
 
     async_state = user_state(run_async(store_settings, load), store_settings)
     assert async_state == state
-    assert policy.decide(before, async_state) is policy.refusals["revoked"]
-    assert policy.decide(after, async_state).kind == "accept"
+    assert policy.decide(before, async_state, now) is policy.refusals["revoked"]
+    assert policy.decide(after, async_state, now).kind == "accept"
 
 
 def test_async_store_gives_the_same_answers(store: Store, store_settings: Settings) -> None:
@@ -341,13 +341,15 @@ def test_sqlite_write_from_another_process_is_seen(tmp_path: Path) -> None:
         store.apply("alice", Change(create=True))
         policy = Policy(settings)
         token = verified(settings, "alice", time.time())
-        assert policy.decide(token, user_state(store.load("alice"), settings)).kind == "accept"
+        assert policy.decide(token, user_state(store.load("alice"), settings), time.time()).kind == "accept"
         code = (
             "import sys; from jwtguard import Admin, Settings; "
             "Admin(Settings(secret=sys.argv[1], store_url=sys.argv[2])).disable_user('alice')"
         )
         subprocess.run([sys.executable, "-c", code, SECRET, settings.store_url or ""], check=True, timeout=60)
-        assert policy.decide(token, user_state(store.load("alice"), settings)) is policy.refusals["disabled"]
+        assert (
+            policy.decide(token, user_state(store.load("alice"), settings), time.time()) is policy.refusals["disabled"]
+        )
     finally:
         store.close()
 

@@ -32,6 +32,13 @@ class Verified:
     nbf: float | None
     key: UserKey
     accept: Decision
+    #: The token's id (``jti``), session (``sid``) and version (``JWTGUARD_VERSION_CLAIM``), when it has them.
+    jti: str | None = None
+    sid: str | None = None
+    version: int | None = None
+    #: Issued by jwtguard's own sessions (``JWTGUARD_SESSIONS`` and ``iss`` is ``JWTGUARD_ISSUER``):
+    #: its ``sid`` must name a live session of jwtguard's.
+    own: bool = False
 
 
 def time_claim(claims: Mapping[str, Any], name: str) -> float | None:
@@ -93,6 +100,23 @@ def is_stale(iat: float, not_before: float) -> bool:
     if isinstance(iat, int):
         return iat < math.floor(not_before)
     return iat < not_before
+
+
+def is_stale_token(version: int | None, iat: float, stored_version: int, not_before: float | None) -> bool:
+    """The one staleness rule: a token is dead if **either** check says so.
+
+    * its version (``tv``) is below the user's stored version (a token without
+      one skips this check): a counter has no same-second window, no clock
+      skew, and never refuses a token newer than a stale cache;
+    * its ``iat`` is before the user's latest not-before date (:func:`is_stale`):
+      for tokens jwtguard did not issue, apps that write ``destroyAnyJWTbefore``
+      themselves and signals that carry only a time.
+
+    Both stored values only ever move forward.
+    """
+    if version is not None and version < stored_version:
+        return True
+    return not_before is not None and is_stale(iat, not_before)
 
 
 class FrozenDict(dict[str, Any]):

@@ -12,11 +12,11 @@ from typing import Any, Final
 
 from ..config import Settings
 from ..userid import user_key
-from .claims import Verified, freeze, is_stale, time_claim, time_reason
+from .claims import Verified, freeze, is_stale_token, time_claim, time_reason
 from .credentials import NoToken, bearer_token
 from .decision import ANONYMOUS, EXEMPT, RAW_SIGNAL, REASONS, SIGNAL, Decision, refusal
 from .request import Request
-from .state import UserState
+from .state import UserState, is_id, is_version, session_alive
 
 #: ``JWTGUARD_ON_STORE_ERROR`` values.
 REJECT: Final = "reject"
@@ -79,6 +79,9 @@ class Policy:
         }
         self._on_store_error = settings.on_store_error
         self._optional = settings.mode == OPTIONAL
+        self._version_claim = settings.version_claim
+        self._sessions = settings.sessions
+        self._issuer = settings.issuer
 
     # -- the request --------------------------------------------------------------------
 
@@ -145,10 +148,18 @@ class Policy:
             return invalid
         if self._max_lifetime is not None and exp - iat > self._max_lifetime:
             return invalid
+        jti, sid, version = claims.get("jti"), claims.get("sid"), claims.get(self._version_claim)
+        # Checked before they are compared with anything stored: ids are bounded strings, the
+        # version a 63-bit integer; a claim of another type refuses the token.
+        if (jti is not None and not is_id(jti)) or (sid is not None and not is_id(sid)):
+            return invalid
+        if version is not None and not is_version(version):
+            return invalid
+        own = self._sessions and claims.get("iss") == self._issuer
         frozen = freeze(claims)
         assert isinstance(user_id, (str, int))  # user_key admits nothing else
         accept = Decision("accept", "accepted", None, SIGNAL, RAW_SIGNAL, b"", True, frozen, user_id)
-        return Verified(frozen, user_id, iat, exp, nbf, key, accept)
+        return Verified(frozen, user_id, iat, exp, nbf, key, accept, jti, sid, version, own)
 
     def times(self, verified: Verified, now: float) -> Decision | None:
         """The refusal of a token whose time claims fail at *now*, or None (every request)."""
@@ -157,19 +168,33 @@ class Policy:
 
     # -- the user -----------------------------------------------------------------------
 
-    def decide(self, verified: Verified, state: UserState | None) -> Decision:
-        """The verdict on a verified, timely token given its user's state."""
+    def decide(self, verified: Verified, state: UserState | None, now: float) -> Decision:
+        """The verdict on a verified, timely token given its user's state at *now*.
+
+        ``revoked``: older than the user's version or cut-off
+        (:func:`~jwtguard.sansio.claims.is_stale_token`), or its ``jti`` denied.
+        ``session_revoked``: its ``sid`` names an ended session, or, for
+        jwtguard's own tokens, no live session (:func:`~jwtguard.sansio.state.session_alive`).
+        """
         if state is None:
             return self.refusals["unknown_user"]
         if state.malformed:
             return self.refusals["revoked"]
         if not state.enabled:
             return self.refusals["disabled"]
-        if state.not_before is not None and is_stale(verified.iat, state.not_before):
+        if is_stale_token(verified.version, verified.iat, state.version, state.not_before):
             return self.refusals["revoked"]
+        if verified.jti is not None and verified.jti in state.denied:
+            return self.refusals["revoked"]
+        sid = verified.sid
+        if sid is not None:
+            if sid in state.ended:
+                return self.refusals["session_revoked"]
+            if verified.own and not session_alive(state, sid, now):
+                return self.refusals["session_revoked"]
         return verified.accept
 
-    def store_error(self, verified: Verified, known: tuple[UserState | None, float] | None) -> Decision:
+    def store_error(self, verified: Verified, known: tuple[UserState | None, float] | None, now: float) -> Decision:
         """The verdict when the store could not answer, by ``JWTGUARD_ON_STORE_ERROR``.
 
         *known* is the state this process last read for the user and its age,
@@ -180,7 +205,7 @@ class Policy:
         if self._on_store_error == ALLOW:
             return verified.accept
         if self._on_store_error == STALE and known is not None:
-            return self.decide(verified, known[0])
+            return self.decide(verified, known[0], now)
         return self.refusals["store_unavailable"]
 
 

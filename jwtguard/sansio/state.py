@@ -6,7 +6,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 from bson import DatetimeMS
 
@@ -16,6 +16,20 @@ from ..config import Settings
 CUTOFF_RECORDS: Final = "$jwtguard.cutoffs"
 #: The key a store sets in place of a document it could not decode.
 UNREADABLE: Final = "$jwtguard.unreadable"
+#: The key under which a store hands over the user's records (:mod:`jwtguard.stores.records`).
+RECORDS: Final = "$jwtguard.records"
+
+#: Record kinds: the user's token version, a session, an ended session, a denied token id.
+VERSION: Final = "version"
+SESSION: Final = "session"
+ENDED: Final = "ended"
+DENIED: Final = "denied"
+KINDS: Final = frozenset({VERSION, SESSION, ENDED, DENIED})
+
+#: Longest ``jti`` and ``sid`` read from a token or a record: ids, not payloads.
+MAX_ID_LENGTH: Final = 256
+#: Token versions are 63-bit counters.
+MAX_VERSION: Final = 2**63 - 1
 
 #: ``datetime``'s range in epoch milliseconds (year 1 to 9999, UTC): a stored
 #: date outside it has no ``datetime`` and reads as unreadable.
@@ -27,19 +41,51 @@ _MAX_DATETIME_MS: Final = 253_402_300_799_999
 _MILLISECONDS_ABOVE: Final = 1e11
 
 
+class Session(NamedTuple):
+    """One of jwtguard's sessions as stored: when it began, its token version, when it lapses."""
+
+    created: float
+    version: int
+    expires: float
+
+
 @dataclass(frozen=True, slots=True)
 class UserState:
-    """What the store says about one user: the latest not-before time and the admin switch.
+    """What the store says about one user.
 
-    ``not_before`` is in epoch seconds. ``malformed`` marks a stored value
-    jwtguard cannot read; such a user's tokens are refused (fail closed).
-    ``unreadable`` names what could not be read, for the log (never a value).
+    ``not_before`` (epoch seconds): tokens issued before it are dead.
+    ``enabled``: the admin switch. ``version``: the token version (``tv``);
+    tokens and sessions of a lower version are dead. ``sessions``: jwtguard's
+    sessions of the user by ``sid``, as stored (ended or outdated ones too:
+    :func:`session_alive` judges them). ``ended``: ended session ids (jwtguard's
+    or an identity provider's). ``denied``: denied token ids (``jti``).
+    ``malformed`` marks a stored value jwtguard cannot read; such a user's
+    tokens are refused (fail closed). ``unreadable`` names what could not be
+    read, for the log (never a value).
     """
 
     not_before: float | None = None
     enabled: bool = True
     malformed: bool = False
     unreadable: str | None = field(default=None, compare=False)
+    version: int = 0
+    sessions: Mapping[str, Session] = field(default_factory=dict)
+    ended: frozenset[str] = frozenset()
+    denied: frozenset[str] = frozenset()
+
+
+def session_alive(state: UserState, sid: str, now: float) -> bool:
+    """Whether jwtguard's session *sid* of this user still lives at *now*.
+
+    Dead when missing, ended, created before the user's latest cut-off, of a
+    version below the user's, or lapsed (no refresh within ``JWTGUARD_REFRESH_TTL``):
+    "log out everywhere" and single-session logins end every session without
+    a write per session.
+    """
+    session = state.sessions.get(sid)
+    if session is None or sid in state.ended or session.version < state.version or session.expires <= now:
+        return False
+    return state.not_before is None or session.created >= state.not_before
 
 
 def user_state(document: Mapping[str, Any] | None, settings: Settings) -> UserState | None:
@@ -69,7 +115,66 @@ def user_state(document: Mapping[str, Any] | None, settings: Settings) -> UserSt
         if seconds is None:
             return UserState(enabled=enabled, malformed=True, unreadable=name)
         latest = seconds if latest is None else max(latest, seconds)
-    return UserState(not_before=latest, enabled=enabled)
+    records = document.get(RECORDS)
+    if not records:
+        return UserState(not_before=latest, enabled=enabled)
+    read = _read_records(records)
+    if isinstance(read, str):
+        return UserState(enabled=enabled, malformed=True, unreadable=read)
+    version, sessions, ended, denied = read
+    return UserState(
+        not_before=latest,
+        enabled=enabled,
+        version=version,
+        sessions=sessions,
+        ended=frozenset(ended),
+        denied=frozenset(denied),
+    )
+
+
+def _read_records(records: Any) -> tuple[int, dict[str, Session], set[str], set[str]] | str:
+    """The user's records read into (version, sessions, ended, denied), or what could not be read.
+
+    Any record of a known kind whose fields are not of their types makes the
+    user's tokens refused (a record that revokes something must never be
+    skipped because it was damaged).
+    """
+    version = 0
+    sessions: dict[str, Session] = {}
+    ended: set[str] = set()
+    denied: set[str] = set()
+    for record in records:
+        kind = record.get("kind")
+        if kind == VERSION:
+            tv = record.get("tv")
+            if not is_version(tv):
+                return "a version record"
+            version = max(version, tv)
+        elif kind == SESSION:
+            sid, created, tv, expires = (record.get(name) for name in ("sid", "created", "tv", "expires"))
+            if not (is_id(sid) and _is_time(created) and is_version(tv) and _is_time(expires)):
+                return "a session record"
+            sessions[sid] = Session(created, tv, expires)
+        elif kind in (ENDED, DENIED):
+            value = record.get("sid" if kind == ENDED else "jti")
+            if not is_id(value):
+                return f"an {kind} record" if kind == ENDED else "a denied-token record"
+            (ended if kind == ENDED else denied).add(value)
+    return version, sessions, ended, denied
+
+
+def is_id(value: object) -> bool:
+    """A ``jti`` or ``sid``: a non-empty string of at most :data:`MAX_ID_LENGTH` characters."""
+    return isinstance(value, str) and 0 < len(value) <= MAX_ID_LENGTH
+
+
+def is_version(value: object) -> bool:
+    """A token version: an integer (never a bool) from 0 to :data:`MAX_VERSION`."""
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_VERSION
+
+
+def _is_time(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def epoch_seconds(value: object) -> float | None:

@@ -8,10 +8,10 @@ admin changes. Reading a document into a decision is pure and shared
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Generator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from ..config import Settings
 
@@ -25,6 +25,9 @@ from ..userid import UserKey as UserKey
 from ..userid import user_key
 
 Document = Mapping[str, Any]
+T = TypeVar("T")
+#: :data:`jwtguard.stores.records.RecordFlow` (defined there; repeated to keep this module first).
+RecordFlow = Generator[Any, Any, T]
 
 
 def store_key(user_id: UserId, settings: Settings) -> UserKey:
@@ -79,6 +82,9 @@ class Store(Protocol):
         not written. A racing write cannot undo the change.
         """
 
+    def run(self, flow: RecordFlow[T]) -> T:
+        """Perform a records flow (:mod:`jwtguard.stores.records`: sessions, versions, refresh tokens)."""
+
     def close(self) -> None: ...
 
 
@@ -88,5 +94,7 @@ class AsyncStore(Protocol):
     async def load(self, user_id: UserId) -> Document | None: ...
 
     async def apply(self, user_id: UserId, change: Change) -> bool: ...
+
+    async def run(self, flow: RecordFlow[T]) -> T: ...
 
     async def close(self) -> None: ...

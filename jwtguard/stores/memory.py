@@ -22,11 +22,14 @@ from __future__ import annotations
 import threading
 from collections.abc import Mapping
 from datetime import timezone
-from typing import Any
+from typing import Any, TypeVar
 
 from ..config import Settings
 from ..sansio.state import epoch_seconds
+from . import records as r
 from .base import Change, Document, UserId, UserKey, store_key
+
+T = TypeVar("T")
 
 
 class MemoryStore:
@@ -38,7 +41,8 @@ class MemoryStore:
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
         self._documents: dict[UserKey, dict[str, Any]] = {}
-        self._lock = threading.Lock()
+        self._tables: dict[r.Table, dict[str, r.Record]] = {"records": {}, "refresh": {}}
+        self._lock = threading.RLock()
 
     def put(self, user_id: UserId, document: Mapping[str, Any]) -> None:
         """Store *document* (its fields as a MongoDB document holds them) for *user_id*, replacing any."""
@@ -52,7 +56,53 @@ class MemoryStore:
             return None
         with self._lock:
             document = self._documents.get(key)
-            return None if document is None else dict(document)
+            if document is None:
+                return None
+            ref = r.user_ref(key)
+            found = [dict(record) for record in self._tables["records"].values() if record.get("user") == ref]
+            return r.with_records(dict(document), found)
+
+    def run(self, flow: r.RecordFlow[T]) -> T:
+        """Perform a records flow (:mod:`jwtguard.stores.records`); each operation is atomic."""
+        answer: Any = None
+        try:
+            while True:
+                op = flow.send(answer)
+                with self._lock:
+                    answer = self._perform(op)
+        except StopIteration as stop:
+            result: T = stop.value
+            return result
+
+    def _perform(self, op: r.Operation) -> Any:
+        if isinstance(op, r.LoadUser):
+            return self.load(op.user_id)
+        if isinstance(op, r.ApplyUser):
+            return self.apply(op.user_id, op.change)
+        if isinstance(op, r.FindUser):
+            return [dict(x) for x in self._tables["records"].values() if x.get("user") == op.user]
+        table = self._tables[op.table]
+        if isinstance(op, r.Get):
+            found = table.get(op.id)
+            return None if found is None else dict(found)
+        if isinstance(op, r.Insert):
+            if op.record["_id"] in table:
+                return False
+            table[op.record["_id"]] = dict(op.record)
+            return True
+        if isinstance(op, r.Update):
+            if op.id not in table:
+                return False
+            table[op.id].update(op.fields)
+            return True
+        if isinstance(op, r.Delete):
+            for record_id in op.ids:
+                table.pop(record_id, None)
+            return None
+        assert isinstance(op, r.Prune)
+        for record_id in [i for i, x in table.items() if x.get("expires", op.before) < op.before]:
+            del table[record_id]
+        return None
 
     def apply(self, user_id: UserId, change: Change) -> bool:
         key = store_key(user_id, self._settings)
@@ -94,6 +144,9 @@ class AsyncMemoryStore:
 
     async def apply(self, user_id: UserId, change: Change) -> bool:
         return self.sync.apply(user_id, change)
+
+    async def run(self, flow: r.RecordFlow[T]) -> T:
+        return self.sync.run(flow)
 
     async def close(self) -> None:
         pass

@@ -43,6 +43,7 @@ from pymongo.uri_parser import parse_uri
 from ..config import Settings
 from ..errors import ConfigError, StoreError
 from ..userid import UserKey, user_key
+from . import records as r
 from .base import CUTOFF_RECORDS, UNREADABLE, Change, Document, UserId, store_key
 
 DEFAULT_DATABASE = "jwtguard"
@@ -55,7 +56,7 @@ CODEC_OPTIONS: CodecOptions[dict[str, Any]] = CodecOptions(
 )
 
 T = TypeVar("T")
-Collection = Literal["users", "records"]
+Collection = Literal["users", "records", "refresh"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,14 +122,83 @@ def load_flow(key: UserKey, settings: Settings) -> Flow[Document | None]:
         return {UNREADABLE: type(exc).__name__}
     if document is None:
         return None
+    # Cut-off records of earlier releases name the user by its document's _id; every other
+    # record by its canonical id (records.user_ref): one query finds both.
+    owners = [document["_id"]]
+    if (ref := r.user_ref(key)) != document["_id"]:
+        owners.append(ref)
     try:
-        records = yield Op("records", "find", ({"user": document["_id"]}, {"at": 1, "_id": 0}))
+        found = yield Op("records", "find", ({"user": {"$in": owners}},))
     except BSONError as exc:
         return {"_id": document["_id"], UNREADABLE: type(exc).__name__}
-    if records:
-        document = {**document, CUTOFF_RECORDS: [record.get("at") for record in records]}
-    loaded: Document = document
+    cutoffs = [record.get("at") for record in found if "kind" not in record]
+    if cutoffs:
+        document = {**document, CUTOFF_RECORDS: cutoffs}
+    loaded: Document = r.with_records(document, [_from_mongo(record) for record in found if "kind" in record])
     return loaded
+
+
+def _to_mongo(record: r.Record) -> dict[str, Any]:
+    # ``expires`` is a BSON date, so a TTL index can remove what no longer matters.
+    if "expires" not in record:
+        return record
+    return {**record, "expires": datetime.fromtimestamp(record["expires"], tz=timezone.utc)}
+
+
+def _from_mongo(record: dict[str, Any]) -> r.Record:
+    expires = record.get("expires")
+    if isinstance(expires, datetime):
+        return {**record, "expires": _utc(expires).timestamp()}
+    return record
+
+
+def records_flow(flow: r.RecordFlow[T], settings: Settings, *, indexed: bool = True) -> Flow[T]:
+    """Run a records flow (:mod:`jwtguard.stores.records`) as MongoDB queries.
+
+    *indexed* False first creates the indexes: ``user`` on the records, and
+    TTL indexes on ``expires`` where the server has them (FerretDB has none:
+    the flows prune, and no read depends on the deletion).
+    """
+    if not indexed:
+        yield Op("records", "create_index", ([("user", 1), ("at", 1)],))
+        for table in ("records", "refresh"):
+            try:
+                yield Op(table, "create_index", ([("expires", 1)],), {"expireAfterSeconds": 0})
+            except PyMongoError:
+                yield Op(table, "create_index", ([("expires", 1)],))
+    answer: Any = None
+    try:
+        while True:
+            op = flow.send(answer)
+            if isinstance(op, r.Get):
+                found = yield Op(op.table, "find_one", ({"_id": op.id},))
+                answer = None if found is None else _from_mongo(found)
+            elif isinstance(op, r.Insert):
+                try:
+                    yield Op(op.table, "insert_one", (_to_mongo(op.record),))
+                    answer = True
+                except DuplicateKeyError:
+                    answer = False
+            elif isinstance(op, r.FindUser):
+                found = yield Op("records", "find", ({"user": op.user, "kind": {"$in": sorted(r.KINDS)}},))
+                answer = [_from_mongo(record) for record in found]
+            elif isinstance(op, r.Update):
+                result = yield Op(op.table, "update_one", ({"_id": op.id}, {"$set": _to_mongo(dict(op.fields))}))
+                answer = result.matched_count > 0
+            elif isinstance(op, r.Delete):
+                answer = yield Op(op.table, "delete_many", ({"_id": {"$in": list(op.ids)}},))
+            elif isinstance(op, r.Prune):
+                before = datetime.fromtimestamp(op.before, tz=timezone.utc)
+                answer = yield Op(op.table, "delete_many", ({"expires": {"$lt": before}},))
+            elif isinstance(op, r.LoadUser):
+                key = user_key(op.user_id, settings.user_id_type)
+                answer = None if key is None else (yield from load_flow(key, settings))
+            else:
+                assert isinstance(op, r.ApplyUser)
+                answer = yield from apply_flow(store_key(op.user_id, settings), op.change, settings)
+    except StopIteration as stop:
+        result_value: T = stop.value
+        return result_value
 
 
 def apply_flow(key: UserKey, change: Change, settings: Settings, *, indexed: bool = True) -> Flow[bool]:
@@ -226,6 +296,7 @@ def _collections(database: Any, settings: Settings) -> dict[Collection, Any]:
     return {
         "users": database.get_collection(settings.users_collection, codec_options=CODEC_OPTIONS),
         "records": database.get_collection(records_collection(settings), codec_options=CODEC_OPTIONS),
+        "refresh": database.get_collection(settings.refresh_table, codec_options=CODEC_OPTIONS),
     }
 
 
@@ -242,6 +313,7 @@ class MongoStore:
         self._client: MongoClient[Any] = client or MongoClient(settings.store_url, **client_options(settings))
         self._collections = _collections(self._client.get_default_database(DEFAULT_DATABASE), settings)
         self._indexed = False
+        self._records_indexed = False
 
     def _run(self, flow: Flow[T]) -> T:
         """Perform *flow*'s queries; errors the flow does not handle become one StoreError.
@@ -285,6 +357,12 @@ class MongoStore:
         self._indexed = self._indexed or (change.not_before is not None and found)
         return found
 
+    def run(self, flow: r.RecordFlow[T]) -> T:
+        """Perform a records flow (:mod:`jwtguard.stores.records`); driver errors become one StoreError."""
+        answer = self._run(records_flow(flow, self._settings, indexed=self._records_indexed))
+        self._records_indexed = True
+        return answer
+
     def close(self) -> None:
         if self._owns_client:
             self._client.close()
@@ -303,6 +381,7 @@ class AsyncMongoStore:
         check_url(settings.store_url)
         self._settings = settings
         self._indexed = False
+        self._records_indexed = False
         self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, AsyncMongoClient[Any]] = (
             weakref.WeakKeyDictionary()
         )
@@ -353,6 +432,12 @@ class AsyncMongoStore:
         found = await self._run(flow)
         self._indexed = self._indexed or (change.not_before is not None and found)
         return found
+
+    async def run(self, flow: r.RecordFlow[T]) -> T:
+        """:meth:`MongoStore.run`, awaiting each query."""
+        answer = await self._run(records_flow(flow, self._settings, indexed=self._records_indexed))
+        self._records_indexed = True
+        return answer
 
     async def close(self) -> None:
         loop = asyncio.get_running_loop()

@@ -58,6 +58,7 @@ application may keep in MongoDB have no column here.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import math
 import os
@@ -66,13 +67,16 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, TypeVar
 
 from ..config import Settings
 from ..errors import ConfigError, StoreError
 from ..sansio.state import epoch_seconds
 from ..userid import user_key
+from . import records as r
 from .base import Change, Document, UserId, store_key
+
+T = TypeVar("T")
 
 logger = logging.getLogger("jwtguard")
 
@@ -182,6 +186,53 @@ def _later(stored: object, cut_off: float) -> bool:
     return current is not None and cut_off > current
 
 
+#: The schema this release reads and writes (``PRAGMA user_version``).
+SCHEMA_VERSION = 2
+
+#: Columns of the records and refresh tables; a record's other fields are its JSON ``body``.
+_COLUMNS = frozenset({"_id", "user", "kind", "expires"})
+
+
+def migrations(settings: Settings) -> list[list[str]]:
+    """The schema's numbered steps: step *n* takes a file from version *n - 1* to *n*.
+
+    1. the users table (every release so far: a file they made has version 0
+       and this table, which ``IF NOT EXISTS`` keeps as it is);
+    2. the records and refresh tables (sessions, versions, denied ids, refresh tokens).
+    """
+    users = _quoted(settings.users_collection)
+    steps = [[f"CREATE TABLE IF NOT EXISTS {users} (id PRIMARY KEY, not_before REAL, enabled INTEGER) WITHOUT ROWID"]]
+    second = []
+    for name in (settings.records_table, settings.refresh_table):
+        table = _quoted(name)
+        second += [
+            f"CREATE TABLE IF NOT EXISTS {table} (id TEXT PRIMARY KEY, user, kind TEXT, expires REAL, "
+            "body TEXT NOT NULL) WITHOUT ROWID",
+            f"CREATE INDEX IF NOT EXISTS {_quoted(name + '_expires')} ON {table} (expires)",
+        ]
+    records = settings.records_table
+    second.append(f"CREATE INDEX IF NOT EXISTS {_quoted(records + '_user')} ON {_quoted(records)} (user)")
+    steps.append(second)
+    return steps
+
+
+def _record(row: tuple[Any, ...]) -> r.Record:
+    """A records-table row as the record a flow reads (the shape a MongoDB document has)."""
+    record: r.Record = {"_id": row[0]}
+    for name, value in (("user", row[1]), ("kind", row[2]), ("expires", row[3])):
+        if value is not None:
+            record[name] = value
+    try:
+        body = json.loads(row[4])
+    except (TypeError, ValueError):
+        body = None
+    if isinstance(body, dict):
+        record.update(body)
+    else:
+        record["$unreadable"] = True  # its fields stay missing: the policy refuses the user's tokens
+    return record
+
+
 def _identity(path: str) -> tuple[int, int] | None:
     """The file's (device, inode), or None when there is no file at *path*."""
     try:
@@ -209,12 +260,13 @@ class SQLiteStore:
         self._settings = settings
         self.path = database_path(settings.store_url)
         table = _quoted(settings.users_collection)
-        self._create_table = (
-            f"CREATE TABLE IF NOT EXISTS {table} (id PRIMARY KEY, not_before REAL, enabled INTEGER) WITHOUT ROWID"
-        )
+        self._migrations = migrations(settings)
+        self._records = _quoted(settings.records_table)
+        self._refresh = _quoted(settings.refresh_table)
         # Identifiers in these statements are the quoted table name and fixed
         # column names; every value is a bound parameter.
         self._select = f"SELECT id, not_before, enabled FROM {table} WHERE id = ?"  # noqa: S608
+        self._select_records = f"SELECT id, user, kind, expires, body FROM {self._records} WHERE user = ?"  # noqa: S608
         self._table = table
         self._not_before_field = settings.not_before_fields[0]
         self._enabled_field = settings.enabled_field
@@ -241,13 +293,36 @@ class SQLiteStore:
         try:
             connection.execute(f"PRAGMA busy_timeout = {max(1, int(timeout * 1000))}")
             connection.execute("PRAGMA journal_mode = WAL")
-            connection.execute(self._create_table)
+            self._migrate(connection)
         except BaseException:
             connection.close()
             raise
         with self._lock:
             self._opened_on[connection] = _identity(self.path)
         return connection
+
+    def _migrate(self, connection: sqlite3.Connection) -> None:
+        """Bring the file's schema to :data:`SCHEMA_VERSION`, under the write lock, once per file.
+
+        ``PRAGMA user_version`` numbers the schema; each step of :func:`migrations`
+        runs in one ``BEGIN IMMEDIATE`` transaction with the version it reaches,
+        so two processes opening an old file at once migrate it once.
+        """
+        if connection.execute("PRAGMA user_version").fetchone()[0] >= SCHEMA_VERSION:
+            return
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            current = connection.execute("PRAGMA user_version").fetchone()[0]
+            for version, statements in enumerate(self._migrations, start=1):
+                if version > current:
+                    for statement in statements:
+                        connection.execute(statement)
+            # A file made by a later release keeps its number (never moved back).
+            connection.execute(f"PRAGMA user_version = {max(current, SCHEMA_VERSION)}")
+        except BaseException:
+            connection.rollback()
+            raise
+        connection.execute("COMMIT")
 
     def _discard(self, connection: sqlite3.Connection) -> None:
         with self._lock:
@@ -314,14 +389,17 @@ class SQLiteStore:
             return None
         with self._connection(write=False) as connection:
             row = None if connection is None else connection.execute(self._select, (key.value,)).fetchone()
-        if row is None:
-            return None
+            if row is None:
+                return None
+            assert connection is not None
+            # The same read: the user's sessions, versions, ended sessions and denied ids.
+            found = connection.execute(self._select_records, (r.user_ref(key),)).fetchall()
         document: dict[str, Any] = {"_id": row[0]}
         if row[1] is not None:
             document[self._not_before_field] = _stored_date(row[1])
         if row[2] is not None:
             document[self._enabled_field] = _stored_enabled(row[2])
-        return document
+        return r.with_records(document, [_record(record) for record in found])
 
     def apply(self, user_id: UserId, change: Change) -> bool:
         value = store_key(user_id, self._settings).value
@@ -362,6 +440,75 @@ class SQLiteStore:
             connection.execute(update, (*columns.values(), value))
         return True
 
+    def run(self, flow: r.RecordFlow[T]) -> T:
+        """Perform a records flow (:mod:`jwtguard.stores.records`) on this file.
+
+        Each operation is one statement; the unique-id insert is the atomic
+        step the flows rely on, as on MongoDB. Raises :class:`StoreError`.
+        """
+        answer: Any = None
+        try:
+            while True:
+                op = flow.send(answer)
+                if isinstance(op, r.LoadUser):
+                    answer = self.load(op.user_id)
+                elif isinstance(op, r.ApplyUser):
+                    answer = self.apply(op.user_id, op.change)
+                else:
+                    with self._connection(write=True) as connection:
+                        assert connection is not None
+                        answer = self._record_op(connection, op)
+        except StopIteration as stop:
+            result: T = stop.value
+            return result
+        finally:
+            flow.close()
+
+    def _record_op(self, connection: sqlite3.Connection, op: r.Operation) -> Any:
+        # Identifiers are the quoted table names; every value is a bound parameter.
+        if isinstance(op, r.FindUser):
+            return [_record(row) for row in connection.execute(self._select_records, (op.user,)).fetchall()]
+        table = self._records if op.table == "records" else self._refresh  # type: ignore[union-attr]
+        if isinstance(op, r.Get):
+            row = connection.execute(
+                f"SELECT id, user, kind, expires, body FROM {table} WHERE id = ?",  # noqa: S608
+                (op.id,),
+            ).fetchone()
+            return None if row is None else _record(row)
+        if isinstance(op, r.Insert):
+            record = op.record
+            body = {name: value for name, value in record.items() if name not in _COLUMNS}
+            try:
+                connection.execute(
+                    f"INSERT INTO {table} (id, user, kind, expires, body) VALUES (?, ?, ?, ?, ?)",  # noqa: S608
+                    (record["_id"], record.get("user"), record.get("kind"), record.get("expires"), json.dumps(body)),
+                )
+            except sqlite3.IntegrityError:
+                return False
+            return True
+        if isinstance(op, r.Update):
+            # Read and rewrite the body in one write transaction: writers are serialised.
+            connection.execute("BEGIN IMMEDIATE")
+            try:
+                row = connection.execute(f"SELECT body FROM {table} WHERE id = ?", (op.id,)).fetchone()  # noqa: S608
+                if row is not None:
+                    fields = dict(op.fields)
+                    expires = fields.pop("expires", None)
+                    body = {**json.loads(row[0]), **fields}
+                    update = f"UPDATE {table} SET body = ?, expires = coalesce(?, expires) WHERE id = ?"  # noqa: S608
+                    connection.execute(update, (json.dumps(body), expires, op.id))
+            except BaseException:
+                connection.rollback()
+                raise
+            connection.execute("COMMIT")
+            return row is not None
+        if isinstance(op, r.Delete):
+            connection.executemany(f"DELETE FROM {table} WHERE id = ?", [(i,) for i in op.ids])  # noqa: S608
+            return None
+        assert isinstance(op, r.Prune)
+        connection.execute(f"DELETE FROM {table} WHERE expires < ?", (op.before,))  # noqa: S608
+        return None
+
     def close(self) -> None:
         """Close the idle connections; calls still running close theirs when they end."""
         with self._lock:
@@ -388,6 +535,10 @@ class AsyncSQLiteStore:
 
     async def apply(self, user_id: UserId, change: Change) -> bool:
         return await asyncio.to_thread(self._store.apply, user_id, change)
+
+    async def run(self, flow: r.RecordFlow[T]) -> T:
+        """:meth:`SQLiteStore.run` in a worker thread."""
+        return await asyncio.to_thread(self._store.run, flow)
 
     async def close(self) -> None:
         # Closing the last connection checkpoints the WAL: file I/O, off the loop too.

@@ -1,0 +1,161 @@
+"""jwtguard's own records, and the store operations on them as values.
+
+Sessions, refresh rotation, token versions and the per-token denylist are
+written once, as pure *flows* (generators, see :mod:`jwtguard.sessions`) that
+yield the operations below and are sent their answers; each store has one
+executor for them (:meth:`MongoStore.run`, :meth:`SQLiteStore.run`,
+:meth:`MemoryStore.run`, and their async twins).
+
+Two tables (MongoDB collections), named by ``JWTGUARD_RECORDS_COLLECTION`` and
+``JWTGUARD_REFRESH_COLLECTION``:
+
+* ``records``: per-user records, loaded with the user's state in the same read
+  (so a request still costs one store read per user per ``JWTGUARD_CACHE_TTL``):
+  ``version`` (``tv``), ``session``, ``ended`` (a session), ``denied`` (a token id).
+  On MongoDB the cut-off records of earlier releases (``{user, at}``, no
+  ``kind``) live here too.
+* ``refresh``: refresh-token hashes (``rt|``), their spent marks (``spent|``)
+  and used one-time links (``link|``), looked up by id, never by user.
+
+The one atomic primitive on every store is an insert with a unique ``_id``
+(FerretDB applies updates as read-modify-replace): every record that revokes
+something is inserted under an id that says what it revokes, so a racing
+write can neither undo it nor make two of it. Updates touch only fields no
+decision rests on (a session's ``last_used``). Times are epoch seconds;
+``expires`` is when a record stops mattering (pruned after it; never needed
+for correctness).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator, Mapping
+from typing import Any, Literal, NamedTuple, TypeVar
+
+from ..config import Settings
+from ..sansio.state import DENIED as DENIED
+from ..sansio.state import ENDED as ENDED
+from ..sansio.state import KINDS as KINDS
+from ..sansio.state import RECORDS as RECORDS
+from ..sansio.state import SESSION as SESSION
+from ..sansio.state import VERSION as VERSION
+from ..userid import UserId, UserKey, user_key
+from .base import Change, Document
+
+T = TypeVar("T")
+Table = Literal["records", "refresh"]
+Record = dict[str, Any]
+
+
+class Get(NamedTuple):
+    """The record with this id, or None."""
+
+    table: Table
+    id: str
+
+
+class Insert(NamedTuple):
+    """Insert *record* (its ``_id`` included): True, or False when that id exists (the atomic test-and-set)."""
+
+    table: Table
+    record: Record
+
+
+class FindUser(NamedTuple):
+    """Every record of kind in :data:`KINDS` that belongs to *user* (see :func:`user_ref`)."""
+
+    user: str | int
+
+
+class Update(NamedTuple):
+    """Set *fields* on the record with this id (never a field a decision rests on): True if it exists."""
+
+    table: Table
+    id: str
+    fields: Mapping[str, Any]
+
+
+class Delete(NamedTuple):
+    """Delete the records with these ids (housekeeping)."""
+
+    table: Table
+    ids: tuple[str, ...]
+
+
+class Prune(NamedTuple):
+    """Delete the records whose ``expires`` is before *before* (housekeeping; a TTL index may do it too)."""
+
+    table: Table
+    before: float
+
+
+class LoadUser(NamedTuple):
+    """The user's document as the guard reads it (:meth:`Store.load`), records included."""
+
+    user_id: UserId
+
+
+class ApplyUser(NamedTuple):
+    """:meth:`Store.apply`: an admin change to the user's own state."""
+
+    user_id: UserId
+    change: Change
+
+
+Operation = Get | Insert | FindUser | Update | Delete | Prune | LoadUser | ApplyUser
+#: A flow over records: yields operations, is sent their answers, returns its result.
+RecordFlow = Generator[Operation, Any, T]
+
+
+def user_ref(key: UserKey) -> str | int:
+    """How records name their user: the canonical id (a 24-hex ObjectId as its lower-case hex string).
+
+    The string ``"1"`` and the integer ``1`` stay two users, as in MongoDB.
+    """
+    return str(key.value).lower() if key.kind in ("objectid", "hex") else key.value
+
+
+def ref_of(user_id: UserId, settings: Settings) -> str | int:
+    """:func:`user_ref` of *user_id* under ``JWTGUARD_USER_ID_TYPE``; ValueError for an id that names nobody."""
+    key = user_key(user_id, settings.user_id_type)
+    if key is None:
+        raise ValueError(f"user_id {user_id!r} is not a user id under JWTGUARD_USER_ID_TYPE={settings.user_id_type}")
+    return user_ref(key)
+
+
+def _ref_text(ref: str | int) -> str:
+    # In record ids: "i:1" and "s:1" are two users.
+    return f"i:{ref}" if isinstance(ref, int) else f"s:{ref}"
+
+
+def version_id(ref: str | int, version: int) -> str:
+    """The id of version *version* of a user: one insert per number, so two bumps never make one."""
+    return f"tv|{_ref_text(ref)}|{version}"
+
+
+def session_id(sid: str) -> str:
+    return f"session|{sid}"
+
+
+def ended_id(sid: str) -> str:
+    return f"ended|{sid}"
+
+
+def denied_id(ref: str | int, jti: str) -> str:
+    return f"denied|{_ref_text(ref)}|{jti}"
+
+
+def refresh_id(digest: str) -> str:
+    return f"rt|{digest}"
+
+
+def spent_id(digest: str) -> str:
+    return f"spent|{digest}"
+
+
+def link_id(link: str) -> str:
+    return f"link|{link}"
+
+
+def with_records(document: Document, records: list[Record]) -> Document:
+    """*document* with the user's *records* (see :data:`RECORDS`), as every store hands them over."""
+    return {**document, RECORDS: records} if records else document
