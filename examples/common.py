@@ -9,14 +9,15 @@ paths when they are unset.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import sqlite3
 import threading
-import time
 from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs
 
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -25,7 +26,8 @@ from jwtguard.stores.sqlite import database_path
 
 #: Only for the demo: printed with a warning when JWTGUARD_SECRET is unset.
 DEMO_SECRET = "demo-secret-change-me-0123456789abcdefghijklmnop"
-DEMO_EXEMPT_PATHS = ("/", "/login", "/health", "/metrics", "/static/")
+DEMO_ISSUER = "jwtguard-demo"
+DEMO_EXEMPT_PATHS = ("/", "/login", "/token", "/health", "/metrics", "/static/")
 
 #: username -> (password, is_admin): printed at start-up, for the demo only.
 DEMO_USERS = {
@@ -62,6 +64,11 @@ def settings_from_env(environ: Mapping[str, str] | None = None) -> Settings:
         overrides["secret"] = DEMO_SECRET
     if not env.get("JWTGUARD_EXEMPT_PATHS"):
         overrides["exempt_paths"] = DEMO_EXEMPT_PATHS
+    # The examples keep sessions: refresh tokens, "where you're signed in", per-device logout.
+    if not env.get("JWTGUARD_SESSIONS"):
+        overrides["sessions"] = True
+    if not env.get("JWTGUARD_ISSUER"):
+        overrides["issuer"] = DEMO_ISSUER
     return Settings.from_env(env, **overrides)
 
 
@@ -74,7 +81,7 @@ def helper_script() -> bytes:
 
 
 class Accounts:
-    """Demo credentials and the per-token logout list, in one SQLite file shared by processes."""
+    """Demo credentials, in one SQLite file shared by processes (jwtguard keeps every session and revocation)."""
 
     def __init__(self, settings: Settings) -> None:
         url = settings.store_url
@@ -93,7 +100,6 @@ class Accounts:
             db.execute(
                 "CREATE TABLE IF NOT EXISTS accounts (username TEXT PRIMARY KEY, password_hash TEXT, admin INTEGER)"
             )
-            db.execute("CREATE TABLE IF NOT EXISTS logged_out (jti TEXT PRIMARY KEY, exp REAL)")
             self._local.db = db
         return db
 
@@ -118,16 +124,6 @@ class Accounts:
             "UPDATE accounts SET password_hash = ? WHERE username = ?", (generate_password_hash(password), username)
         )
 
-    def log_out_token(self, jti: str, exp: float) -> None:
-        db = self._db()
-        db.execute("DELETE FROM logged_out WHERE exp < ?", (time.time(),))
-        db.execute("INSERT OR REPLACE INTO logged_out VALUES (?, ?)", (jti, exp))
-
-    def is_logged_out(self, jti: object) -> bool:
-        if not isinstance(jti, str):
-            return False
-        return self._db().execute("SELECT 1 FROM logged_out WHERE jti = ?", (jti,)).fetchone() is not None
-
 
 #: What a frontend on another origin must be allowed to read: the helper's two logout signals.
 EXPOSED_HEADERS = ("X-User-Enabled", "WWW-Authenticate")
@@ -151,7 +147,7 @@ class CrossOrigin:
         ]
         self.preflight = [
             ("Access-Control-Allow-Origin", origin),
-            ("Access-Control-Allow-Methods", "GET, POST"),
+            ("Access-Control-Allow-Methods", "GET, POST, DELETE"),
             ("Access-Control-Allow-Headers", "Authorization, Content-Type"),
             ("Access-Control-Max-Age", "600"),
             ("Vary", "Origin"),
@@ -186,14 +182,58 @@ def login_payload(body: Any) -> tuple[str, str] | None:
     return username, password
 
 
-#: The answer to a token this example logged out (POST /logout), shaped like jwtguard's own.
-TOKEN_LOGGED_OUT = (
-    401,
-    {"error": "invalid_token", "reason": "revoked"},
-    {
-        "WWW-Authenticate": (
-            'Bearer realm="api", error="invalid_token", error_description="The access token was revoked"'
-        ),
-        "Cache-Control": "no-store",
-    },
-)
+#: Every token answer (RFC 6749 §5.1): never cached.
+TOKEN_HEADERS = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+#: Largest token-request body read (a refresh token is 43 characters).
+MAX_TOKEN_REQUEST = 4096
+
+
+def device(user_agent: str | None, address: str | None) -> str:
+    """What the sessions list shows for a login: the browser's user agent and the client's address.
+
+    The address is cut to its network (an IPv4 /24, an IPv6 /48): enough to tell "home"
+    from "somewhere else", no more.
+    """
+    agent = (user_agent or "unknown browser").strip()[:120]
+    network = "an unknown address"
+    if address:
+        try:
+            ip = ipaddress.ip_address(address)
+            prefix = 24 if ip.version == 4 else 48
+            network = str(ipaddress.ip_network(f"{address}/{prefix}", strict=False))
+        except ValueError:
+            pass
+    return f"{agent} from {network}"
+
+
+def refresh_grant(content_type: str | None, body: bytes) -> str | tuple[str, str]:
+    """The refresh token of a token request (RFC 6749 §6), or its error: (code, description).
+
+    ``invalid_request``: not a form, a missing or repeated parameter (§3.2: parameters
+    MUST NOT be included more than once); ``unsupported_grant_type``: another grant.
+    """
+    if (content_type or "").partition(";")[0].strip().lower() != "application/x-www-form-urlencoded":
+        return ("invalid_request", "send application/x-www-form-urlencoded")
+    if len(body) > MAX_TOKEN_REQUEST:
+        return ("invalid_request", "the request is too large")
+    try:
+        form = parse_qs(body.decode("ascii"), keep_blank_values=True, strict_parsing=False, max_num_fields=16)
+    except (UnicodeDecodeError, ValueError):
+        return ("invalid_request", "the form cannot be read")
+    if any(len(values) > 1 for values in form.values()):
+        return ("invalid_request", "a parameter is repeated")
+    grant_type = form.get("grant_type", [""])[0]
+    if not grant_type:
+        return ("invalid_request", "grant_type is missing")
+    if grant_type != "refresh_token":
+        return ("unsupported_grant_type", "only refresh_token is supported here")
+    refresh_token = form.get("refresh_token", [""])[0]
+    if not refresh_token:
+        return ("invalid_request", "refresh_token is missing")
+    return refresh_token
+
+
+def grant_error(code: str, description: str) -> dict[str, str]:
+    """An RFC 6749 §5.2 error body (status 400)."""
+    return {"error": code, "error_description": description}

@@ -18,7 +18,7 @@ import logging
 import math
 import time
 from datetime import datetime, timezone
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from .config import Settings
 from .errors import ConfigError, InvalidGrant, LoginRefused
@@ -29,7 +29,7 @@ from .sansio.state import UserState, is_id, user_state
 from .sessions import TokenPair, flows
 from .sessions.flows import GrantRefused, Login, Refused, Rotated, SessionInfo
 from .stores import AsyncStore, Change, Store, UserId, open_async_store, open_store
-from .stores.base import store_key
+from .stores.base import AsyncRecordStore, RecordStore, store_key
 from .stores.records import RecordFlow, user_ref
 from .stores.sqlite import AsyncSQLiteStore, SQLiteStore
 from .tokens import TokenVerifier, issue_token
@@ -73,6 +73,17 @@ def _keeps_own_users(store: object) -> bool:
     one is no user, and issuing a token never makes one.
     """
     return isinstance(store, (SQLiteStore, AsyncSQLiteStore))
+
+
+_NO_RECORDS = (
+    "{} keeps no sessions, versions or denied tokens (it has no run(flow)): use jwtguard's MongoDB, "
+    "SQLite or memory store"
+)
+
+
+def _keeps_records(store: object) -> bool:
+    """Whether *store* runs records flows (jwtguard's stores do; an app's own store may not)."""
+    return callable(getattr(store, "run", None))
 
 
 def _sessions_on(settings: Settings, what: str) -> None:
@@ -168,7 +179,12 @@ class Admin:
 
     def run(self, flow: RecordFlow[T]) -> T:
         """Perform a records flow (:mod:`jwtguard.sessions.flows`) on the store."""
-        return self.store.run(flow)
+        return self._records().run(flow)
+
+    def _records(self) -> RecordStore:
+        if not _keeps_records(self.store):
+            raise TypeError(_NO_RECORDS.format(type(self.store).__name__))
+        return cast(RecordStore, self.store)
 
     def logout_everywhere(self, user_id: UserId) -> bool:
         """Kill every token and session of *user_id* until now. False if there is no such user.
@@ -180,8 +196,10 @@ class Admin:
         cut = _cut_off()
         while (remaining := cut - time.time()) > 0:
             time.sleep(remaining)
+        if not _keeps_records(self.store):  # a store of the app's own: the cut-off only
+            return self._apply(user_id, Change(not_before=_as_date(cut)))
         try:
-            return self.store.run(flows.revoke_all(user_id, user_ref(key), _as_date(cut)))
+            return self._records().run(flows.revoke_all(user_id, user_ref(key), _as_date(cut)))
         finally:
             invalidate_everywhere(key)
 
@@ -218,7 +236,7 @@ class Admin:
             create=_keeps_own_users(self.store),
         )
         try:
-            outcome = self.store.run(flow)
+            outcome = self._records().run(flow)
         finally:
             invalidate_everywhere(key)
         return _logged_in(self.settings, outcome, ttl, claims)
@@ -231,13 +249,13 @@ class Admin:
             ``JWTGUARD_REFRESH_GRACE``), or a reuse, which ends the session.
         """
         _sessions_on(self.settings, "refresh()")
-        outcome = self.store.run(flows.refresh(refresh_token, now=time.time(), settings=self.settings))
+        outcome = self._records().run(flows.refresh(refresh_token, now=time.time(), settings=self.settings))
         return _refreshed(self.settings, outcome, ttl, claims)
 
     def sessions(self, user_id: UserId) -> list[SessionInfo]:
         """The user's live sessions, oldest first."""
         _key(user_id, self.settings)
-        return self.store.run(flows.sessions_of(user_id, now=time.time(), settings=self.settings))
+        return self._records().run(flows.sessions_of(user_id, now=time.time(), settings=self.settings))
 
     def end_session(self, sid: object, *, user_id: UserId | None = None) -> bool:
         """End session *sid* (this device's logout): its refresh and access tokens die with it.
@@ -246,7 +264,7 @@ class Admin:
         404, not 403, so session ids cannot be probed). False for no such session.
         """
         owner = None if user_id is None else user_ref(_key(user_id, self.settings))
-        ended = self.store.run(flows.end_session(sid, now=time.time(), settings=self.settings, user=owner))
+        ended = self._records().run(flows.end_session(sid, now=time.time(), settings=self.settings, user=owner))
         if ended is None:
             return False
         invalidate_everywhere(store_key(ended, self.settings))
@@ -256,7 +274,9 @@ class Admin:
         """End every session of *user_id* but *current* ("sign out all other devices"); how many."""
         key = _key(user_id, self.settings)
         try:
-            return self.store.run(flows.end_other_sessions(user_id, current, now=time.time(), settings=self.settings))
+            return self._records().run(
+                flows.end_other_sessions(user_id, current, now=time.time(), settings=self.settings)
+            )
         finally:
             invalidate_everywhere(key)
 
@@ -276,7 +296,7 @@ class Admin:
         """
         key, until = _denial(self.settings, user_id, jti, expires)
         try:
-            return self.store.run(flows.deny(user_id, user_ref(key), jti, expires=until))
+            return self._records().run(flows.deny(user_id, user_ref(key), jti, expires=until))
         finally:
             invalidate_everywhere(key)
 
@@ -353,7 +373,12 @@ class AsyncAdmin:
 
     async def run(self, flow: RecordFlow[T]) -> T:
         """:meth:`Admin.run`."""
-        return await self.store.run(flow)
+        return await self._records().run(flow)
+
+    def _records(self) -> AsyncRecordStore:
+        if not _keeps_records(self.store):
+            raise TypeError(_NO_RECORDS.format(type(self.store).__name__))
+        return cast(AsyncRecordStore, self.store)
 
     async def logout_everywhere(self, user_id: UserId) -> bool:
         """:meth:`Admin.logout_everywhere`."""
@@ -361,8 +386,10 @@ class AsyncAdmin:
         cut = _cut_off()
         while (remaining := cut - time.time()) > 0:
             await asyncio.sleep(remaining)
+        if not _keeps_records(self.store):
+            return await self._apply(user_id, Change(not_before=_as_date(cut)))
         try:
-            return await self.store.run(flows.revoke_all(user_id, user_ref(key), _as_date(cut)))
+            return await self._records().run(flows.revoke_all(user_id, user_ref(key), _as_date(cut)))
         finally:
             invalidate_everywhere(key)
 
@@ -385,7 +412,7 @@ class AsyncAdmin:
             create=_keeps_own_users(self.store),
         )
         try:
-            outcome = await self.store.run(flow)
+            outcome = await self._records().run(flow)
         finally:
             invalidate_everywhere(key)
         return _logged_in(self.settings, outcome, ttl, claims)
@@ -393,18 +420,18 @@ class AsyncAdmin:
     async def refresh(self, refresh_token: object, *, ttl: float | None = None, **claims: Any) -> TokenPair:
         """:meth:`Admin.refresh`."""
         _sessions_on(self.settings, "refresh()")
-        outcome = await self.store.run(flows.refresh(refresh_token, now=time.time(), settings=self.settings))
+        outcome = await self._records().run(flows.refresh(refresh_token, now=time.time(), settings=self.settings))
         return _refreshed(self.settings, outcome, ttl, claims)
 
     async def sessions(self, user_id: UserId) -> list[SessionInfo]:
         """:meth:`Admin.sessions`."""
         _key(user_id, self.settings)
-        return await self.store.run(flows.sessions_of(user_id, now=time.time(), settings=self.settings))
+        return await self._records().run(flows.sessions_of(user_id, now=time.time(), settings=self.settings))
 
     async def end_session(self, sid: object, *, user_id: UserId | None = None) -> bool:
         """:meth:`Admin.end_session`."""
         owner = None if user_id is None else user_ref(_key(user_id, self.settings))
-        ended = await self.store.run(flows.end_session(sid, now=time.time(), settings=self.settings, user=owner))
+        ended = await self._records().run(flows.end_session(sid, now=time.time(), settings=self.settings, user=owner))
         if ended is None:
             return False
         invalidate_everywhere(store_key(ended, self.settings))
@@ -415,7 +442,7 @@ class AsyncAdmin:
         key = _key(user_id, self.settings)
         try:
             flow = flows.end_other_sessions(user_id, current, now=time.time(), settings=self.settings)
-            return await self.store.run(flow)
+            return await self._records().run(flow)
         finally:
             invalidate_everywhere(key)
 
@@ -428,7 +455,7 @@ class AsyncAdmin:
         """:meth:`Admin.revoke_jti`."""
         key, until = _denial(self.settings, user_id, jti, expires)
         try:
-            return await self.store.run(flows.deny(user_id, user_ref(key), jti, expires=until))
+            return await self._records().run(flows.deny(user_id, user_ref(key), jti, expires=until))
         finally:
             invalidate_everywhere(key)
 

@@ -23,9 +23,11 @@ def running(framework: str, settings: Settings) -> Iterator[Callable[..., Reply]
         app = create_app(settings)
         client = app.test_client()
 
-        def call(method: str, path: str, token: str | None = None, json: Any = None) -> Reply:
+        def call(method: str, path: str, token: str | None = None, json: Any = None, form: Any = None) -> Reply:
             headers = {"Authorization": f"Bearer {token}"} if token else {}
-            response = client.open(path, method=method, headers=headers, json=json)
+            if isinstance(form, bytes):
+                headers["Content-Type"] = "application/x-www-form-urlencoded"
+            response = client.open(path, method=method, headers=headers, json=json, data=form)
             return Reply(response.status_code, {k.lower(): v for k, v in response.headers.items()}, response.data)
 
         try:
@@ -40,9 +42,13 @@ def running(framework: str, settings: Settings) -> Iterator[Callable[..., Reply]
 
     with TestClient(create_asgi_app(settings)) as test_client:
 
-        def asgi_call(method: str, path: str, token: str | None = None, json: Any = None) -> Reply:
+        def asgi_call(method: str, path: str, token: str | None = None, json: Any = None, form: Any = None) -> Reply:
             headers = {"Authorization": f"Bearer {token}"} if token else {}
-            response = test_client.request(method, path, headers=headers, json=json)
+            if isinstance(form, bytes):
+                headers["Content-Type"] = "application/x-www-form-urlencoded"
+                response = test_client.request(method, path, headers=headers, content=form)
+            else:
+                response = test_client.request(method, path, headers=headers, json=json, data=form)
             return Reply(response.status_code, {k.lower(): v for k, v in response.headers.items()}, response.content)
 
         yield asgi_call
@@ -53,12 +59,14 @@ def example_settings(
     request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> tuple[str, Settings]:
     """(framework, settings) on a fresh store of either kind, in a temporary working directory."""
-    from examples.common import DEMO_EXEMPT_PATHS
+    from examples.common import DEMO_EXEMPT_PATHS, DEMO_ISSUER
 
     framework, store = request.param.split("-")
     monkeypatch.chdir(tmp_path)
     url = request.getfixturevalue("mongo_uri") if store == "mongo" else f"sqlite:///{tmp_path / 'jwtguard.db'}"
-    return framework, Settings(secret=SECRET, store_url=url, exempt_paths=DEMO_EXEMPT_PATHS)
+    return framework, Settings(
+        secret=SECRET, store_url=url, exempt_paths=DEMO_EXEMPT_PATHS, sessions=True, issuer=DEMO_ISSUER
+    )
 
 
 @pytest.fixture
@@ -70,10 +78,16 @@ def example(example_settings: tuple[str, Settings]) -> Iterator[Callable[..., Re
 Call = Callable[..., Reply]
 
 
-def login(call: Call, user: str = "alice", password: str | None = None) -> str:
+def login_body(call: Call, user: str = "alice", password: str | None = None) -> dict[str, Any]:
     reply = call("POST", "/login", json={"username": user, "password": password or f"{user}-password"})
     assert reply.status == 200, reply.body
-    return str(reply.json()["token"])
+    assert (reply.headers["cache-control"], reply.headers["pragma"]) == ("no-store", "no-cache")  # RFC 6749 §5.1
+    body: dict[str, Any] = reply.json()
+    return body
+
+
+def login(call: Call, user: str = "alice", password: str | None = None) -> str:
+    return str(login_body(call, user, password)["access_token"])
 
 
 def test_page_and_helper_are_public(example: Call) -> None:
@@ -100,13 +114,82 @@ def test_bad_credentials(example: Call) -> None:
     assert example("POST", "/login", json=None).status == 401
 
 
-def test_logout_kills_only_this_token(example: Call) -> None:
-    phone, laptop = login(example), login(example)
-    assert example("POST", "/logout", phone).status == 200
-    refused = example("GET", "/api/me", phone)
-    assert refused.status == 401
+def test_logout_ends_only_this_session(example: Call) -> None:
+    phone, laptop = login_body(example), login_body(example)
+    assert example("POST", "/logout", phone["access_token"]).status == 204
+    refused = example("GET", "/api/me", phone["access_token"])
+    assert (refused.status, refused.json()["reason"]) == (401, "session_revoked")
     assert 'error="invalid_token"' in refused.headers["www-authenticate"]
-    assert example("GET", "/api/me", laptop).status == 200
+    assert example("GET", "/api/me", laptop["access_token"]).status == 200
+    grant = {"grant_type": "refresh_token", "refresh_token": phone["refresh_token"]}
+    assert example("POST", "/token", form=grant).json()["error"] == "invalid_grant"
+
+
+def test_the_login_body_is_rfc_6749s_plus_the_pages_two_fields(example: Call) -> None:
+    body = login_body(example, "admin")
+    assert set(body) == {"access_token", "token_type", "expires_in", "refresh_token", "user", "admin"}
+    assert (body["token_type"], body["user"], body["admin"]) == ("Bearer", "admin", True)
+    assert isinstance(body["expires_in"], int) and body["expires_in"] > 0
+
+
+def test_the_token_endpoint_rotates(example: Call) -> None:
+    """RFC 6749 §6: a refresh answers the same body; the spent token buys nothing more."""
+    first = login_body(example)
+    reply = example("POST", "/token", form={"grant_type": "refresh_token", "refresh_token": first["refresh_token"]})
+    assert reply.status == 200
+    assert (reply.headers["cache-control"], reply.headers["pragma"]) == ("no-store", "no-cache")
+    second = reply.json()
+    assert set(second) == set(first) and second["refresh_token"] != first["refresh_token"]
+    assert example("GET", "/api/me", second["access_token"]).status == 200
+    again = example("POST", "/token", form={"grant_type": "refresh_token", "refresh_token": first["refresh_token"]})
+    assert again.status == 400
+    assert again.json() == {"error": "invalid_grant", "error_description": "token already rotated"}
+
+
+TOKEN_REQUEST_ERRORS = [
+    ({"grant_type": "refresh_token"}, "invalid_request"),
+    ({"refresh_token": "x" * 43}, "invalid_request"),
+    ({"grant_type": "password", "username": "alice", "password": "alice-password"}, "unsupported_grant_type"),
+    ({"grant_type": "refresh_token", "refresh_token": "A" * 43}, "invalid_grant"),
+    ({"grant_type": "refresh_token", "refresh_token": "A" * 3000}, "invalid_grant"),
+    ({"grant_type": "refresh_token", "refresh_token": "%00%ff\u0000"}, "invalid_grant"),
+    ("grant_type=refresh_token&refresh_token=a&refresh_token=b", "invalid_request"),  # §3.2: not twice
+    ("grant_type=refresh_token&refresh_token=%FF%FE", "invalid_grant"),
+    ("grant_type=refresh_token&" + "x=1&" * 100, "invalid_request"),
+]
+
+
+def test_a_token_request_that_is_no_form_is_invalid_request(example: Call) -> None:
+    reply = example("POST", "/token", json={"grant_type": "refresh_token", "refresh_token": "A" * 43})
+    assert (reply.status, reply.json()["error"]) == (400, "invalid_request")
+
+
+@pytest.mark.parametrize(("form", "error"), TOKEN_REQUEST_ERRORS, ids=range(len(TOKEN_REQUEST_ERRORS)))
+def test_token_request_errors_are_rfc_6749_5_2(example: Call, form: Any, error: str) -> None:
+    reply = example("POST", "/token", form=form.encode() if isinstance(form, str) else form)
+    assert reply.status == 400
+    assert reply.json()["error"] == error
+    assert set(reply.json()) == {"error", "error_description"}
+    assert "A" * 43 not in reply.body.decode()
+
+
+def test_sessions_list_and_per_device_logout(example: Call) -> None:
+    laptop, phone = login_body(example), login_body(example)
+    listed = example("GET", "/api/sessions", laptop["access_token"])
+    assert listed.status == 200
+    sessions = listed.json()
+    assert len(sessions) == 2
+    assert all(set(s) == {"sid", "created", "last_used", "description", "current"} for s in sessions)
+    assert [s["current"] for s in sessions] == [True, False]
+    assert sessions[0]["created"].endswith("Z")
+    phone_sid = sessions[1]["sid"]
+    bob = login(example, "bob")
+    assert example("DELETE", f"/api/sessions/{phone_sid}", bob).status == 404  # not bob's
+    assert example("DELETE", "/api/sessions/no-such-session", laptop["access_token"]).status == 404
+    assert example("DELETE", f"/api/sessions/{phone_sid}", laptop["access_token"]).status == 204
+    assert example("GET", "/api/me", phone["access_token"]).json()["reason"] == "session_revoked"
+    assert example("GET", "/api/me", laptop["access_token"]).status == 200
+    assert [s["current"] for s in example("GET", "/api/sessions", laptop["access_token"]).json()] == [True]
 
 
 def test_logout_all_kills_every_token(example: Call) -> None:
@@ -121,7 +204,7 @@ def test_password_change_kills_older_tokens(example: Call) -> None:
     old = login(example, "bob")
     reply = example("POST", "/password", old, json={"old_password": "bob-password", "new_password": "new-password-1"})
     assert reply.status == 200
-    fresh = reply.json()["token"]
+    fresh = reply.json()["access_token"]
     assert example("GET", "/api/me", old).json()["reason"] == "revoked"
     assert example("GET", "/api/me", fresh).status == 200
     assert example("POST", "/login", json={"username": "bob", "password": "bob-password"}).status == 401
@@ -163,7 +246,7 @@ def test_metrics_are_public(example: Call) -> None:
 
 
 def test_cors_exposes_the_signal_and_clear_site_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from examples.common import DEMO_EXEMPT_PATHS
+    from examples.common import DEMO_EXEMPT_PATHS, DEMO_ISSUER
     from examples.flask_app import create_app
 
     monkeypatch.chdir(tmp_path)
@@ -171,6 +254,8 @@ def test_cors_exposes_the_signal_and_clear_site_data(tmp_path: Path, monkeypatch
         secret=SECRET,
         store_url=f"sqlite:///{tmp_path / 'jwtguard.db'}",
         exempt_paths=DEMO_EXEMPT_PATHS,
+        sessions=True,
+        issuer=DEMO_ISSUER,
         clear_site_data=True,
     )
     app = create_app(settings)
@@ -182,7 +267,7 @@ def test_cors_exposes_the_signal_and_clear_site_data(tmp_path: Path, monkeypatch
         return response
 
     client = app.test_client()
-    token = client.post("/login", json={"username": "alice", "password": "alice-password"}).get_json()["token"]
+    token = client.post("/login", json={"username": "alice", "password": "alice-password"}).get_json()["access_token"]
     ok = client.get("/api/me", headers={"Authorization": f"Bearer {token}"})
     assert ok.status_code == 200
     assert "X-User-Enabled" in ok.headers["Access-Control-Expose-Headers"]
@@ -190,7 +275,7 @@ def test_cors_exposes_the_signal_and_clear_site_data(tmp_path: Path, monkeypatch
     forged = client.get("/api/me", headers={"Authorization": f"Bearer {token[:-4]}AAAA"})
     assert forged.status_code == 401
     assert "Clear-Site-Data" not in forged.headers  # a bad signature must not wipe anyone's storage
-    admin = client.post("/login", json={"username": "admin", "password": "admin-password"}).get_json()["token"]
+    admin = client.post("/login", json={"username": "admin", "password": "admin-password"}).get_json()["access_token"]
     client.post("/admin/users/alice/disable", headers={"Authorization": f"Bearer {admin}"})
     refused = client.get("/api/me", headers={"Authorization": f"Bearer {token}"})
     assert refused.status_code == 401
@@ -201,12 +286,14 @@ def test_cors_exposes_the_signal_and_clear_site_data(tmp_path: Path, monkeypatch
 def test_cors_outside_the_guard_reaches_its_refusals(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The examples' --cors-origin (Flask: CrossOrigin around the guard): preflights pass without a token, and the
     guard's own 401s carry the CORS headers and expose both signals."""
-    from examples.common import DEMO_EXEMPT_PATHS, CrossOrigin
+    from examples.common import DEMO_EXEMPT_PATHS, DEMO_ISSUER, CrossOrigin
     from examples.flask_app import create_app
 
     monkeypatch.chdir(tmp_path)
     store_url = f"sqlite:///{tmp_path / 'jwtguard.db'}"
-    app = create_app(Settings(secret=SECRET, store_url=store_url, exempt_paths=DEMO_EXEMPT_PATHS))
+    app = create_app(
+        Settings(secret=SECRET, store_url=store_url, exempt_paths=DEMO_EXEMPT_PATHS, sessions=True, issuer=DEMO_ISSUER)
+    )
     frontend = "http://localhost:5173"
     app.wsgi_app = CrossOrigin(app.wsgi_app, frontend)  # type: ignore[method-assign]
     client = app.test_client()
@@ -219,7 +306,7 @@ def test_cors_outside_the_guard_reaches_its_refusals(tmp_path: Path, monkeypatch
     assert "Authorization" in preflight.headers["Access-Control-Allow-Headers"]
 
     credentials = {"username": "alice", "password": "alice-password"}
-    token = client.post("/login", json=credentials, headers=origin).get_json()["token"]
+    token = client.post("/login", json=credentials, headers=origin).get_json()["access_token"]
     auth = {**origin, "Authorization": f"Bearer {token}"}
     ok = client.get("/api/me", headers=auth)
     assert ok.status_code == 200
@@ -229,7 +316,7 @@ def test_cors_outside_the_guard_reaches_its_refusals(tmp_path: Path, monkeypatch
     missing = client.get("/api/me", headers=origin)
     assert missing.status_code == 401
     assert missing.headers["Access-Control-Allow-Origin"] == frontend
-    admin = client.post("/login", json={"username": "admin", "password": "admin-password"}).get_json()["token"]
+    admin = client.post("/login", json={"username": "admin", "password": "admin-password"}).get_json()["access_token"]
     client.post("/admin/users/alice/disable", headers={"Authorization": f"Bearer {admin}"})
     refused = client.get("/api/me", headers=auth)
     assert refused.status_code == 401

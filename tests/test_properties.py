@@ -236,7 +236,7 @@ def test_any_stored_document_reads_without_raising_and_fails_closed(document: di
         assert state.not_before is None
     elif state.not_before is not None:
         assert math.isfinite(state.not_before)
-    decision = POLICY.decide(verified(SETTINGS, "alice", NOW, NOW + 60), state)
+    decision = POLICY.decide(verified(SETTINGS, "alice", NOW, NOW + 60), state, NOW)
     assert decision.kind == "accept" or decision.status == 401
     if decision.kind == "accept":
         # Accepted only with every stored value read, the switch on, and no later cut-off.

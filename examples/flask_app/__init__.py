@@ -10,16 +10,22 @@ from typing import Any
 from flask import Flask, Response, g, jsonify, request
 
 from jwtguard import Admin, JWTGuardWSGI, Settings, StoreError
+from jwtguard.errors import InvalidGrant, LoginRefused
 from jwtguard.metrics import render
+from jwtguard.sessions import TokenPair
 
 from ..common import (
     DEMO_USERS,
+    MAX_TOKEN_REQUEST,
     NOTES,
-    TOKEN_LOGGED_OUT,
+    TOKEN_HEADERS,
     Accounts,
+    device,
+    grant_error,
     helper_script,
     login_payload,
     page_html,
+    refresh_grant,
     settings_from_env,
 )
 
@@ -37,15 +43,14 @@ def create_app(settings: Settings | None = None) -> Flask:
             admin.create_user(username)
 
     @app.before_request
-    def per_token_logout() -> Any:
-        claims = request.environ.get("jwtguard.claims")
-        if claims is None:
-            return None
-        if accounts.is_logged_out(claims.get("jti")):
-            status, body, headers = TOKEN_LOGGED_OUT
-            return jsonify(body), status, headers
-        g.user = request.environ["jwtguard.user_id"]
-        return None
+    def who() -> None:
+        # The guard accepted the request's token (exempt routes have no claims).
+        g.user = request.environ.get("jwtguard.user_id")
+        g.claims = request.environ.get("jwtguard.claims")
+
+    def token_answer(pair: TokenPair) -> Any:
+        user = str(pair.user_id)
+        return jsonify(pair.body(user=user, admin=accounts.is_admin(user))), 200, TOKEN_HEADERS
 
     @app.get("/")
     def page() -> Any:
@@ -64,34 +69,56 @@ def create_app(settings: Settings | None = None) -> Flask:
         credentials = login_payload(request.get_json(silent=True))
         if credentials is None or not accounts.check(*credentials):
             return jsonify(error="invalid_credentials"), 401
-        username = credentials[0]
         try:
-            state = admin.status(username)
+            pair = admin.login(credentials[0], description=device(request.user_agent.string, request.remote_addr))
+        except LoginRefused:
+            return jsonify(error="account_disabled"), 403
         except StoreError:
             return jsonify(error="store_unavailable"), 503
-        if state is None or not state.enabled:
-            return jsonify(error="account_disabled"), 403
-        return jsonify(token=admin.issue_token(username), user=username, admin=accounts.is_admin(username))
+        return token_answer(pair)
+
+    @app.post("/token")
+    def token() -> Any:
+        grant = refresh_grant(request.content_type, request.stream.read(MAX_TOKEN_REQUEST + 1))
+        if isinstance(grant, tuple):
+            return jsonify(grant_error(*grant)), 400, TOKEN_HEADERS
+        try:
+            pair = admin.refresh(grant)
+        except InvalidGrant as refused:
+            return jsonify(refused.body()), 400, TOKEN_HEADERS
+        except StoreError:
+            return jsonify(error="temporarily_unavailable"), 503, TOKEN_HEADERS
+        return token_answer(pair)
 
     @app.get("/api/me")
     def me() -> Any:
-        claims = request.environ["jwtguard.claims"]
+        claims = g.claims
         return jsonify(user=g.user, admin=accounts.is_admin(g.user), issued_at=claims["iat"], expires=claims["exp"])
 
     @app.get("/api/notes")
     def notes() -> Any:
         return jsonify(notes=NOTES.get(g.user, []))
 
+    @app.get("/api/sessions")
+    def sessions() -> Any:
+        current = g.claims.get("sid")
+        return jsonify([info.as_json(current) for info in admin.sessions(g.user)])
+
+    @app.delete("/api/sessions/<sid>")
+    def end_session(sid: str) -> Any:
+        if not admin.end_session(sid, user_id=g.user):
+            return jsonify(error="not_found"), 404
+        return "", 204
+
     @app.post("/logout")
     def logout() -> Any:
-        claims = request.environ["jwtguard.claims"]
-        accounts.log_out_token(claims["jti"], claims["exp"])
-        return jsonify(done="this token is logged out")
+        admin.end_session(g.claims.get("sid"), user_id=g.user)
+        return "", 204
 
     @app.post("/logout-all")
     def logout_all() -> Any:
         admin.logout_everywhere(g.user)
-        return jsonify(done="every token of yours is logged out")
+        return jsonify(done="every session of yours is ended")
 
     @app.post("/password")
     def change_password() -> Any:
@@ -102,8 +129,8 @@ def create_app(settings: Settings | None = None) -> Flask:
         if not accounts.check(g.user, old):
             return jsonify(error="invalid_credentials"), 403
         accounts.set_password(g.user, new)
-        admin.logout_everywhere(g.user)  # a credential reset kills every older token
-        return jsonify(token=admin.issue_token(g.user))
+        admin.credentials_changed(g.user)  # every older token and session dies
+        return token_answer(admin.login(g.user, description=device(request.user_agent.string, request.remote_addr)))
 
     @app.post("/admin/users/<username>/<action>")
     def admin_switch(username: str, action: str) -> Any:

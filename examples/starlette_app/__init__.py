@@ -17,16 +17,22 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from jwtguard import AsyncAdmin, JWTGuardASGI, Settings, StoreError
+from jwtguard.errors import InvalidGrant, LoginRefused
 from jwtguard.metrics import render
+from jwtguard.sessions import TokenPair
 
 from ..common import (
     DEMO_USERS,
+    MAX_TOKEN_REQUEST,
     NOTES,
-    TOKEN_LOGGED_OUT,
+    TOKEN_HEADERS,
     Accounts,
+    device,
+    grant_error,
     helper_script,
     login_payload,
     page_html,
+    refresh_grant,
     settings_from_env,
 )
 
@@ -39,16 +45,20 @@ def create_app(settings: Settings | None = None) -> JWTGuardASGI:
     accounts = Accounts(settings)
 
     def protected(handler: Callable[[Request, str], Awaitable[Response]]) -> Handler:
-        """The guard has accepted the token; refuse it still if this example logged it out."""
+        """A route behind the guard: it accepted the token, and names the user."""
 
         async def wrapper(request: Request) -> Response:
-            claims = request.scope["jwtguard.claims"]
-            if await asyncio.to_thread(accounts.is_logged_out, claims.get("jti")):
-                status, body, headers = TOKEN_LOGGED_OUT
-                return JSONResponse(body, status, headers)
             return await handler(request, request.scope["jwtguard.user_id"])
 
         return wrapper
+
+    async def token_answer(pair: TokenPair) -> Response:
+        user = str(pair.user_id)
+        is_admin = await asyncio.to_thread(accounts.is_admin, user)
+        return JSONResponse(pair.body(user=user, admin=is_admin), headers=TOKEN_HEADERS)
+
+    def device_of(request: Request) -> str:
+        return device(request.headers.get("user-agent"), request.client.host if request.client else None)
 
     async def page(request: Request) -> Response:
         return Response(page_html(), media_type="text/html; charset=utf-8")
@@ -69,15 +79,30 @@ def create_app(settings: Settings | None = None) -> JWTGuardASGI:
         credentials = login_payload(await json_body(request))
         if credentials is None or not await asyncio.to_thread(accounts.check, *credentials):
             return JSONResponse({"error": "invalid_credentials"}, 401)
-        username = credentials[0]
         try:
-            state = await admin.status(username)
+            pair = await admin.login(credentials[0], description=device_of(request))
+        except LoginRefused:
+            return JSONResponse({"error": "account_disabled"}, 403)
         except StoreError:
             return JSONResponse({"error": "store_unavailable"}, 503)
-        if state is None or not state.enabled:
-            return JSONResponse({"error": "account_disabled"}, 403)
-        is_admin = await asyncio.to_thread(accounts.is_admin, username)
-        return JSONResponse({"token": await admin.issue_token(username), "user": username, "admin": is_admin})
+        return await token_answer(pair)
+
+    async def token(request: Request) -> Response:
+        body = b""
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > MAX_TOKEN_REQUEST:
+                break
+        grant = refresh_grant(request.headers.get("content-type"), body)
+        if isinstance(grant, tuple):
+            return JSONResponse(grant_error(*grant), 400, TOKEN_HEADERS)
+        try:
+            pair = await admin.refresh(grant)
+        except InvalidGrant as refused:
+            return JSONResponse(refused.body(), 400, TOKEN_HEADERS)
+        except StoreError:
+            return JSONResponse({"error": "temporarily_unavailable"}, 503, TOKEN_HEADERS)
+        return await token_answer(pair)
 
     @protected
     async def me(request: Request, user: str) -> Response:
@@ -90,15 +115,25 @@ def create_app(settings: Settings | None = None) -> JWTGuardASGI:
         return JSONResponse({"notes": NOTES.get(user, [])})
 
     @protected
+    async def sessions(request: Request, user: str) -> Response:
+        current = request.scope["jwtguard.claims"].get("sid")
+        return JSONResponse([info.as_json(current) for info in await admin.sessions(user)])
+
+    @protected
+    async def end_session(request: Request, user: str) -> Response:
+        if not await admin.end_session(request.path_params["sid"], user_id=user):
+            return JSONResponse({"error": "not_found"}, 404)
+        return Response(status_code=204)
+
+    @protected
     async def logout(request: Request, user: str) -> Response:
-        claims = request.scope["jwtguard.claims"]
-        await asyncio.to_thread(accounts.log_out_token, claims["jti"], claims["exp"])
-        return JSONResponse({"done": "this token is logged out"})
+        await admin.end_session(request.scope["jwtguard.claims"].get("sid"), user_id=user)
+        return Response(status_code=204)
 
     @protected
     async def logout_all(request: Request, user: str) -> Response:
         await admin.logout_everywhere(user)
-        return JSONResponse({"done": "every token of yours is logged out"})
+        return JSONResponse({"done": "every session of yours is ended"})
 
     @protected
     async def change_password(request: Request, user: str) -> Response:
@@ -110,8 +145,8 @@ def create_app(settings: Settings | None = None) -> JWTGuardASGI:
         if not await asyncio.to_thread(accounts.check, user, old):
             return JSONResponse({"error": "invalid_credentials"}, 403)
         await asyncio.to_thread(accounts.set_password, user, new)
-        await admin.logout_everywhere(user)  # a credential reset kills every older token
-        return JSONResponse({"token": await admin.issue_token(user)})
+        await admin.credentials_changed(user)  # every older token and session dies
+        return await token_answer(await admin.login(user, description=device_of(request)))
 
     @protected
     async def admin_switch(request: Request, user: str) -> Response:
@@ -145,8 +180,11 @@ def create_app(settings: Settings | None = None) -> JWTGuardASGI:
         Route("/health", health),
         Route("/metrics", metrics),
         Route("/login", login, methods=["POST"]),
+        Route("/token", token, methods=["POST"]),
         Route("/api/me", me),
         Route("/api/notes", notes),
+        Route("/api/sessions", sessions),
+        Route("/api/sessions/{sid}", end_session, methods=["DELETE"]),
         Route("/logout", logout, methods=["POST"]),
         Route("/logout-all", logout_all, methods=["POST"]),
         Route("/password", change_password, methods=["POST"]),

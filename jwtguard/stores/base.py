@@ -82,10 +82,18 @@ class Store(Protocol):
         not written. A racing write cannot undo the change.
         """
 
-    def run(self, flow: RecordFlow[T]) -> T:
-        """Perform a records flow (:mod:`jwtguard.stores.records`: sessions, versions, refresh tokens)."""
-
     def close(self) -> None: ...
+
+
+class RecordStore(Store, Protocol):
+    """A store that also keeps jwtguard's records: sessions, versions, refresh tokens, denied ids.
+
+    jwtguard's three stores are; a store of your own that only loads and
+    applies still serves the guard and the admin switches.
+    """
+
+    def run(self, flow: RecordFlow[T]) -> T:
+        """Perform a records flow (:mod:`jwtguard.stores.records`)."""
 
 
 class AsyncStore(Protocol):
@@ -95,6 +103,10 @@ class AsyncStore(Protocol):
 
     async def apply(self, user_id: UserId, change: Change) -> bool: ...
 
-    async def run(self, flow: RecordFlow[T]) -> T: ...
-
     async def close(self) -> None: ...
+
+
+class AsyncRecordStore(AsyncStore, Protocol):
+    """:class:`RecordStore` for an event loop."""
+
+    async def run(self, flow: RecordFlow[T]) -> T: ...

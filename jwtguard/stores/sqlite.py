@@ -196,6 +196,10 @@ _COLUMNS = frozenset({"_id", "user", "kind", "expires"})
 def migrations(settings: Settings) -> list[list[str]]:
     """The schema's numbered steps: step *n* takes a file from version *n - 1* to *n*.
 
+    Each statement is idempotent (``IF NOT EXISTS``): tables are named by the
+    settings, and a file at the current version still gets the tables of a
+    store configured with other names.
+
     1. the users table (every release so far: a file they made has version 0
        and this table, which ``IF NOT EXISTS`` keeps as it is);
     2. the records and refresh tables (sessions, versions, denied ids, refresh tokens).
@@ -309,6 +313,11 @@ class SQLiteStore:
         so two processes opening an old file at once migrate it once.
         """
         if connection.execute("PRAGMA user_version").fetchone()[0] >= SCHEMA_VERSION:
+            # The tables under this store's configured names (a file may serve several
+            # settings): each a no-op, without the write lock, when it exists.
+            for statements in self._migrations:
+                for statement in statements:
+                    connection.execute(statement)
             return
         connection.execute("BEGIN IMMEDIATE")
         try:
