@@ -9,6 +9,7 @@ paths when they are unset.
 
 from __future__ import annotations
 
+import html
 import ipaddress
 import os
 import sqlite3
@@ -22,12 +23,15 @@ from urllib.parse import parse_qs
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from jwtguard import Settings
+from jwtguard.sessions.alerts import LoginAlert
 from jwtguard.stores.sqlite import database_path
 
 #: Only for the demo: printed with a warning when JWTGUARD_SECRET is unset.
 DEMO_SECRET = "demo-secret-change-me-0123456789abcdefghijklmnop"
 DEMO_ISSUER = "jwtguard-demo"
-DEMO_EXEMPT_PATHS = ("/", "/login", "/token", "/health", "/metrics", "/static/")
+#: Only for the demo, as DEMO_SECRET: signs the login alerts' "not me" links.
+DEMO_ALERT_SECRET = "demo-alert-secret-change-me-0123456789abcdefghij"
+DEMO_EXEMPT_PATHS = ("/", "/login", "/token", "/account/not-me", "/health", "/metrics", "/static/")
 
 #: username -> (password, is_admin): printed at start-up, for the demo only.
 DEMO_USERS = {
@@ -69,6 +73,8 @@ def settings_from_env(environ: Mapping[str, str] | None = None) -> Settings:
         overrides["sessions"] = True
     if not env.get("JWTGUARD_ISSUER"):
         overrides["issuer"] = DEMO_ISSUER
+    if not env.get("JWTGUARD_ALERT_SECRET"):
+        overrides["alert_secret"] = DEMO_ALERT_SECRET
     return Settings.from_env(env, **overrides)
 
 
@@ -237,3 +243,77 @@ def refresh_grant(content_type: str | None, body: bytes) -> str | tuple[str, str
 def grant_error(code: str, description: str) -> dict[str, str]:
     """An RFC 6749 §5.2 error body (status 400)."""
     return {"error": code, "error_description": description}
+
+
+class Outbox:
+    """The demo's "mail": login alerts appended to ``demo-outbox.txt`` beside the accounts file.
+
+    A real app sends these by mail or push. They hold a "not me" link, which ends every session:
+    they go to the user only, never to a log (the ``jwtguard`` logger never holds a secret).
+    """
+
+    def __init__(self, accounts: Accounts) -> None:
+        self.path = os.path.join(os.path.dirname(accounts.path), "demo-outbox.txt")
+        self.base_url = os.environ.get("DEMO_PUBLIC_URL", "http://127.0.0.1:8000")
+        self._lock = threading.Lock()
+
+    def login_alert(self, alert: LoginAlert) -> None:
+        if alert.not_me is None:
+            return
+        link = f"{self.base_url}/account/not-me?t={alert.not_me}"
+        message = (
+            f"To: {alert.user_id}\nSubject: New sign-in to the jwtguard demo\n\n"
+            f"A new sign-in: {alert.description}.\nNot you? {link}\n\n"
+        )
+        with self._lock, open(self.path, "a", encoding="utf-8") as outbox:
+            outbox.write(message)
+
+
+def _page(title: str, body: str) -> bytes:
+    return (
+        "<!doctype html><html lang=en><meta charset=utf-8><title>" + html.escape(title) + "</title>"
+        "<body><main><h1>" + html.escape(title) + "</h1>" + body + "</main></body></html>"
+    ).encode()
+
+
+#: Every not-me page: never cached, and the link (its query holds the token) never sent on as a Referer.
+NOT_ME_HEADERS = {
+    "Cache-Control": "no-store",
+    "Referrer-Policy": "no-referrer",
+    "Content-Type": "text/html; charset=utf-8",
+}
+
+
+def not_me_confirm(token: str) -> bytes:
+    """``GET /account/not-me``: a confirmation, nothing changed (link scanners fetch every link)."""
+    return _page(
+        "Wasn't you?",
+        "<p>If you did not sign in, end every session of your account now, then choose a new password.</p>"
+        '<form method=post action="/account/not-me"><input type=hidden name=t value="'
+        + html.escape(token, quote=True)
+        + '"><button id=not-me-confirm type=submit>Sign out everywhere</button></form>',
+    )
+
+
+def not_me_done() -> bytes:
+    return _page(
+        "Every session is ended",
+        "<p id=not-me-done>All devices are signed out. Reset your password now: "
+        "someone may know it.</p><p><a href='/'>Sign in again</a></p>",
+    )
+
+
+def not_me_invalid() -> bytes:
+    return _page("This link does not work", "<p id=not-me-invalid>It is invalid, expired or already used.</p>")
+
+
+def not_me_token(content_type: str | None, body: bytes) -> str | None:
+    """The ``t`` field of the confirmation form, or None."""
+    grant = (content_type or "").partition(";")[0].strip().lower()
+    if grant != "application/x-www-form-urlencoded" or len(body) > MAX_TOKEN_REQUEST:
+        return None
+    try:
+        values = parse_qs(body.decode("ascii"), max_num_fields=4).get("t", [])
+    except (UnicodeDecodeError, ValueError):
+        return None
+    return values[0] if len(values) == 1 else None

@@ -17,6 +17,7 @@ import asyncio
 import logging
 import math
 import time
+from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any, TypeVar, cast
 
@@ -26,7 +27,8 @@ from .invalidation import invalidate_everywhere
 from .sansio.claims import Verified
 from .sansio.policy import Policy
 from .sansio.state import UserState, is_id, user_state
-from .sessions import TokenPair, flows
+from .sessions import TokenPair, alerts, flows
+from .sessions.alerts import LoginAlert
 from .sessions.flows import GrantRefused, Login, Refused, Rotated, SessionInfo
 from .stores import AsyncStore, Change, Store, UserId, open_async_store, open_store
 from .stores.base import AsyncRecordStore, RecordStore, store_key
@@ -100,10 +102,33 @@ def _signed(settings: Settings, outcome: Login | Rotated, ttl: float | None, cla
     return TokenPair(access, outcome.refresh_token, int(lifetime), outcome.sid, outcome.user_id)
 
 
-def _logged_in(settings: Settings, outcome: Login | Refused, ttl: float | None, claims: dict[str, Any]) -> TokenPair:
+def _logged_in(
+    settings: Settings,
+    outcome: Login | Refused,
+    ttl: float | None,
+    claims: dict[str, Any],
+    on_login: Callable[[LoginAlert], None] | None,
+    description: str,
+) -> TokenPair:
     if isinstance(outcome, Refused):
         raise LoginRefused(outcome.reason)
-    return _signed(settings, outcome, ttl, claims)
+    pair = _signed(settings, outcome, ttl, claims)
+    if on_login is not None:
+        now = time.time()
+        link = alerts.not_me_token(settings, outcome.user_id, outcome.sid, now)
+        alert = alerts.LoginAlert(outcome.user_id, outcome.sid, description[: flows.MAX_DESCRIPTION_LENGTH], now, link)
+        try:
+            on_login(alert)
+        except Exception as exc:  # a failing notifier must not fail the login; its text may hold the link
+            logger.warning("jwtguard: the on_login hook failed for user %r (%s)", outcome.user_id, type(exc).__name__)
+    return pair
+
+
+def _not_me(settings: Settings, token: object) -> tuple[alerts.NotMeLink, RecordFlow[bool]] | None:
+    link = alerts.read_not_me(settings, token, time.time())
+    if link is None:
+        return None
+    return link, flows.use_once(link.link_id, now=time.time(), expires=link.expires)
 
 
 def _refreshed(
@@ -164,9 +189,16 @@ class Admin:
     drops the user's cached state in this process, also when it failed.
     """
 
-    def __init__(self, settings: Settings | None = None, *, store: Store | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        store: Store | None = None,
+        on_login: Callable[[LoginAlert], None] | None = None,
+    ) -> None:
         self.settings = settings or Settings.from_env()
         self.store = store or open_store(self.settings)
+        self.on_login = on_login
 
     def _apply(self, user_id: UserId, change: Change) -> bool:
         key = _key(user_id, self.settings)
@@ -239,7 +271,7 @@ class Admin:
             outcome = self._records().run(flow)
         finally:
             invalidate_everywhere(key)
-        return _logged_in(self.settings, outcome, ttl, claims)
+        return _logged_in(self.settings, outcome, ttl, claims, self.on_login, description)
 
     def refresh(self, refresh_token: object, *, ttl: float | None = None, **claims: Any) -> TokenPair:
         """Spend *refresh_token* and answer a new pair (RFC 6749 §6; rotation as RFC 9700 §4.14.2).
@@ -287,6 +319,22 @@ class Admin:
         """
         verified = verified_token(self.settings, token)
         return self.revoke_jti(verified.user_id, _jti(verified), expires=verified.exp)
+
+    def read_not_me(self, token: object) -> alerts.NotMeLink | None:
+        """The "not me" link *token* (``GET /account/not-me?t=…``), verified, or None. Changes nothing."""
+        return alerts.read_not_me(self.settings, token, time.time())
+
+    def not_me(self, token: object) -> UserId | None:
+        """``POST /account/not-me``: spend the link once, end every session of its user, raise the version.
+
+        Returns the user (whose credentials should now be reset), or None for a
+        link that is invalid, expired or already used.
+        """
+        spent = _not_me(self.settings, token)
+        if spent is None or not self._records().run(spent[1]):
+            return None
+        self.logout_everywhere(spent[0].user_id)
+        return spent[0].user_id
 
     def revoke_jti(self, user_id: UserId, jti: str, *, expires: float | None = None) -> bool:
         """Refuse the token with id *jti* of *user_id* until *expires* (epoch seconds).
@@ -360,9 +408,16 @@ class Admin:
 class AsyncAdmin:
     """:class:`Admin` for an event loop: the same operations as coroutines."""
 
-    def __init__(self, settings: Settings | None = None, *, store: AsyncStore | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        store: AsyncStore | None = None,
+        on_login: Callable[[LoginAlert], None] | None = None,
+    ) -> None:
         self.settings = settings or Settings.from_env()
         self.store = store or open_async_store(self.settings)
+        self.on_login = on_login
 
     async def _apply(self, user_id: UserId, change: Change) -> bool:
         key = _key(user_id, self.settings)
@@ -415,7 +470,7 @@ class AsyncAdmin:
             outcome = await self._records().run(flow)
         finally:
             invalidate_everywhere(key)
-        return _logged_in(self.settings, outcome, ttl, claims)
+        return _logged_in(self.settings, outcome, ttl, claims, self.on_login, description)
 
     async def refresh(self, refresh_token: object, *, ttl: float | None = None, **claims: Any) -> TokenPair:
         """:meth:`Admin.refresh`."""
@@ -450,6 +505,18 @@ class AsyncAdmin:
         """:meth:`Admin.revoke_token`."""
         verified = verified_token(self.settings, token)
         return await self.revoke_jti(verified.user_id, _jti(verified), expires=verified.exp)
+
+    async def read_not_me(self, token: object) -> alerts.NotMeLink | None:
+        """:meth:`Admin.read_not_me`."""
+        return alerts.read_not_me(self.settings, token, time.time())
+
+    async def not_me(self, token: object) -> UserId | None:
+        """:meth:`Admin.not_me`."""
+        spent = _not_me(self.settings, token)
+        if spent is None or not await self._records().run(spent[1]):
+            return None
+        await self.logout_everywhere(spent[0].user_id)
+        return spent[0].user_id
 
     async def revoke_jti(self, user_id: UserId, jti: str, *, expires: float | None = None) -> bool:
         """:meth:`Admin.revoke_jti`."""

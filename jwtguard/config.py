@@ -581,6 +581,17 @@ class Settings:
             documented_default="(unset: `<users>_revocations`)",
         ),
     )
+    alert_secret: str | None = field(
+        default=None,
+        repr=False,
+        metadata=_declare(
+            'HMAC key (at least 32 bytes, never the token key) that signs login alerts\' "not me" links; '
+            "unset: no links (see [Login alerts](#login-alerts))",
+            _text,
+            show=_hidden,
+            secret=True,
+        ),
+    )
     refresh_collection: str | None = field(
         default=None,
         metadata=_declare(
@@ -677,6 +688,12 @@ class Settings:
         _check_number("refresh_grace", self.refresh_grace, minimum=0, maximum=300)
         if self.refresh_reuse not in ("end_session", "logout_everywhere"):
             raise _error("refresh_reuse", "accepts end_session or logout_everywhere")
+        if self.alert_secret is not None:
+            if len(self.alert_secret.encode()) < 32:
+                raise _error("alert_secret", "too short: use at least 32 bytes (RFC 7518 §3.2)")
+            if self.alert_secret == self.secret:
+                # A link signed with the token key would be a token: keep the two apart.
+                raise _error("alert_secret", "must differ from JWTGUARD_SECRET")
         if self.sessions and not self.issuer:
             # Sessions tell jwtguard's own tokens from other issuers' by `iss` (a missing session
             # refuses only jwtguard's own): without an issuer there is no telling them apart.

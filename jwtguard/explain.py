@@ -35,7 +35,7 @@ from .keys import KeySourceUnavailable
 from .sansio.claims import EARLIEST_DATE, LATEST_DATE, is_stale, time_claim_fails
 from .sansio.decision import Decision
 from .sansio.request import Request
-from .sansio.state import UserState, user_state
+from .sansio.state import UserState, is_id, is_version, session_alive, user_state
 from .stores import Document, Store
 from .stores.base import CUTOFF_RECORDS, UNREADABLE
 from .userid import user_key
@@ -200,6 +200,8 @@ def _explain(token: str, settings: Settings, store: Store | None, now: float) ->
             replay.error, replay.document = None, document
             state = user_state(document, settings)
             rows += _state_checks(document, state, iat, settings)
+            if state is not None and not state.malformed and verified_claims is not None:
+                rows += _session_checks(verified_claims, state, now, settings)
 
     rows.append(Check("verdict", *_final(engine, token)))
     return rows
@@ -278,6 +280,37 @@ def _state_checks(
         )
     else:
         rows.append(Check("not before", OK, f"issued after the cut-off {_iso(state.not_before)} ({fields})"))
+    return rows
+
+
+def _session_checks(claims: Mapping[str, Any], state: UserState, now: float, settings: Settings) -> list[Check]:
+    """The version, denylist and session rows (issue 10), by the rules of :meth:`Policy.decide`."""
+    rows: list[Check] = []
+    name = settings.version_claim
+    version: Any = claims.get(name)
+    if not is_version(version):
+        rows.append(Check("version", SKIP, f"no usable {name!r} claim: only the not-before date applies"))
+    elif version < state.version:
+        rows.append(Check("version", FAIL, f"{name} = {version}, below the user's version {state.version}"))
+    else:
+        rows.append(Check("version", OK, f"{name} = {version}; the user's version is {state.version}"))
+    jti = claims.get("jti")
+    if is_id(jti) and jti in state.denied:
+        rows.append(Check("denylist", FAIL, f"jti {_short(jti)} is denied until the token expires"))
+    elif state.denied:
+        rows.append(Check("denylist", OK, f"not among the user's {len(state.denied)} denied token id(s)"))
+    sid: Any = claims.get("sid")
+    if not is_id(sid):
+        return rows
+    own = settings.sessions and claims.get("iss") == settings.issuer
+    if sid in state.ended:
+        rows.append(Check("session", FAIL, f"sid {_short(sid)} was ended"))
+    elif own and not session_alive(state, sid, now):
+        why = "no such session" if sid not in state.sessions else "ended by a newer cut-off or version, or lapsed"
+        rows.append(Check("session", FAIL, f"jwtguard's session {_short(sid)}: {why}"))
+    else:
+        kind = "a live session of jwtguard's" if own else "not ended (another issuer's session)"
+        rows.append(Check("session", OK, f"sid {_short(sid)}: {kind}"))
     return rows
 
 

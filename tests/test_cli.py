@@ -463,3 +463,40 @@ def test_check_config_refuses_what_the_middleware_refuses(tmp_path: Path, public
     assert result.stderr.strip() == f"jwtguard: {refused.value}"
     assert "JWTGUARD_PUBLIC_KEY" in result.stderr
     assert key.strip() not in result.stdout + result.stderr
+
+
+def session_env(store_url: str) -> dict[str, str]:
+    return clean_env(JWTGUARD_STORE_URL=store_url, JWTGUARD_SESSIONS="true", JWTGUARD_ISSUER="https://app.example")
+
+
+def test_sessions_end_session_and_revoke(store_url: str) -> None:
+    """Issue 10: `jwtguard sessions USER`, `jwtguard end-session SID`, `jwtguard revoke TOKEN`."""
+    env = session_env(store_url)
+    settings = Settings.from_env(env)
+    admin = Admin(settings)
+    try:
+        admin.create_user("alice")
+        laptop = admin.login("alice", description="laptop browser")
+        phone = admin.login("alice", description="phone browser")
+        listed, revoked, unknown_session = run_many(
+            [(env, ("sessions", "alice")), (env, ("revoke", "-")), (env, ("end-session", "no-such-session"))]
+        )
+        # (revoke read nothing from /dev/null: it refuses an empty token)
+        assert listed.returncode == 0, listed.stderr
+        assert laptop.session_id in listed.stdout and "'phone browser'" in listed.stdout
+        assert "2 live session(s)" in listed.stdout
+        assert revoked.returncode == 2 and "not a token this guard accepts" in revoked.stderr
+        assert unknown_session.returncode == 1 and "no such session" in unknown_session.stderr
+        ended = run(env, "end-session", laptop.session_id)
+        assert ended.returncode == 0 and "ended" in ended.stdout
+        assert laptop.session_id not in run(env, "sessions", "alice").stdout
+        done = run(env, "revoke", "-", stdin=phone.access_token)
+        assert done.returncode == 0, done.stderr
+        assert "refused until it expires" in done.stdout
+        for output in (done.stdout, done.stderr, listed.stdout, ended.stdout):
+            assert phone.access_token not in output and phone.refresh_token not in output
+        status = admin.status("alice")
+        assert status is not None and len(status.denied) == 1
+        assert run(env, "sessions", "nobody").returncode == 1
+    finally:
+        admin.close()

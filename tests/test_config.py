@@ -94,6 +94,7 @@ PARSING: list[tuple[str, str, Any, str | None]] = [
     ("JWTGUARD_SINGLE_SESSION", "true", True, "sometimes"),
     ("JWTGUARD_VERSION_CLAIM", "ver", "ver", "$ver"),
     ("JWTGUARD_RECORDS_COLLECTION", "app_records", "app_records", "a.b"),
+    ("JWTGUARD_ALERT_SECRET", "alert-" + OTHER_SECRET, "alert-" + OTHER_SECRET, "hunter2-short"),
     ("JWTGUARD_REFRESH_COLLECTION", "app_tokens", "app_tokens", "$t"),
 ]
 
@@ -339,6 +340,7 @@ def test_describe_keeps_its_format() -> None:
         "JWTGUARD_SINGLE_SESSION": "False",
         "JWTGUARD_VERSION_CLAIM": "tv",
         "JWTGUARD_RECORDS_COLLECTION": "None",
+        "JWTGUARD_ALERT_SECRET": "(unset)",
         "JWTGUARD_REFRESH_COLLECTION": "None",
     }
     assert Settings(secret=SECRET, max_token_lifetime=86400.0).describe()["JWTGUARD_MAX_TOKEN_LIFETIME"] == "86400"

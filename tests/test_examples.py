@@ -59,13 +59,18 @@ def example_settings(
     request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> tuple[str, Settings]:
     """(framework, settings) on a fresh store of either kind, in a temporary working directory."""
-    from examples.common import DEMO_EXEMPT_PATHS, DEMO_ISSUER
+    from examples.common import DEMO_ALERT_SECRET, DEMO_EXEMPT_PATHS, DEMO_ISSUER
 
     framework, store = request.param.split("-")
     monkeypatch.chdir(tmp_path)
     url = request.getfixturevalue("mongo_uri") if store == "mongo" else f"sqlite:///{tmp_path / 'jwtguard.db'}"
     return framework, Settings(
-        secret=SECRET, store_url=url, exempt_paths=DEMO_EXEMPT_PATHS, sessions=True, issuer=DEMO_ISSUER
+        secret=SECRET,
+        store_url=url,
+        exempt_paths=DEMO_EXEMPT_PATHS,
+        sessions=True,
+        issuer=DEMO_ISSUER,
+        alert_secret=DEMO_ALERT_SECRET,
     )
 
 
@@ -327,3 +332,49 @@ def test_cors_outside_the_guard_reaches_its_refusals(tmp_path: Path, monkeypatch
     other = client.get("/api/me", headers={"Origin": "https://evil.example", "Authorization": f"Bearer {token}"})
     assert "Access-Control-Allow-Origin" not in other.headers
     app.extensions["jwtguard.close"]()
+
+
+def outbox_links(directory: Path) -> list[str]:
+    """The "not me" link tokens the example's notifier wrote, oldest first."""
+    import re
+
+    path = directory / "demo-outbox.txt"
+    text = path.read_text(encoding="utf-8") if path.exists() else ""
+    return re.findall(r"/account/not-me\?t=([A-Za-z0-9_.-]+)", text)
+
+
+def test_a_login_alert_link_ends_every_session(
+    example: Call, example_settings: tuple[str, Settings], tmp_path: Path
+) -> None:
+    """Issue 10 login alerts: the GET changes nothing (link scanners); the POST ends every session, once."""
+    laptop = login_body(example)
+    phone = login_body(example)
+    links = outbox_links(tmp_path)
+    assert len(links) == 2
+    link = links[-1]
+    for _ in range(2):  # a mail scanner and a link previewer fetch it first
+        page = example("GET", f"/account/not-me?t={link}")
+        assert page.status == 200 and b"not-me-confirm" in page.body
+        assert page.headers["cache-control"] == "no-store" and page.headers["referrer-policy"] == "no-referrer"
+    assert example("GET", "/api/me", laptop["access_token"]).status == 200
+    done = example("POST", "/account/not-me", form={"t": link})
+    assert done.status == 200 and b"Reset your password" in done.body
+    for body in (laptop, phone):
+        assert example("GET", "/api/me", body["access_token"]).json()["reason"] == "revoked"
+        grant = {"grant_type": "refresh_token", "refresh_token": body["refresh_token"]}
+        assert example("POST", "/token", form=grant).json()["error"] == "invalid_grant"
+    again = example("POST", "/account/not-me", form={"t": links[0]})  # the other alert's link still works once
+    assert again.status == 200
+    assert example("POST", "/account/not-me", form={"t": link}).status == 400  # single use
+    assert login(example)  # and the user can sign in again
+
+
+@pytest.mark.parametrize("bad", ["", "garbage", "a.b.c", "x" * 5000])
+def test_a_bad_not_me_link_changes_nothing(example: Call, bad: str) -> None:
+    pair = login_body(example)
+    assert example("GET", f"/account/not-me?t={bad}").status == 400
+    assert example("POST", "/account/not-me", form={"t": bad}).status == 400
+    # An access token is no link (another key, another audience), and says nothing of itself.
+    reply = example("POST", "/account/not-me", form={"t": pair["access_token"]})
+    assert reply.status == 400 and pair["access_token"].encode() not in reply.body
+    assert example("GET", "/api/me", pair["access_token"]).status == 200

@@ -293,3 +293,30 @@ def test_the_command_with_the_store_down(seeded: dict[str, str]) -> None:
     assert result.returncode == 1
     assert re.search(r"^user state\s+error\s+MongoDB store unavailable", result.stdout, re.M)
     assert re.search(r"^verdict\s+fail\s+503 store_unavailable$", result.stdout, re.M)
+
+
+def test_explain_names_the_version_denylist_and_session_checks(tmp_path: Any) -> None:
+    """Issue 10: explain shows the rows the guard's new checks decide by, and agrees with its verdict."""
+    settings = Settings(
+        secret=SECRET, sessions=True, issuer="https://app.example", store_url=f"sqlite:///{tmp_path / 'x.db'}"
+    )
+    admin = Admin(settings)
+    try:
+        admin.create_user("alice")
+        pair = admin.login("alice")
+        rows = {row.check: row for row in explain(pair.access_token, settings, admin.store)}
+        assert rows["version"].verdict == OK and rows["session"].verdict == OK
+        assert rows["verdict"].verdict == OK
+        admin.end_session(pair.session_id)
+        rows = {row.check: row for row in explain(pair.access_token, settings, admin.store)}
+        assert rows["session"].verdict == FAIL and "session_revoked" in rows["verdict"].detail
+        fresh = admin.login("alice")
+        admin.revoke_token(fresh.access_token)
+        rows = {row.check: row for row in explain(fresh.access_token, settings, admin.store)}
+        assert rows["denylist"].verdict == FAIL and "401 revoked" in rows["verdict"].detail
+        other = admin.login("alice")
+        admin.logout_everywhere("alice")
+        rows = {row.check: row for row in explain(other.access_token, settings, admin.store)}
+        assert rows["version"].verdict == FAIL and rows["verdict"].verdict == FAIL
+    finally:
+        admin.close()

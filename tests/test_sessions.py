@@ -490,3 +490,38 @@ def test_a_damaged_record_refuses_the_users_tokens(open_sessions: Callable[..., 
 def _insert(op: Any) -> Any:
     inserted = yield op
     return inserted
+
+
+# -- login alerts ---------------------------------------------------------------------------------
+
+
+def test_the_login_hook_gets_a_link_that_is_no_access_token(open_sessions: Callable[..., Sessions]) -> None:
+    from jwtguard.sessions.alerts import LoginAlert
+
+    api = open_sessions(alert_secret="alert-secret-" + "x" * 40)
+    alerts: list[LoginAlert] = []
+    api.admin.on_login = alerts.append
+    pair = api.login("alice", description="Chrome from 203.0.113.0/24")
+    (alert,) = alerts
+    assert (alert.user_id, alert.session_id, alert.description) == (
+        "alice",
+        pair.session_id,
+        pair and alert.description,
+    )
+    assert alert.not_me is not None
+    assert api.judge(alert.not_me) == "invalid"  # signed with another key, for another audience
+    assert api.read_not_me(pair.access_token) is None
+    link = api.read_not_me(alert.not_me)
+    assert link is not None and link.session_id == pair.session_id
+    assert api.judge(pair.access_token) == "accepted"  # reading it changed nothing
+    assert api.not_me(alert.not_me) == "alice"
+    assert api.judge(pair.access_token) == "revoked"
+    assert api.not_me(alert.not_me) is None  # single use
+
+
+def test_a_failing_login_hook_does_not_fail_the_login(api: Sessions) -> None:
+    def broken(alert: Any) -> None:
+        raise RuntimeError(f"smtp down, link {alert.not_me}")
+
+    api.admin.on_login = broken
+    assert api.judge(api.login("alice").access_token) == "accepted"

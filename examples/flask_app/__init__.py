@@ -17,13 +17,19 @@ from jwtguard.sessions import TokenPair
 from ..common import (
     DEMO_USERS,
     MAX_TOKEN_REQUEST,
+    NOT_ME_HEADERS,
     NOTES,
     TOKEN_HEADERS,
     Accounts,
+    Outbox,
     device,
     grant_error,
     helper_script,
     login_payload,
+    not_me_confirm,
+    not_me_done,
+    not_me_invalid,
+    not_me_token,
     page_html,
     refresh_grant,
     settings_from_env,
@@ -33,8 +39,9 @@ from ..common import (
 def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or settings_from_env()
     app = Flask(__name__)
-    admin = Admin(settings)
     accounts = Accounts(settings)
+    outbox = Outbox(accounts)
+    admin = Admin(settings, on_login=outbox.login_alert)
     accounts.seed()
     for username in DEMO_USERS:
         # The embedded store keeps users of its own (on MongoDB this makes a document). Only new
@@ -89,6 +96,20 @@ def create_app(settings: Settings | None = None) -> Flask:
         except StoreError:
             return jsonify(error="temporarily_unavailable"), 503, TOKEN_HEADERS
         return token_answer(pair)
+
+    @app.get("/account/not-me")
+    def not_me_page() -> Any:
+        token = request.args.get("t", "")
+        if admin.read_not_me(token) is None:
+            return Response(not_me_invalid(), 400, NOT_ME_HEADERS)
+        return Response(not_me_confirm(token), 200, NOT_ME_HEADERS)
+
+    @app.post("/account/not-me")
+    def not_me() -> Any:
+        user = admin.not_me(not_me_token(request.content_type, request.stream.read(MAX_TOKEN_REQUEST + 1)))
+        if user is None:
+            return Response(not_me_invalid(), 400, NOT_ME_HEADERS)
+        return Response(not_me_done(), 200, NOT_ME_HEADERS)
 
     @app.get("/api/me")
     def me() -> Any:

@@ -24,13 +24,19 @@ from jwtguard.sessions import TokenPair
 from ..common import (
     DEMO_USERS,
     MAX_TOKEN_REQUEST,
+    NOT_ME_HEADERS,
     NOTES,
     TOKEN_HEADERS,
     Accounts,
+    Outbox,
     device,
     grant_error,
     helper_script,
     login_payload,
+    not_me_confirm,
+    not_me_done,
+    not_me_invalid,
+    not_me_token,
     page_html,
     refresh_grant,
     settings_from_env,
@@ -41,8 +47,9 @@ Handler = Callable[[Request], Awaitable[Response]]
 
 def create_app(settings: Settings | None = None) -> JWTGuardASGI:
     settings = settings or settings_from_env()
-    admin = AsyncAdmin(settings)
     accounts = Accounts(settings)
+    outbox = Outbox(accounts)
+    admin = AsyncAdmin(settings, on_login=outbox.login_alert)
 
     def protected(handler: Callable[[Request, str], Awaitable[Response]]) -> Handler:
         """A route behind the guard: it accepted the token, and names the user."""
@@ -87,12 +94,16 @@ def create_app(settings: Settings | None = None) -> JWTGuardASGI:
             return JSONResponse({"error": "store_unavailable"}, 503)
         return await token_answer(pair)
 
-    async def token(request: Request) -> Response:
+    async def bounded_body(request: Request) -> bytes:
         body = b""
         async for chunk in request.stream():
             body += chunk
             if len(body) > MAX_TOKEN_REQUEST:
                 break
+        return body
+
+    async def token(request: Request) -> Response:
+        body = await bounded_body(request)
         grant = refresh_grant(request.headers.get("content-type"), body)
         if isinstance(grant, tuple):
             return JSONResponse(grant_error(*grant), 400, TOKEN_HEADERS)
@@ -103,6 +114,18 @@ def create_app(settings: Settings | None = None) -> JWTGuardASGI:
         except StoreError:
             return JSONResponse({"error": "temporarily_unavailable"}, 503, TOKEN_HEADERS)
         return await token_answer(pair)
+
+    async def not_me_page(request: Request) -> Response:
+        token = request.query_params.get("t", "")
+        if await admin.read_not_me(token) is None:
+            return Response(not_me_invalid(), 400, NOT_ME_HEADERS)
+        return Response(not_me_confirm(token), 200, NOT_ME_HEADERS)
+
+    async def not_me(request: Request) -> Response:
+        body = await bounded_body(request)
+        if await admin.not_me(not_me_token(request.headers.get("content-type"), body)) is None:
+            return Response(not_me_invalid(), 400, NOT_ME_HEADERS)
+        return Response(not_me_done(), 200, NOT_ME_HEADERS)
 
     @protected
     async def me(request: Request, user: str) -> Response:
@@ -181,6 +204,8 @@ def create_app(settings: Settings | None = None) -> JWTGuardASGI:
         Route("/metrics", metrics),
         Route("/login", login, methods=["POST"]),
         Route("/token", token, methods=["POST"]),
+        Route("/account/not-me", not_me_page, methods=["GET"]),
+        Route("/account/not-me", not_me, methods=["POST"]),
         Route("/api/me", me),
         Route("/api/notes", notes),
         Route("/api/sessions", sessions),
