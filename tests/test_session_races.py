@@ -31,7 +31,13 @@ TRIALS = 3
 
 def race_settings(url: str) -> Settings:
     return Settings(
-        secret=SECRET, sessions=True, issuer="https://app.example", store_url=url, cache_ttl=0, store_timeout=10
+        secret=SECRET,
+        sessions=True,
+        issuer="https://app.example",
+        store_url=url,
+        cache_ttl=0,
+        store_timeout=10,
+        alert_secret="race-alert-secret-0123456789abcdefghijklmnop",
     )
 
 
@@ -55,6 +61,8 @@ def worker(url: str, operation: str, argument: str, start_at: float) -> str:
             return str(admin.end_session(argument))
         if operation == "revoke":
             return str(admin.revoke_token(argument))
+        if operation == "not_me":
+            return str(admin.not_me(argument))
         raise AssertionError(operation)
     finally:
         admin.close()
@@ -151,3 +159,17 @@ def test_denials_racing_a_disable_all_hold(pool: Any, url: str, admin: Admin) ->
     admin.enable_user("alice")
     assert {judge(admin, pair.access_token) for pair in pairs} == {"revoked"}
     assert judge(admin, admin.login("alice").access_token) == "accepted"
+
+
+def test_a_not_me_link_posted_at_once_by_several_processes_works_once(pool: Any, url: str, admin: Admin) -> None:
+    """Single use is a unique insert of the link's id: one POST ends the sessions, the others are refused."""
+    from jwtguard.sessions.alerts import LoginAlert
+
+    sent: list[LoginAlert] = []
+    admin.on_login = sent.append
+    for _ in range(TRIALS):
+        pair = admin.login("alice")
+        link = sent[-1].not_me
+        assert link is not None
+        assert Counter(race(pool, url, [("not_me", link)] * PROCESSES)) == {"alice": 1, "None": PROCESSES - 1}
+        assert judge(admin, pair.access_token) == "revoked"

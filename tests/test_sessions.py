@@ -525,3 +525,82 @@ def test_a_failing_login_hook_does_not_fail_the_login(api: Sessions) -> None:
 
     api.admin.on_login = broken
     assert api.judge(api.login("alice").access_token) == "accepted"
+
+
+# -- store load and names -------------------------------------------------------------------------
+
+
+def test_a_users_records_come_in_the_same_read_on_mongodb(mongo_uri: str) -> None:
+    """Issue 10: a user's denied ids, ended sessions and sessions load with the state: two finds, no more."""
+    from pymongo import monitoring
+
+    class Finds(monitoring.CommandListener):
+        def __init__(self) -> None:
+            self.names: list[str] = []
+
+        def started(self, event: monitoring.CommandStartedEvent) -> None:
+            self.names.append(event.command_name)
+
+        def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+            pass
+
+        def failed(self, event: monitoring.CommandFailedEvent) -> None:
+            pass
+
+    from jwtguard.stores.mongo import MongoStore
+
+    settings = session_settings(mongo_uri)
+    api = Sessions(settings, "mongo", "sync")
+    try:
+        api.add_user("alice")
+        pairs = [api.login("alice") for _ in range(3)]
+        api.end_session(pairs[0].session_id)
+        api.revoke_token(pairs[1].access_token)
+        listener = Finds()
+        import pymongo
+
+        client: Any = pymongo.MongoClient(mongo_uri, event_listeners=[listener], tz_aware=True)
+        store = MongoStore(settings, client=client)
+        listener.names.clear()
+        document = store.load("alice")
+        assert listener.names == ["find", "find"]
+        engine = Engine(settings, store=store, bus=InvalidationBus())
+        verdicts = [engine.handle(Request("GET", "/", ("Bearer " + p.access_token,))).reason for p in pairs]
+        assert verdicts == ["session_revoked", "revoked", "accepted"]
+        assert document is not None
+        client.close()
+    finally:
+        api.close()
+
+
+def test_configured_collection_names_hold_the_records(store_kind: tuple[str, str | None]) -> None:
+    kind, url = store_kind
+    if kind == "memory":
+        pytest.skip("the memory store has no names")
+    settings = session_settings(url, records_collection="app_records", refresh_collection="app_refresh")
+    api = Sessions(settings, kind, "sync")
+    try:
+        api.add_user("alice")
+        pair = api.login("alice")
+        if kind == "sqlite":
+            import sqlite3
+
+            db = sqlite3.connect(str(url)[len("sqlite:///") :])
+            counts = [
+                db.execute(f"SELECT count(*) FROM {name}").fetchone()[0] for name in ("app_records", "app_refresh")
+            ]
+            db.close()
+        else:
+            import pymongo
+
+            client: Any = pymongo.MongoClient(url)
+            database = client.get_default_database()
+            counts = [database[name].count_documents({}) for name in ("app_records", "app_refresh")]
+            assert "users_revocations" not in database.list_collection_names()
+            indexes = database["app_refresh"].index_information()
+            assert any(spec["key"] == [("expires", 1)] for spec in indexes.values())
+            client.close()
+        assert counts[0] >= 1 and counts[1] == 1
+        assert api.judge(pair.access_token) == "accepted"
+    finally:
+        api.close()
