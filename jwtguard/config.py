@@ -680,7 +680,7 @@ class Settings:
                         "secret",
                         f"{key_position(index, count, 'secret')}too short for {', '.join(hmac)}: use at least "
                         f"{needed} bytes (RFC 7518 §3.2), e.g. python -c 'import secrets; "
-                        "print(secrets.token_urlsafe(48))' (or jwtguard rotate-key)",
+                        "print(secrets.token_urlsafe(48))'",
                     )
             if len(set(self.secrets)) < count:
                 # Named by position only: the value is a secret.

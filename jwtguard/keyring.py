@@ -190,18 +190,32 @@ class SigningKey:
 
 
 def signing_key(settings: Settings, algorithm: str) -> SigningKey:
-    """The first secret (``HS*``) or the first private key (any other algorithm), with its kid.
+    """The first secret (``HS*``), or the first private key that serves *algorithm*, with its kid.
+
+    Private keys of one type are rotated by their order (the first signs); a list holding keys
+    of two types (a move from RSA to EC) signs each algorithm with the first key of its type.
 
     :raises ConfigError: naming ``JWTGUARD_PRIVATE_KEY`` when an asymmetric algorithm has no
-        private key. A private key PyJWT cannot read raises PyJWT's own error, as before lists.
+        private key. When no key serves *algorithm*, PyJWT's own error for the first key is
+        raised, as before lists.
     """
     if algorithm in settings.hmac_algorithms:
         assert settings.secret is not None  # Settings requires one for HS* algorithms
         return SigningKey(settings.secret, hmac_key_id(settings.secret))
-    if not settings.private_keys:
+    blocks = settings.private_keys
+    if not blocks:
         raise ConfigError("JWTGUARD_PRIVATE_KEY", f"issuing {algorithm} tokens needs a private key")
-    prepared = get_default_algorithms()[algorithm].prepare_key(settings.private_keys[0])
-    return SigningKey(prepared, key_id(prepared))
+    loader = get_default_algorithms()[algorithm]
+    refused: Exception | None = None
+    for block in blocks:
+        try:
+            prepared = loader.prepare_key(block)
+        except Exception as exc:  # another type (or unreadable): the next key may serve it
+            refused = refused or exc
+            continue
+        return SigningKey(prepared, key_id(prepared))
+    assert refused is not None
+    raise refused
 
 
 def private_key_ids(settings: Settings) -> tuple[str | None, ...]:
