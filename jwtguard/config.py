@@ -771,10 +771,10 @@ class Settings:
             raise _error("secret", "secrets= accepts a sequence of strings")
         listed = tuple(listed)
         if secret is not None:
-            given = split_secrets(secret)
-            if listed and given != listed and given != listed[:1]:
+            if not listed:
+                listed = split_secrets(secret)
+            elif secret != listed[0] and split_secrets(secret) != listed:
                 raise _error("secret", "secret= and secrets= name different keys: give one of them")
-            listed = listed or given
         object.__setattr__(self, "secrets", listed)
         object.__setattr__(self, "secret", listed[0] if listed else None)
 

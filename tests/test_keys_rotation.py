@@ -116,6 +116,10 @@ def test_a_secret_list_signs_with_the_first_and_keeps_all() -> None:
     assert from_env.replace(cache_ttl=1).secrets == (NEW, OLD)
     assert from_env.replace(secret=OLD).secrets == (OLD,)
     assert from_env.replace(secrets=(OLD, NEW)).secret == OLD
+    # In code, secrets= takes each secret as it is, a comma included, and copies keep it so.
+    with_comma = Settings(secrets=(f"{NEW},{OLD}",))
+    assert with_comma.replace(cache_ttl=1).secrets == with_comma.secrets == (f"{NEW},{OLD}",)
+    assert TokenVerifier(with_comma).verify(hs_token(f"{NEW},{OLD}"))[1]["sub"] == "alice"
     with pytest.raises(ConfigError) as raised:
         Settings(secret=OLD, secrets=(NEW, OLD))
     assert raised.value.variable == "JWTGUARD_SECRET"
