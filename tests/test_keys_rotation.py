@@ -174,6 +174,23 @@ def test_pem_settings_hold_several_keys(tmp_path: Path) -> None:
     assert str(raised.value) == "JWTGUARD_PUBLIC_KEY: key 2 of 2: not a usable key for RS256"
 
 
+def test_key_lists_refuse_what_they_cannot_use() -> None:
+    """Too many keys, values of the wrong type: refused at start-up, naming the variable."""
+    pem = public_pem(ec_key("many"))
+    with pytest.raises(ConfigError) as raised:
+        Settings(algorithms=("ES256",), public_key=pem * (MAX_KEYS + 1))
+    assert (
+        str(raised.value)
+        == f"JWTGUARD_PUBLIC_KEY: holds {MAX_KEYS + 1} keys; at most {MAX_KEYS}: drop the retired ones"
+    )
+    bad_values: list[dict[str, Any]] = [{"secret": b"bytes-are-no-text-0123456789-abcdefghij"}, {"secrets": (NEW, 42)}]
+    for bad in bad_values:
+        with pytest.raises(ConfigError) as raised:
+            Settings(**bad)
+        assert raised.value.variable == "JWTGUARD_SECRET"
+    assert Settings(secrets=f"{NEW},{OLD}").secrets == (NEW, OLD)  # type: ignore[arg-type]
+
+
 # -- kids ------------------------------------------------------------------------------------
 
 
@@ -206,6 +223,9 @@ def test_issued_tokens_carry_the_kid_of_their_signing_key() -> None:
     assert jwt.get_unverified_header(token) == {"alg": "ES256", "kid": key_id(signer), "typ": "JWT"}
     assert key_id(signer) == key_id(signer.public_key()) == thumbprint(public_jwk(signer))
     assert TokenVerifier(es).verify(token)[1]["sub"] == "alice"
+    # No private key of the algorithm's type: PyJWT's own refusal, as before lists.
+    with pytest.raises(jwt.InvalidKeyError):
+        issue_token(es.replace(private_key=private_pem(signer)), "alice", algorithm="RS256")
     # Keys of two types: each algorithm signs with the first key of its own type.
     assert jwt.get_unverified_header(issue_token(es, "alice", algorithm="RS256"))["kid"] == key_id(other)
 
@@ -357,6 +377,13 @@ def test_the_jwk_set_holds_public_parts_only() -> None:
     assert [m["kid"] for m in members] == [key_id(signer), key_id(other), key_id(ed)]
     found = jwt.PyJWKSet.from_dict(document)[kid]
     assert jwt.decode(token, found, algorithms=["RS256"])["sub"] == "alice"
+
+
+def test_a_key_listed_twice_is_published_once() -> None:
+    pem = public_pem(ec_key("twice"))
+    assert [m["kid"] for m in jwk_set(Settings(algorithms=("ES256",), public_key=pem + pem))["keys"]] == [
+        key_id(ec_key("twice"))
+    ]
 
 
 def test_hmac_only_publishes_an_empty_set() -> None:
@@ -577,3 +604,76 @@ def test_an_old_key_token_passes_during_the_overlap(make_client: Any, rotation: 
         assert (refused.status, refused.json()["reason"]) == (401, "invalid")
         assert "x-user-enabled" not in refused.headers  # no account signal for a token that does not verify
     assert after("GET", "/api/me", bearer(new_token)).status == 200
+
+
+@pytest.mark.parametrize(
+    ("env", "args", "message"),
+    [
+        ({"JWTGUARD_SECRET": OLD}, ("--algorithm", "XS256"), "--algorithm: not a signing algorithm: 'XS256'"),
+        ({"JWTGUARD_SECRET": OLD}, ("--algorithm", "ES256"), "--algorithm ES256 signs with a private key"),
+        (
+            {"JWTGUARD_SECRET": OLD},
+            ("--private-key-out", "{tmp}/new.pem"),
+            "JWTGUARD_ALGORITHMS=HS256 has no asymmetric",
+        ),
+        (
+            {"JWTGUARD_SECRET": OLD},
+            ("--private-key-out", "{tmp}/missing/new.pem", "--algorithm", "EdDSA"),
+            "cannot create",
+        ),
+        ({"JWTGUARD_SECRET": f"{OLD},hunter2-short"}, (), "JWTGUARD_SECRET: secret 2 of 2: too short"),
+    ],
+    ids=[
+        "unknown-algorithm",
+        "asymmetric-without-a-file",
+        "no-asymmetric-algorithm",
+        "no-such-directory",
+        "bad-config",
+    ],
+)
+def test_rotate_key_refusals(
+    env: dict[str, str],
+    args: tuple[str, ...],
+    message: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Exit code 2 and a message naming what to change; never a configured secret, never a file left."""
+    from jwtguard.cli import main
+
+    for name in [name for name in os.environ if name.startswith("JWTGUARD_")]:
+        monkeypatch.delenv(name)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert main(["rotate-key", *(arg.format(tmp=tmp_path) for arg in args)]) == 2
+    output = capsys.readouterr()
+    assert output.out == ""
+    assert message in output.err
+    assert OLD not in output.err and "hunter2" not in output.err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_asgi_jwks_app_alone_answers_lifespan_and_refuses_other_scopes() -> None:
+    app = JWKSASGI(settings=_jwks_settings())
+    sent: list[dict[str, Any]] = []
+    incoming = iter([{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}])
+
+    async def receive() -> dict[str, Any]:
+        return next(incoming)
+
+    async def send(message: Any) -> None:
+        sent.append(dict(message))
+
+    asyncio.run(app({"type": "lifespan"}, receive, send))
+    assert sent == [{"type": "lifespan.startup.complete"}, {"type": "lifespan.shutdown.complete"}]
+    with pytest.raises(RuntimeError, match="HTTP only"):
+        asyncio.run(app({"type": "websocket", "path": JWKS_PATH}, receive, send))
+    # In front of an app, every other scope type is the app's.
+    seen: list[str] = []
+
+    async def inner(scope: Any, receive: Any, send: Any) -> None:
+        seen.append(scope["type"])
+
+    asyncio.run(JWKSASGI(inner, settings=_jwks_settings())({"type": "websocket", "path": JWKS_PATH}, receive, send))
+    assert seen == ["websocket"]
