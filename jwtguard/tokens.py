@@ -186,7 +186,7 @@ def issue_token(
     :meth:`jwtguard.admin.Admin.issue_token` does that work, then calls this).
     Signs with the first configured algorithm unless *algorithm* is given:
     HMAC with the first secret of ``JWTGUARD_SECRET``, any other algorithm with
-    the first key of ``JWTGUARD_PRIVATE_KEY(_FILE)``; the header's ``kid`` names
+    the first key of its type in ``JWTGUARD_PRIVATE_KEY(_FILE)``; the header's ``kid`` names
     that key (see :mod:`jwtguard.keyring`), so verifiers holding several keys
     pick it at once. *claims* are added to the payload and may override
     ``aud``/``iss`` (set from the settings when configured).
