@@ -13,10 +13,12 @@ store cannot be reached.
 The store commands (``logout-all``, ``disable``, ``enable``, ``create``,
 ``status``) read only the store's settings (issue 9: disabling a user must not
 need ``JWTGUARD_SECRET``); ``issue``, ``explain`` and ``check-config`` read and
-check every setting, keys included, as the middleware does.
+check every setting, keys included, as the middleware does. ``rotate-key``
+reads every setting and opens no store (issue 10).
 
-Adding a subcommand is one function ``(admin, args) -> exit code`` and one
-:class:`Command` entry in :data:`COMMANDS`.
+Adding a subcommand is one function ``(admin, args) -> exit code`` (or
+``(settings, args)`` for one that needs no store) and one :class:`Command`
+entry in :data:`COMMANDS`.
 """
 
 from __future__ import annotations
@@ -32,8 +34,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
+from . import keyring
 from .admin import Admin, verified_token
-from .config import SETTINGS, Settings, unknown_variables
+from .config import MAX_KEYS, SETTINGS, Settings, unknown_variables
 from .errors import ConfigError, StoreError
 from .sansio.claims import Verified
 from .sansio.policy import Policy
@@ -66,6 +69,19 @@ def _issue_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _explain_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("token", metavar="TOKEN", help="the token, or '-' to read it from standard input")
+
+
+def _rotate_key_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--private-key-out",
+        metavar="PATH",
+        help="make a new PEM private key and write it to PATH (a new file, mode 0600) instead of an HMAC secret",
+    )
+    parser.add_argument(
+        "--algorithm",
+        metavar="ALG",
+        help="the algorithm the new key is for (default: the first of JWTGUARD_ALGORITHMS that fits)",
+    )
 
 
 def _seconds(raw: str) -> float:
@@ -302,15 +318,156 @@ def _explain(admin: Admin, args: argparse.Namespace) -> int:
     return EXIT_OK if accepted(rows) else EXIT_NO_USER
 
 
+# -- rotate-key (issue 10) -----------------------------------------------------
+
+ROTATE_KEY_DETAILS = """\
+Rotating without logging anyone out takes three steps, because every process must verify
+the new key before any process signs with it:
+  1. add the new key LAST, everywhere: it verifies, the current first key still signs;
+     restart every process (and let services that read jwtguard's JWKS see it);
+  2. once every process verifies it, put it FIRST: it signs, the old keys still verify;
+  3. after the longest lifetime of a token signed with the old key, drop the old key.
+The command prints the new secret (or writes the new private key to PATH), the kids of the
+configured keys and the three steps for this configuration; never a configured secret or
+private key."""
+
+
+def _rotate_key(settings: Settings, args: argparse.Namespace) -> int:
+    """``jwtguard rotate-key``: a new signing key, and the overlap procedure for this configuration."""
+    algorithm = args.algorithm
+    if algorithm is not None and algorithm not in keyring.HMAC_SECRET_BYTES and algorithm not in _ASYMMETRIC:
+        return _fail(f"--algorithm: not a signing algorithm: {algorithm!r} (e.g. HS256, ES256, RS256, EdDSA)", 2)
+    if args.private_key_out is None:
+        if algorithm is not None and algorithm not in keyring.HMAC_SECRET_BYTES:
+            return _fail(f"--algorithm {algorithm} signs with a private key: add --private-key-out PATH", 2)
+        hmac = [*settings.hmac_algorithms, *([algorithm] if algorithm else [])]
+        if not hmac:
+            return _fail(
+                f"JWTGUARD_ALGORITHMS={','.join(settings.algorithms)} signs with no secret: "
+                "make a new private key with --private-key-out PATH",
+                2,
+            )
+        return _rotate_secret(settings, hmac)
+    if algorithm is None:
+        algorithm = next((name for name in settings.algorithms if name in _ASYMMETRIC), None)
+        if algorithm is None:
+            return _fail(
+                f"JWTGUARD_ALGORITHMS={','.join(settings.algorithms)} has no asymmetric algorithm: "
+                "name the new key's with --algorithm (e.g. ES256, RS256, EdDSA)",
+                2,
+            )
+    elif algorithm in keyring.HMAC_SECRET_BYTES:
+        return _fail(f"--algorithm {algorithm} signs with a secret: leave out --private-key-out", 2)
+    return _rotate_private_key(settings, algorithm, args.private_key_out)
+
+
+#: Every asymmetric algorithm PyJWT signs with.
+_ASYMMETRIC = frozenset(
+    {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "ES256K", "EdDSA"}
+)
+
+
+def _rotate_secret(settings: Settings, algorithms: Sequence[str]) -> int:
+    secret = keyring.new_secret(algorithms)
+    kid = keyring.hmac_key_id(secret)
+    current = [keyring.hmac_key_id(item) for item in settings.secrets]
+    print(f"new secret for {', '.join(algorithms)}, kid {kid}:")
+    print(secret)
+    print()
+    print(f"JWTGUARD_SECRET now: {_kids(current)}")
+    for name in algorithms:
+        if name not in settings.algorithms:
+            print(f"note: {name} is not in JWTGUARD_ALGORITHMS: add it with step 1")
+    if len(current) + 1 > MAX_KEYS:
+        print(f"note: step 1 would list {len(current) + 1} secrets, over {MAX_KEYS}: drop the retired ones first")
+    if not current:
+        print("Set JWTGUARD_SECRET=<new> (the secret above) everywhere, then restart every process.")
+        return EXIT_OK
+    wait, why = _wait(settings)
+    print("Rotate in three steps (<current> is JWTGUARD_SECRET as it is now, <new> the secret above):")
+    print("  1. everywhere tokens are verified or issued, then restart every process:")
+    print("       JWTGUARD_SECRET=<current>,<new>")
+    print("     (the new secret verifies; the current first one still signs)")
+    print("  2. once every process runs with step 1:")
+    print("       JWTGUARD_SECRET=<new>,<current>")
+    print(f"     (the new secret, kid {kid}, signs; tokens signed before still verify)")
+    print(f"  3. {wait} after step 2 ({why}):")
+    print("       JWTGUARD_SECRET=<new>")
+    print("     (every token signed with an older secret has expired by then)")
+    print("Keep the secret where JWTGUARD_SECRET is kept (a secret store, not a repository).")
+    return EXIT_OK
+
+
+def _rotate_private_key(settings: Settings, algorithm: str, path: str) -> int:
+    key = keyring.new_private_key(algorithm)
+    kid = keyring.key_id(key)
+    try:
+        # A new file only, readable by its owner alone: a key already there is never replaced.
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return _fail(f"--private-key-out: {path} exists; it is left as it is (choose a new file)", 2)
+    except OSError as exc:
+        return _fail(f"--private-key-out: cannot create {path}: {exc.strerror}", 2)
+    with os.fdopen(descriptor, "w", encoding="ascii") as handle:
+        handle.write(keyring.private_pem(key))
+    verifying = [key.kid for key in keyring.verification_keys(settings)]
+    signing = keyring.private_key_ids(settings)
+    print(f"new {algorithm} private key, kid {kid}, written to {path} (mode 0600); its public key:")
+    print(keyring.public_pem(key), end="")
+    print()
+    print(f"JWTGUARD_PUBLIC_KEY now: {_kids(verifying, signs=False)}")
+    print(f"JWTGUARD_PRIVATE_KEY now: {_kids([kid or '(unreadable)' for kid in signing])}")
+    if signing and signing[0] is not None and verifying and signing[0] not in verifying:
+        print(f"note: the signing key (kid {signing[0]}) is not in JWTGUARD_PUBLIC_KEY: the guard refuses its tokens")
+    if algorithm not in settings.algorithms:
+        print(f"note: {algorithm} is not in JWTGUARD_ALGORITHMS: add it before step 1")
+    print("Rotate in three steps:")
+    print("  1. everywhere tokens are verified: add the public key above AFTER the current ones in")
+    print("     JWTGUARD_PUBLIC_KEY(_FILE) (a file holds several PEM blocks); restart every process, and wait")
+    print("     out the max-age of jwtguard's /.well-known/jwks.json plus the cache lifespan of services reading it")
+    print(f"  2. where tokens are issued: put {path} FIRST in JWTGUARD_PRIVATE_KEY(_FILE) (or alone); its")
+    print(f"     key (kid {kid}) signs, tokens signed before still verify")
+    wait, why = _wait(settings)
+    print(f"  3. {wait} after step 2 ({why}): remove the old public and private keys")
+    print(f"Keep {path} where JWTGUARD_PRIVATE_KEY_FILE is kept; never in a repository.")
+    return EXIT_OK
+
+
+def _kids(kids: Sequence[str], *, signs: bool = True) -> str:
+    if not kids:
+        return "(none)"
+    shown = [f"kid {kid}" for kid in kids]
+    if signs:
+        shown[0] += " (signs)"
+    return ", ".join(shown)
+
+
+def _wait(settings: Settings) -> tuple[str, str]:
+    """How long step 3 waits, and why: the longest lifetime of a token signed before step 2."""
+    if settings.max_token_lifetime is not None:
+        lifetime, why = settings.max_token_lifetime, "JWTGUARD_MAX_TOKEN_LIFETIME"
+    else:
+        lifetime, why = settings.token_ttl, "JWTGUARD_TOKEN_TTL; longer if your code passes a longer ttl="
+    if settings.sessions and settings.refresh_ttl > lifetime:
+        lifetime, why = settings.refresh_ttl, "JWTGUARD_REFRESH_TTL, the refresh tokens of sessions"
+    if settings.leeway:
+        lifetime, why = lifetime + settings.leeway, f"{why}, plus JWTGUARD_LEEWAY"
+    return f"at least {lifetime:g} s", why
+
+
 @dataclass(frozen=True)
 class Command:
     """One subcommand: its help line, its arguments, and what it does."""
 
     help: str
-    run: Callable[[Admin, argparse.Namespace], int]
+    run: Callable[[Admin, argparse.Namespace], int] | None = None
     arguments: Callable[[argparse.ArgumentParser], None] = _user_argument
     #: Signs or verifies tokens: reads and checks the key settings. Else only the store's (issue 9).
     needs_keys: bool = False
+    #: Instead of *run*, for a command that needs no store: it gets the settings, and no store is opened.
+    offline: Callable[[Settings, argparse.Namespace], int] | None = None
+    #: More of ``jwtguard COMMAND --help``, after the arguments.
+    details: str | None = None
 
 
 COMMANDS: dict[str, Command] = {
@@ -336,6 +493,13 @@ COMMANDS: dict[str, Command] = {
         _revoke,
         _explain_arguments,
         needs_keys=True,
+    ),
+    "rotate-key": Command(
+        "make a new signing key and print how to rotate to it without logging anyone out",
+        arguments=_rotate_key_arguments,
+        needs_keys=True,
+        offline=_rotate_key,
+        details=ROTATE_KEY_DETAILS,
     ),
 }
 
@@ -370,7 +534,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, command in COMMANDS.items():
-        command.arguments(commands.add_parser(name, help=command.help, description=command.help))
+        command.arguments(
+            commands.add_parser(
+                name,
+                help=command.help,
+                description=command.help,
+                epilog=command.details,
+                formatter_class=argparse.RawDescriptionHelpFormatter,
+            )
+        )
     return parser
 
 
@@ -392,7 +564,7 @@ def _unopenable(exc: Exception) -> int:
 
 
 #: The options of every subcommand: any other argument starting with "-" is a USER that needed "--".
-_OPTIONS = frozenset({"-h", "--help", "--int", "--ttl"})
+_OPTIONS = frozenset({"-h", "--help", "--int", "--ttl", "--private-key-out", "--algorithm"})
 
 
 def _dash_hint(argv: Sequence[str]) -> str | None:
@@ -430,15 +602,23 @@ def _run(args: argparse.Namespace) -> int:
     # what a command acts on (JWTGUARD_STORE_ULR would point it at the embedded file).
     for note in unknown_variables(os.environ):
         print(note, file=sys.stderr)
+    command = COMMANDS[args.command]
     try:
-        settings = Settings.from_env() if COMMANDS[args.command].needs_keys else store_settings(os.environ)
-        admin = Admin(settings)
+        settings = Settings.from_env() if command.needs_keys else store_settings(os.environ)
+        admin = Admin(settings) if command.offline is None else None
     except ConfigError as exc:
         return _fail(f"configuration error: {exc}", EXIT_USAGE)
     except Exception as exc:
         return _unopenable(exc)
+    if admin is None:
+        assert command.offline is not None
+        try:
+            return command.offline(settings, args)
+        except ValueError as exc:  # ConfigError included
+            return _fail(str(exc), EXIT_USAGE)
+    assert command.run is not None
     try:
-        return COMMANDS[args.command].run(admin, args)
+        return command.run(admin, args)
     except ValueError as exc:  # ConfigError included
         return _fail(str(exc), EXIT_USAGE)
     except StoreError as exc:

@@ -41,6 +41,19 @@ _HMAC_MIN_KEY_BYTES = {"HS256": 32, "HS384": 48, "HS512": 64}
 #: Minimum RSA modulus in bits: RFC 7518 §3.3 and §3.5 ("2048 bits or larger MUST be used").
 _RSA_MIN_BITS = 2048
 
+#: Most keys one key setting may list (``JWTGUARD_SECRET``, ``JWTGUARD_PUBLIC_KEY``,
+#: ``JWTGUARD_PRIVATE_KEY``). A token without a kid the guard knows is tried against each key
+#: of its algorithm in turn, so the list bounds the work a forged token can cause; a rotation
+#: needs two (three while one is being dropped).
+MAX_KEYS = 8
+
+#: One PEM block (RFC 7468 §2): the label of its END line repeats the BEGIN line's.
+_PEM_BLOCK = re.compile(r"-----BEGIN ([A-Z0-9 ]+)-----.*?-----END \1-----", re.DOTALL)
+
+#: PEM blocks that are no key of their own: ``openssl ecparam -genkey`` writes the curve's
+#: parameters before the EC key, which names its curve itself.
+_NOT_KEYS = frozenset({"EC PARAMETERS"})
+
 StoreErrorPolicy = Literal["reject", "stale", "allow"]
 _STORE_ERROR_POLICIES: tuple[StoreErrorPolicy, ...] = ("reject", "stale", "allow")
 
@@ -168,6 +181,36 @@ def _bool(name: str, raw: str) -> bool:
     raise _error(name, f"accepts true or false, got {raw!r}")
 
 
+def split_secrets(text: str) -> tuple[str, ...]:
+    """``JWTGUARD_SECRET``'s ordered list: comma-separated secrets, the first one signs.
+
+    A comma never occurs in a generated secret (``secrets.token_urlsafe``, ``openssl rand
+    -base64``, ``-hex``), and spaces do occur in passphrases, so commas separate and spaces
+    stay part of a secret. Around commas, spaces are dropped, as are empty items; a text
+    without a comma is one secret exactly as given (as before lists existed).
+    """
+    parts = text.split(",")
+    if len(parts) == 1:
+        return (text,) if text else ()
+    return tuple(part for part in (part.strip() for part in parts) if part)
+
+
+def pem_blocks(text: str) -> tuple[str, ...]:
+    """The keys of a PEM key setting, in order: each PEM block of *text* (RFC 7468).
+
+    Text outside the blocks (RFC 7468 §5.2's explanatory text, comments) is ignored, as are
+    ``EC PARAMETERS`` blocks. A text holding no PEM block at all (an OpenSSH public key,
+    or something unreadable) is one key, as given: the key's loader reports what it is.
+    """
+    blocks = tuple(m.group(0) for m in _PEM_BLOCK.finditer(text) if m.group(1) not in _NOT_KEYS)
+    return blocks or ((text,) if text.strip() else ())
+
+
+def key_position(index: int, count: int, noun: str = "key") -> str:
+    """``"key 2 of 3: "`` for messages about one key of a list; nothing for a single key."""
+    return f"{noun} {index} of {count}: " if count > 1 else ""
+
+
 def _read_file(name: str, path: str) -> str:
     try:
         with open(path, encoding="utf-8") as handle:
@@ -219,6 +262,8 @@ def _upper(item: str) -> str:
 # -- the declarations ---------------------------------------------------------------------
 
 _METADATA_KEY = "jwtguard"
+#: Marks a field that is no setting of its own but derived from one (named by its value).
+_DERIVED_KEY = "jwtguard-derived"
 
 
 @dataclass(frozen=True, slots=True)
@@ -336,6 +381,13 @@ class Settings:
     ``store_url``, ``jwks_url``) are left out of ``repr()`` and masked by
     :meth:`describe`.
 
+    Keys can be rotated (issue 10): ``secret`` takes a comma-separated list
+    (or give ``secrets``, a sequence), and ``public_key`` / ``private_key``
+    several PEM blocks; the first secret and the first private key sign, every
+    listed key verifies. ``secret`` is then the first (signing) secret and
+    ``secrets`` all of them; ``public_keys`` and ``private_keys`` are the PEM
+    blocks, in order.
+
     Security: ``algorithms`` is an allow-list taken from configuration only,
     never from a token's header (RFC 8725 §3.1); ``none`` can never be enabled.
     HMAC algorithms verify with ``secret``; every other algorithm verifies with
@@ -347,17 +399,23 @@ class Settings:
         default=None,
         repr=False,
         metadata=_declare(
-            "HMAC key; required by `HS*` algorithms; at least 32/48/64 bytes for HS256/384/512",
+            "HMAC keys, comma-separated: the first signs, each one verifies (see [Rotating signing "
+            "keys](#rotating-signing-keys)); required by `HS*` algorithms; each at least 32/48/64 bytes "
+            "for HS256/384/512",
             _text,
             show=_hidden,
             secret=True,
         ),
     )
+    #: Every HMAC secret, the signing one first: ``JWTGUARD_SECRET`` split on commas. Not a
+    #: setting of its own: derived from ``secret``, or given instead of it in code.
+    secrets: tuple[str, ...] = field(default=(), repr=False, metadata={_DERIVED_KEY: "secret"})
     public_key: str | None = field(
         default=None,
         repr=False,
         metadata=_declare(
-            "PEM public key for `RS*`, `PS*`, `ES*`, `EdDSA`; an RSA key needs at least 2048 bits",
+            "PEM public keys for `RS*`, `PS*`, `ES*`, `EdDSA`: several PEM blocks, each one verifies; "
+            "an RSA key needs at least 2048 bits",
             show=_presence,
             from_file=True,
         ),
@@ -366,7 +424,8 @@ class Settings:
         default=None,
         repr=False,
         metadata=_declare(
-            "PEM private key, only for `issue_token` with an asymmetric algorithm; an RSA key needs at least 2048 bits",
+            "PEM private keys, only for `issue_token` with an asymmetric algorithm: the first PEM block "
+            "signs; an RSA key needs at least 2048 bits",
             _text,
             show=_hidden,
             from_file=True,
@@ -605,6 +664,7 @@ class Settings:
         # as in the environment: audience="api" means ("api",), "a, b" means ("a", "b").
         for setting in _LISTS:
             object.__setattr__(self, setting.name, setting.coerce(getattr(self, setting.name)))
+        self._settle_secrets()
         algorithms = self.algorithms
         if not algorithms:
             raise _error("algorithms", "at least one algorithm is required")
@@ -619,15 +679,24 @@ class Settings:
                 )
         hmac = [name for name in algorithms if name in _HMAC_MIN_KEY_BYTES]
         if hmac:
-            if not self.secret:
+            if not self.secrets:
                 raise _error("secret", f"required by {', '.join(hmac)}")
+            count = len(self.secrets)
+            if count > MAX_KEYS:
+                raise _error("secret", f"lists {count} secrets; at most {MAX_KEYS}: drop the retired ones")
             needed = max(_HMAC_MIN_KEY_BYTES[name] for name in hmac)
-            if len(self.secret.encode()) < needed:
-                raise _error(
-                    "secret",
-                    f"too short for {', '.join(hmac)}: use at least {needed} bytes "
-                    "(RFC 7518 §3.2), e.g. python -c 'import secrets; print(secrets.token_urlsafe(48))'",
-                )
+            for index, secret in enumerate(self.secrets, 1):
+                if len(secret.encode()) < needed:
+                    raise _error(
+                        "secret",
+                        f"{key_position(index, count, 'secret')}too short for {', '.join(hmac)}: use at least "
+                        f"{needed} bytes (RFC 7518 §3.2), e.g. python -c 'import secrets; "
+                        "print(secrets.token_urlsafe(48))'",
+                    )
+            if len(set(self.secrets)) < count:
+                # Named by position only: the value is a secret.
+                first, second = _repeated(self.secrets)
+                raise _error("secret", f"secrets {first} and {second} of {count} are the same: list each once")
         asymmetric = [name for name in algorithms if name not in _HMAC_MIN_KEY_BYTES]
         if asymmetric and not (self.public_key or self.jwks_url):
             raise _error("public_key", f"{', '.join(asymmetric)} needs JWTGUARD_PUBLIC_KEY(_FILE) or JWTGUARD_JWKS_URL")
@@ -637,7 +706,11 @@ class Settings:
             raise _error("jwks_url", "accepts an https:// (or http://) URL")
         for name, pem in (("public_key", self.public_key), ("private_key", self.private_key)):
             if pem:
-                _check_rsa_size(name, pem)
+                blocks = pem_blocks(pem)
+                if len(blocks) > MAX_KEYS:
+                    raise _error(name, f"holds {len(blocks)} keys; at most {MAX_KEYS}: drop the retired ones")
+                for index, block in enumerate(blocks, 1):
+                    _check_rsa_size(name, block, key_position(index, len(blocks)))
         if not self.user_claim:
             raise _error("user_claim", "accepts a claim name")
         _check_number("leeway", self.leeway, minimum=0, maximum=3600)
@@ -691,13 +764,46 @@ class Settings:
         if self.alert_secret is not None:
             if len(self.alert_secret.encode()) < 32:
                 raise _error("alert_secret", "too short: use at least 32 bytes (RFC 7518 §3.2)")
-            if self.alert_secret == self.secret:
+            if self.alert_secret in self.secrets:
                 # A link signed with the token key would be a token: keep the two apart.
-                raise _error("alert_secret", "must differ from JWTGUARD_SECRET")
+                raise _error("alert_secret", "must differ from every JWTGUARD_SECRET key")
         if self.sessions and not self.issuer:
             # Sessions tell jwtguard's own tokens from other issuers' by `iss` (a missing session
             # refuses only jwtguard's own): without an issuer there is no telling them apart.
             raise _error("issuer", "required by JWTGUARD_SESSIONS=true, e.g. JWTGUARD_ISSUER=https://app.example")
+
+    def _settle_secrets(self) -> None:
+        """``secret`` and ``secrets`` as one list: ``secret`` the first (signing) one, ``secrets`` all.
+
+        ``secret`` may be the environment's comma-separated list; ``secrets`` a sequence
+        (or such a string). Given both, they must name the same list (a copy made by
+        :meth:`replace` or :func:`dataclasses.replace` carries both).
+        """
+        secret, listed = self.secret, self.secrets
+        if secret is not None and not isinstance(secret, str):
+            raise _error("secret", "accepts text: one secret, or a comma-separated list")
+        if isinstance(listed, str):
+            listed = split_secrets(listed)
+        elif not all(isinstance(item, str) for item in listed):
+            raise _error("secret", "secrets= accepts a sequence of strings")
+        listed = tuple(listed)
+        if secret is not None:
+            if not listed:
+                listed = split_secrets(secret)
+            elif secret != listed[0] and split_secrets(secret) != listed:
+                raise _error("secret", "secret= and secrets= name different keys: give one of them")
+        object.__setattr__(self, "secrets", listed)
+        object.__setattr__(self, "secret", listed[0] if listed else None)
+
+    @property
+    def public_keys(self) -> tuple[str, ...]:
+        """``public_key``'s keys, in order: its PEM blocks (one OpenSSH key stays one key)."""
+        return pem_blocks(self.public_key) if self.public_key else ()
+
+    @property
+    def private_keys(self) -> tuple[str, ...]:
+        """``private_key``'s keys, in order: its PEM blocks; the first one signs."""
+        return pem_blocks(self.private_key) if self.private_key else ()
 
     @property
     def records_table(self) -> str:
@@ -711,7 +817,7 @@ class Settings:
 
     @property
     def hmac_algorithms(self) -> tuple[str, ...]:
-        """The configured algorithms that verify with ``secret``."""
+        """The configured algorithms that sign with ``secret`` and verify with ``secrets``."""
         return tuple(name for name in self.algorithms if name in _HMAC_MIN_KEY_BYTES)
 
     @classmethod
@@ -743,7 +849,14 @@ class Settings:
         return cls(**values)
 
     def replace(self, **changes: Any) -> Settings:
-        """A copy with *changes* applied and validated again."""
+        """A copy with *changes* applied and validated again.
+
+        ``secret`` and ``secrets`` are one list: changing either replaces it.
+        """
+        if "secret" in changes and "secrets" not in changes:
+            changes["secrets"] = ()
+        elif "secrets" in changes and "secret" not in changes:
+            changes["secret"] = None
         return replace(self, **changes)
 
     def describe(self) -> dict[str, str]:
@@ -757,8 +870,13 @@ class Settings:
 
 #: Every setting, in the order of the README's table: the one list the rest is derived from.
 SETTINGS: tuple[Setting, ...] = tuple(
-    Setting(name=f.name, default=f.default, **f.metadata[_METADATA_KEY]) for f in fields(Settings)
+    Setting(name=f.name, default=f.default, **f.metadata[_METADATA_KEY])
+    for f in fields(Settings)
+    if _METADATA_KEY in f.metadata
 )
+
+#: Fields of :class:`Settings` that are no setting of their own, each with the setting it comes from.
+DERIVED: dict[str, str] = {f.name: f.metadata[_DERIVED_KEY] for f in fields(Settings) if _DERIVED_KEY in f.metadata}
 
 _LISTS = tuple(setting for setting in SETTINGS if setting.item is not None)
 
@@ -778,10 +896,20 @@ def _check_int(name: str, value: int, *, minimum: int) -> None:
         raise _error(name, f"accepts a whole number of at least {minimum}")
 
 
-def _check_rsa_size(name: str, pem: str) -> None:
+def _repeated(items: tuple[str, ...]) -> tuple[int, int]:
+    """The 1-based positions of the first item listed twice."""
+    seen: dict[str, int] = {}
+    for index, item in enumerate(items, 1):
+        if item in seen:
+            return seen[item], index
+        seen[item] = index
+    raise ValueError("no item is repeated")
+
+
+def _check_rsa_size(name: str, pem: str, position: str = "") -> None:
     """Refuse an RSA key under 2048 bits (RFC 7518 §3.3); other PEM problems are left to the verifier.
 
-    Only the size is named, never the key.
+    Only the size (and *position*, ``"key 2 of 3: "``) is named, never the key.
     """
     from cryptography.hazmat.primitives.asymmetric import rsa
     from cryptography.hazmat.primitives.serialization import load_pem_private_key, load_pem_public_key
@@ -795,7 +923,7 @@ def _check_rsa_size(name: str, pem: str) -> None:
     if isinstance(key, (rsa.RSAPublicKey, rsa.RSAPrivateKey)) and key.key_size < _RSA_MIN_BITS:
         raise _error(
             name,
-            f"an RSA key of {key.key_size} bits is too weak: use at least {_RSA_MIN_BITS} bits "
+            f"{position}an RSA key of {key.key_size} bits is too weak: use at least {_RSA_MIN_BITS} bits "
             "(RFC 7518 §3.3, NIST SP 800-131A)",
         )
 

@@ -13,10 +13,10 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import jwt
-from jwt.algorithms import get_default_algorithms
 
 from .config import Settings
 from .errors import ConfigError
+from .keyring import hmac_keys, signing_key, verification_keys
 from .keys import KeySource
 
 # PyJWT checks signature, audience and issuer; jwtguard checks the time claims
@@ -38,9 +38,19 @@ _DECODE_OPTIONS: Any = {
 class TokenVerifier:
     """Verifies a compact JWS with the configured keys and returns its claims.
 
-    :param settings: algorithms, keys (``secret``, ``public_key`` or ``jwks_url``),
+    :param settings: algorithms, keys (``secrets``, ``public_keys`` or ``jwks_url``),
         audience and issuer.
     :param timer: monotonic seconds for the JWKS key source (tests pass a fake clock).
+
+    Several configured keys (issue 10, key rotation) verify alike: a token whose ``kid``
+    names one of them is checked with that key only; a token without a ``kid`` (issued
+    before kids existed) or with one the guard does not know is tried against each key of
+    its algorithm, in the configured order (at most ``MAX_KEYS``). An unknown kid is not
+    refused outright: jwtguard's kids are derived from the keys, but an identity provider
+    whose PEM public keys are configured here names its keys its own way, and such tokens
+    verified before kids mattered. Trying costs one signature check per listed key, and a
+    token that fails them all is refused ``invalid`` like any bad signature. With one key
+    and no JWKS the header is not even parsed.
 
     Raises a :class:`jwt.PyJWTError` (or any other exception on hostile input),
     or :class:`~jwtguard.keys.KeySourceUnavailable` when the JWKS cannot be
@@ -59,26 +69,17 @@ class TokenVerifier:
         self._issuer = settings.issuer
         self._require = sorted({"exp", "iat", settings.user_claim})
         self._jwt = jwt.PyJWT()
-        self._keys: dict[str, Any] = {}
+        #: For each algorithm with configured keys: the prepared keys in their configured order,
+        #: and the same keys by kid. HMAC algorithms get only secrets and every other algorithm
+        #: only public keys, so no key ever serves two families (RFC 8725 §3.1).
+        self._keys: dict[str, tuple[Any, ...]] = {}
+        self._by_kid: dict[str, dict[str, Any]] = {}
+        for local in hmac_keys(settings) + verification_keys(settings):
+            for name, prepared in local.prepared.items():
+                self._keys[name] = (*self._keys.get(name, ()), prepared)
+                self._by_kid.setdefault(name, {}).setdefault(local.kid, prepared)
         #: The JWKS, kept by jwtguard (see :mod:`jwtguard.keys`); None without JWTGUARD_JWKS_URL.
         self.key_source: KeySource | None = None
-        available = get_default_algorithms()
-        for name in settings.algorithms:
-            if name in settings.hmac_algorithms:
-                material: str | None = settings.secret
-            else:
-                material = settings.public_key
-            if material is None:
-                continue
-            variable = "JWTGUARD_SECRET" if name in settings.hmac_algorithms else "JWTGUARD_PUBLIC_KEY"
-            try:
-                self._keys[name] = available[name].prepare_key(material)
-            except Exception:
-                raise ConfigError(variable, f"not a usable key for {name}") from None
-            # Any format PyJWT reads (PEM, OpenSSH, ...): a weak key is refused here, at start-up,
-            # rather than on every request (enforce_minimum_key_length, NIST SP 800-131A).
-            if available[name].check_key_length(self._keys[name]):
-                raise ConfigError(variable, f"the key is too weak for {name} (RSA needs at least 2048 bits)")
         if settings.jwks_url:
             self.key_source = KeySource(
                 settings.jwks_url,
@@ -91,7 +92,8 @@ class TokenVerifier:
             )
         # One key for every allowed algorithm (the usual single-HS256 setup):
         # no need to read the header before decoding.
-        self._single_key = next(iter(self._keys.values())) if len(self._keys) == 1 and self.key_source is None else None
+        only = next(iter(self._keys.values())) if len(self._keys) == 1 and self.key_source is None else ()
+        self._single_key = only[0] if len(only) == 1 else None
 
     @property
     def needs_io(self) -> bool:
@@ -101,20 +103,30 @@ class TokenVerifier:
     def verify(self, token: str) -> tuple[Mapping[str, Any], Mapping[str, Any]]:
         """Return ``(header, claims)`` of a token whose signature checks out."""
         if self._single_key is not None:
-            key: Any = self._single_key
-            algorithms = self._algorithms
-        else:
-            header = jwt.get_unverified_header(token)
-            alg = header.get("alg")
-            if alg not in self._algorithms:
-                raise jwt.InvalidAlgorithmError("algorithm not allowed")
-            algorithms = [alg]
-            if alg in self._keys:
-                key = self._keys[alg]
-            elif self.key_source is not None:
-                key = self.key_source.key(header.get("kid"), alg)
-            else:
+            return self._decode(token, self._single_key, self._algorithms)
+        header = jwt.get_unverified_header(token)
+        alg = header.get("alg")
+        if alg not in self._algorithms:
+            raise jwt.InvalidAlgorithmError("algorithm not allowed")
+        algorithms = [alg]
+        keys = self._keys.get(alg)
+        if keys is None:
+            if self.key_source is None:
                 raise jwt.InvalidKeyError("no key for algorithm")
+            return self._decode(token, self.key_source.key(header.get("kid"), alg), algorithms)
+        kid = header.get("kid")
+        named = self._by_kid[alg].get(kid) if isinstance(kid, str) else None
+        if named is not None:
+            return self._decode(token, named, algorithms)
+        # No kid, or one of no configured key: each key of the algorithm, in order (see the class).
+        for key in keys[:-1]:
+            try:
+                return self._decode(token, key, algorithms)
+            except jwt.InvalidSignatureError:
+                continue
+        return self._decode(token, keys[-1], algorithms)
+
+    def _decode(self, token: str, key: Any, algorithms: list[str]) -> tuple[Mapping[str, Any], Mapping[str, Any]]:
         decoded = self._jwt.decode_complete(
             token,
             key,
@@ -173,9 +185,11 @@ def issue_token(
     Pure: no store is read or written and no cache is touched (the admin API's
     :meth:`jwtguard.admin.Admin.issue_token` does that work, then calls this).
     Signs with the first configured algorithm unless *algorithm* is given:
-    HMAC with ``JWTGUARD_SECRET``, any other algorithm with
-    ``JWTGUARD_PRIVATE_KEY(_FILE)``. *claims* are added to the payload and may
-    override ``aud``/``iss`` (set from the settings when configured).
+    HMAC with the first secret of ``JWTGUARD_SECRET``, any other algorithm with
+    the first key of its type in ``JWTGUARD_PRIVATE_KEY(_FILE)``; the header's ``kid`` names
+    that key (see :mod:`jwtguard.keyring`), so verifiers holding several keys
+    pick it at once. *claims* are added to the payload and may override
+    ``aud``/``iss`` (set from the settings when configured).
 
     issue 9: the standard ``sub`` claim is always a string (RFC 7519 §4.1.2;
     PyJWT and other services refuse an integer ``sub``): an integer *user_id*
@@ -191,12 +205,7 @@ def issue_token(
     alg = algorithm or settings.algorithms[0]
     if alg not in settings.algorithms:
         raise ConfigError("JWTGUARD_ALGORITHMS", f"{alg} is not in the allow-list")
-    if alg in settings.hmac_algorithms:
-        key: Any = settings.secret
-    elif settings.private_key:
-        key = settings.private_key
-    else:
-        raise ConfigError("JWTGUARD_PRIVATE_KEY", f"issuing {alg} tokens needs a private key")
+    signer = signing_key(settings, alg)
     iat = now_iat(now)
     payload: dict[str, Any] = {}
     if settings.audience:
@@ -208,4 +217,4 @@ def issue_token(
     payload["iat"] = iat
     payload["exp"] = int(iat + (settings.token_ttl if ttl is None else ttl))
     payload.setdefault("jti", secrets.token_urlsafe(16))
-    return jwt.encode(payload, key, algorithm=alg)
+    return jwt.encode(payload, signer.key, algorithm=alg, headers={"kid": signer.kid})

@@ -135,10 +135,20 @@ def test_each_setting_parses_its_variable(variable: str, raw: str, expected: Any
 
 
 def test_every_field_is_declared_once() -> None:
-    """Issue 8: Settings' fields and the declarations are one list; secrets are out of repr()."""
-    assert [f.name for f in fields(Settings)] == [setting.name for setting in SETTINGS]
+    """Issue 8: Settings' fields and the declarations are one list; secrets are out of repr().
+
+    Issue 10: a derived field (``secrets``, from ``secret``) is no setting of its own, follows the
+    setting it comes from, and is out of repr() as that one is.
+    """
+    declared = [f for f in fields(Settings) if f.name not in config.DERIVED]
+    assert [f.name for f in declared] == [setting.name for setting in SETTINGS]
     assert len(VARIABLES) == sum(len(setting.variables) for setting in SETTINGS)
-    for f, setting in zip(fields(Settings), SETTINGS, strict=True):
+    assert config.DERIVED == {"secrets": "secret"}
+    names = [f.name for f in fields(Settings)]
+    for derived, source in config.DERIVED.items():
+        assert names.index(derived) == names.index(source) + 1
+        assert next(f for f in fields(Settings) if f.name == derived).repr is False
+    for f, setting in zip(declared, SETTINGS, strict=True):
         assert setting.default == f.default
         assert setting.description and "|" not in setting.description and "\n" not in setting.description
         if setting.secret:
