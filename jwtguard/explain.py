@@ -289,7 +289,7 @@ def _session_checks(claims: Mapping[str, Any], state: UserState, now: float, set
     name = settings.version_claim
     version: Any = claims.get(name)
     if not is_version(version):
-        rows.append(Check("version", SKIP, f"no usable {name!r} claim: only the not-before date applies"))
+        pass  # no version claim: the not-before row above decides (a bad one refused the token as invalid)
     elif version < state.version:
         rows.append(Check("version", FAIL, f"{name} = {version}, below the user's version {state.version}"))
     else:

@@ -218,13 +218,14 @@ def accepted_total(text: str) -> float:
 
 @pytest.mark.usefixtures("example_env")
 def test_flask_example_serves_metrics_without_a_token() -> None:
+    from examples.common import DEMO_ISSUER
     from examples.flask_app import create_app
 
     app = create_app()
     client = app.test_client()
     try:
         assert accepted_total(client.get("/metrics").get_data(as_text=True)) == 0
-        assert client.get("/api/me", headers=bearer(token_for("alice"))).status_code == 200
+        assert client.get("/api/me", headers=bearer(token_for("alice", iss=DEMO_ISSUER))).status_code == 200
         response = client.get("/metrics")
         assert response.status_code == 200
         assert response.content_type.startswith("text/plain")
@@ -237,11 +238,12 @@ def test_flask_example_serves_metrics_without_a_token() -> None:
 def test_starlette_example_serves_metrics_without_a_token() -> None:
     from starlette.testclient import TestClient
 
+    from examples.common import DEMO_ISSUER
     from examples.starlette_app import create_app
 
     app = create_app()
     with TestClient(app) as client:
-        assert client.get("/api/me", headers=dict(bearer(token_for("alice")))).status_code == 200
+        assert client.get("/api/me", headers=dict(bearer(token_for("alice", iss=DEMO_ISSUER)))).status_code == 200
         response = client.get("/metrics")
         assert response.status_code == 200
         assert response.headers["content-type"].startswith("text/plain")
