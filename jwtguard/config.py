@@ -47,6 +47,12 @@ _STORE_ERROR_POLICIES: tuple[StoreErrorPolicy, ...] = ("reject", "stale", "allow
 Mode = Literal["require", "optional"]
 _MODES: tuple[Mode, ...] = ("require", "optional")
 
+TokenLocation = Literal["header", "cookie", "both"]
+_TOKEN_LOCATIONS: tuple[TokenLocation, ...] = ("header", "cookie", "both")
+
+#: RFC 6265 §5.2.4: a cookie's Path is any CHAR but CTLs and ";" (spaces left out: trimmed by browsers).
+_COOKIE_PATH = re.compile(r"/[\x21-\x3A\x3C-\x7E]*")
+
 #: Variables of jwtguard's own test harness and scripts: they share the prefix but are no
 #: setting, so they are never reported as unknown.
 _RESERVED = frozenset({"JWTGUARD_FERRETDB", "JWTGUARD_CACHE_DIR"})
@@ -440,7 +446,10 @@ class Settings:
     )
     max_header_bytes: int = field(
         default=8192,
-        metadata=_declare("longest `Authorization` value accepted, checked before any decoding", _int),
+        metadata=_declare(
+            "longest `Authorization` value (in cookie mode, also `Cookie` value) accepted, checked before any decoding",
+            _int,
+        ),
     )
     max_user_id_length: int = field(default=256, metadata=_declare("longest string user id accepted", _int))
     user_id_type: UserIdType = field(
@@ -551,7 +560,7 @@ class Settings:
         default=10.0,
         metadata=_declare(
             "seconds after a rotation in which the spent predecessor answers `invalid_grant` "
-            "(\"token already rotated\") without ending the session: tabs racing to refresh",
+            '("token already rotated") without ending the session: tabs racing to refresh',
             _float,
         ),
     )
@@ -586,6 +595,23 @@ class Settings:
         metadata=_declare(
             "collection (table) of refresh-token hashes, spent marks and used one-time links",
             documented_default="(unset: `<users>_tokens`)",
+        ),
+    )
+    # -- cookie mode (issue 10) ------------------------------------------------------------
+    token_location: TokenLocation = field(
+        default="header",
+        metadata=_declare(
+            "where the access token is read: `header` (`Authorization: Bearer`), `cookie` (the "
+            "`__Host-jwtguard-at` cookie, with CSRF checks; see [Cookie mode](#cookie-mode)) or `both` "
+            "(a request carrying both uses the header)",
+            _lower,
+        ),
+    )
+    refresh_path: str = field(
+        default="/token",
+        metadata=_declare(
+            "`Path` of the refresh-token cookie `__Secure-jwtguard-rt`: the refresh endpoint's URL path "
+            "as the browser sends it (a mount prefix included)"
         ),
     )
 
@@ -677,6 +703,10 @@ class Settings:
         _check_number("refresh_grace", self.refresh_grace, minimum=0, maximum=300)
         if self.refresh_reuse not in ("end_session", "logout_everywhere"):
             raise _error("refresh_reuse", "accepts end_session or logout_everywhere")
+        if self.token_location not in _TOKEN_LOCATIONS:
+            raise _error("token_location", "accepts header, cookie or both")
+        if not _COOKIE_PATH.fullmatch(self.refresh_path):
+            raise _error("refresh_path", "accepts a URL path starting with '/', without spaces or ';', e.g. /token")
         if self.sessions and not self.issuer:
             # Sessions tell jwtguard's own tokens from other issuers' by `iss` (a missing session
             # refuses only jwtguard's own): without an issuer there is no telling them apart.
