@@ -476,7 +476,14 @@ def test_refresh_token_checks_csrf_on_every_method(environ: dict[str, str], expe
             ],
             env["REQUEST_METHOD"],
         )
-        for request in (env, scope):
+        fields: dict[str, Any] = {
+            "cookie": (env["HTTP_COOKIE"],),
+            "sec_fetch_site": env.get("HTTP_SEC_FETCH_SITE"),
+            "sec_fetch_mode": env.get("HTTP_SEC_FETCH_MODE"),
+            "sec_fetch_dest": env.get("HTTP_SEC_FETCH_DEST"),
+            "csrf_token": env.get("HTTP_X_CSRF_TOKEN"),
+        }
+        for request in (env, scope, Request(env["REQUEST_METHOD"], "/token", **fields)):
             found = cookies.refresh_token(settings, request)
             if isinstance(found, str):
                 assert found == expected
