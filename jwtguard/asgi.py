@@ -7,7 +7,7 @@ A translator only: scope -> :class:`~jwtguard.sansio.Request`, the engine's
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from typing import Any
 
 from .config import Settings
@@ -59,6 +59,7 @@ class JWTGuardASGI:
         self.settings = settings or Settings.from_env()
         self.store = store or open_async_store(self.settings)
         self.engine = Engine(self.settings, async_store=self.store, clock=clock, timer=timer)
+        self._cookies = self.engine.policy.reads_cookies
 
     @property
     def metrics(self) -> Metrics:
@@ -73,7 +74,7 @@ class JWTGuardASGI:
             # Fail closed: a scope type this guard does not understand never reaches the
             # app unauthenticated (ASGI servers expect an exception for unsupported types).
             raise RuntimeError(f"jwtguard: unsupported ASGI scope type {kind!r}")
-        decision = await self.engine.ahandle(request_of(scope))
+        decision = await self.engine.ahandle(request_of(scope, self._cookies))
         if decision.kind == "exempt":
             return await self.app(scope, receive, send)
         if decision.kind == "refuse":
@@ -110,32 +111,67 @@ class JWTGuardASGI:
         while the user's state is cached) and is False while the store is
         unreachable under ``JWTGUARD_ON_STORE_ERROR=reject``.
         """
-        return (await self.engine.ahandle(request_of(scope))).passes
+        return (await self.engine.ahandle(request_of(scope, self._cookies))).passes
 
     async def close(self) -> None:
         """Close the store's connections on the running loop."""
         await self.store.close()
 
 
-def request_of(scope: Scope) -> Request:
-    """The :class:`Request` of an HTTP or WebSocket scope (header names are lower-case bytes)."""
+def request_of(scope: Mapping[str, Any], cookies: bool = False) -> Request:
+    """The :class:`Request` of an HTTP or WebSocket scope (header names are lower-case bytes).
+
+    With *cookies*, cookie mode's fields too: every ``cookie`` field, the
+    ``sec-fetch-*`` fields and ``x-csrf-token`` (repeated, joined with commas
+    as a WSGI server joins them: never equal to a single token).
+    """
     method = scope.get("method", "GET")
     authorization: tuple[str, ...] = ()
     host = ""
     origin = request_method = None
+    fields: dict[bytes, str] | None = {} if cookies else None
+    cookie: tuple[str, ...] = ()
     for name, value in scope["headers"]:
         if name == b"authorization":
             authorization += (value.decode("latin-1"),)
         elif name == b"host":
             host = value.decode("latin-1")
-        elif method == "OPTIONS":
+        elif method == "OPTIONS" and (name == b"origin" or name == b"access-control-request-method"):
             if name == b"origin":
                 origin = value.decode("latin-1")
-            elif name == b"access-control-request-method":
+            else:
                 request_method = value.decode("latin-1")
+        elif fields is not None:
+            if name == b"cookie":
+                cookie += (value.decode("latin-1"),)
+            elif name in _COOKIE_MODE_FIELDS:
+                text = value.decode("latin-1")
+                fields[name] = f"{fields[name]},{text}" if name in fields else text
     root = scope.get("root_path", "")
     path = app_path(scope["path"], root)
-    return Request(method, path, authorization, origin, request_method, scope.get("scheme", "http"), host, root)
+    scheme = scope.get("scheme", "http")
+    if fields is None:
+        return Request(method, path, authorization, origin, request_method, scheme, host, root)
+    get = fields.get
+    return Request(
+        method,
+        path,
+        authorization,
+        origin,
+        request_method,
+        scheme,
+        host,
+        root,
+        cookie,
+        get(b"sec-fetch-site"),
+        get(b"sec-fetch-mode"),
+        get(b"sec-fetch-dest"),
+        get(b"x-csrf-token"),
+    )
+
+
+#: The single-valued fields cookie mode reads.
+_COOKIE_MODE_FIELDS = frozenset({b"sec-fetch-site", b"sec-fetch-mode", b"sec-fetch-dest", b"x-csrf-token"})
 
 
 async def _refuse(decision: Decision, scope: Scope, receive: Receive, send: Send) -> None:

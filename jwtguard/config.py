@@ -60,6 +60,12 @@ _STORE_ERROR_POLICIES: tuple[StoreErrorPolicy, ...] = ("reject", "stale", "allow
 Mode = Literal["require", "optional"]
 _MODES: tuple[Mode, ...] = ("require", "optional")
 
+TokenLocation = Literal["header", "cookie", "both"]
+_TOKEN_LOCATIONS: tuple[TokenLocation, ...] = ("header", "cookie", "both")
+
+#: RFC 6265 §5.2.4: a cookie's Path is any CHAR but CTLs and ";" (spaces left out: trimmed by browsers).
+_COOKIE_PATH = re.compile(r"/[\x21-\x3A\x3C-\x7E]*")
+
 #: Variables of jwtguard's own test harness and scripts: they share the prefix but are no
 #: setting, so they are never reported as unknown.
 _RESERVED = frozenset({"JWTGUARD_FERRETDB", "JWTGUARD_CACHE_DIR"})
@@ -499,7 +505,10 @@ class Settings:
     )
     max_header_bytes: int = field(
         default=8192,
-        metadata=_declare("longest `Authorization` value accepted, checked before any decoding", _int),
+        metadata=_declare(
+            "longest `Authorization` value (in cookie mode, also `Cookie` value) accepted, checked before any decoding",
+            _int,
+        ),
     )
     max_user_id_length: int = field(default=256, metadata=_declare("longest string user id accepted", _int))
     user_id_type: UserIdType = field(
@@ -658,6 +667,23 @@ class Settings:
             documented_default="(unset: `<users>_tokens`)",
         ),
     )
+    # -- cookie mode (issue 10) ------------------------------------------------------------
+    token_location: TokenLocation = field(
+        default="header",
+        metadata=_declare(
+            "where the access token is read: `header` (`Authorization: Bearer`), `cookie` (the "
+            "`__Host-jwtguard-at` cookie, with CSRF checks; see [Cookie mode](#cookie-mode)) or `both` "
+            "(a request carrying both uses the header)",
+            _lower,
+        ),
+    )
+    refresh_path: str = field(
+        default="/token",
+        metadata=_declare(
+            "`Path` of the refresh-token cookie `__Secure-jwtguard-rt`: the refresh endpoint's URL path "
+            "as the browser sends it (a mount prefix included)"
+        ),
+    )
 
     def __post_init__(self) -> None:
         # Lists given to the constructor become tuples, and one string is split on commas
@@ -767,6 +793,10 @@ class Settings:
             if self.alert_secret in self.secrets:
                 # A link signed with the token key would be a token: keep the two apart.
                 raise _error("alert_secret", "must differ from every JWTGUARD_SECRET key")
+        if self.token_location not in _TOKEN_LOCATIONS:
+            raise _error("token_location", "accepts header, cookie or both")
+        if not _COOKIE_PATH.fullmatch(self.refresh_path):
+            raise _error("refresh_path", "accepts a URL path starting with '/', without spaces or ';', e.g. /token")
         if self.sessions and not self.issuer:
             # Sessions tell jwtguard's own tokens from other issuers' by `iss` (a missing session
             # refuses only jwtguard's own): without an issuer there is no telling them apart.

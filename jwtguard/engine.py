@@ -12,8 +12,9 @@ call on both drivers.
 
 Flow::
 
-    Request -> policy.screen -> [token cache | VerifyToken] -> policy.times
-            -> [state cache | LoadState] -> policy.decide / policy.store_error -> Decision
+    Request -> policy.screen (Bearer | cookie + CSRF) -> [token cache | VerifyToken] -> policy.times
+            -> [state cache | LoadState] -> policy.decide / policy.store_error
+            -> (a cookie token: policy.for_cookie) -> Decision
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from .invalidation import InvalidationBus, default_bus
 from .keys import KeySourceUnavailable
 from .metrics import Metrics
 from .sansio.claims import Verified
-from .sansio.credentials import TOKEN68
+from .sansio.credentials import TOKEN68, CookieToken
 from .sansio.decision import Decision
 from .sansio.policy import UNGUARDED, Policy, looks_like_login, route_decision
 from .sansio.request import Request
@@ -136,16 +137,22 @@ class Engine:
     # -- the flow ---------------------------------------------------------------------------
 
     def _flow(self, request: Request) -> Flow:
+        # Every refusal leaves through _refused or _counted with `cookie`: a token read from the
+        # cookie gets the answers that expire the cookies (policy.for_cookie).
         policy = self.policy
         screened = policy.screen(request)
-        if type(screened) is not str:
+        cookie = False
+        if type(screened) is str:
+            token = screened
+        elif type(screened) is CookieToken:
+            token, cookie = screened.token, True
+        else:
             decision = cast(Decision, screened)
             if decision.kind == "refuse":
                 self._refused(decision, None)
                 if decision.reason == "missing_token" and not request.authorization:
                     self._hint_login(request)
             return decision
-        token = screened
         now = self._clock()
         verified = self._tokens.get(token)
         if verified is not None:
@@ -154,16 +161,16 @@ class Engine:
             self.metrics.token_cache_misses += 1
             # Only tokens that passed this check are ever cached: a hit needs no regex.
             if TOKEN68.fullmatch(token) is None:
-                return self._refused(policy.refusals["malformed"], None)
+                return self._refused(policy.refusals["malformed"], None, cookie)
             outcome = yield VerifyToken(token)
             if not isinstance(outcome, Verified):
-                return self._refused(cast(Decision, outcome), None)
+                return self._refused(cast(Decision, outcome), None, cookie)
             verified = outcome
             if self._remember_tokens:
                 self._tokens.set(token, verified)
         refused = policy.times(verified, now)
         if refused is not None:
-            return self._refused(refused, verified.user_id)
+            return self._refused(refused, verified.user_id, cookie)
         key = verified.key
         cached = self.states.peek(key)
         if cached is not None:
@@ -174,9 +181,9 @@ class Engine:
                 self._store_failed(loaded)
                 known = self.states.last_known(key, self.settings.stale_max_age)
                 decision = policy.store_error(verified, known, now)
-                return self._counted(decision, verified.user_id)
+                return self._counted(decision, verified.user_id, cookie)
             state = cast("UserState | None", loaded)
-        return self._counted(policy.decide(verified, state, now), verified.user_id)
+        return self._counted(policy.decide(verified, state, now), verified.user_id, cookie)
 
     def _hint_login(self, request: Request) -> None:
         """Say once per route that a login route without a token needs JWTGUARD_EXEMPT_PATHS."""
@@ -192,13 +199,15 @@ class Engine:
             path,
         )
 
-    def _counted(self, decision: Decision, user_id: UserId | None) -> Decision:
+    def _counted(self, decision: Decision, user_id: UserId | None, cookie: bool = False) -> Decision:
         if decision.kind == "accept":
             self.metrics.accepted += 1
             return decision
-        return self._refused(decision, user_id)
+        return self._refused(decision, user_id, cookie)
 
-    def _refused(self, decision: Decision, user_id: UserId | None) -> Decision:
+    def _refused(self, decision: Decision, user_id: UserId | None, cookie: bool = False) -> Decision:
+        if cookie:
+            decision = self.policy.for_cookie(decision)
         self.metrics.reject(decision.reason)
         if user_id is None:
             logger.debug("jwtguard: rejected (%s) before any user lookup", decision.reason)

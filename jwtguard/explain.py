@@ -34,6 +34,7 @@ from .invalidation import InvalidationBus
 from .keys import KeySourceUnavailable
 from .sansio.claims import EARLIEST_DATE, LATEST_DATE, is_stale, time_claim_fails
 from .sansio.decision import Decision
+from .sansio.policy import HEADER
 from .sansio.request import Request
 from .sansio.state import UserState, is_id, is_version, session_alive, user_state
 from .stores import Document, Store
@@ -329,6 +330,10 @@ class _Replay:
     @staticmethod
     def engine(settings: Settings, now: float) -> Engine:
         # A bus of its own: an explanation's cache never hears of (or holds up) admin changes.
+        # The token is judged, not how it travelled: in cookie mode it is read as a Bearer token
+        # (same checks, same verdict; the CSRF checks are the request's, not the token's).
+        if settings.token_location != HEADER:
+            settings = settings.replace(token_location=HEADER)
         return Engine(settings, store=_Replay(), clock=lambda: now, bus=InvalidationBus())
 
     def load(self, user_id: object) -> Document | None:

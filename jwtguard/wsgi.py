@@ -7,7 +7,7 @@ A translator only: environ -> :class:`~jwtguard.sansio.Request`, the engine's
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from .config import Settings
@@ -57,6 +57,7 @@ class JWTGuardWSGI:
         self.settings = settings or Settings.from_env()
         self.store = store or open_store(self.settings)
         self.engine = Engine(self.settings, store=self.store, clock=clock, timer=timer)
+        self._cookies = self.engine.policy.reads_cookies
 
     @property
     def metrics(self) -> Metrics:
@@ -64,20 +65,7 @@ class JWTGuardWSGI:
         return self.engine.metrics
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        header = environ.get("HTTP_AUTHORIZATION")
-        method = environ.get("REQUEST_METHOD", "")
-        options = method == "OPTIONS"
-        request = Request(
-            method,
-            environ.get("PATH_INFO", ""),  # below the mount (SCRIPT_NAME): what the app routes
-            () if header is None else (header,),
-            environ.get("HTTP_ORIGIN") if options else None,
-            environ.get("HTTP_ACCESS_CONTROL_REQUEST_METHOD") if options else None,
-            environ.get("wsgi.url_scheme", "http"),
-            environ.get("HTTP_HOST", ""),
-            environ.get("SCRIPT_NAME", ""),
-        )
-        decision = self.engine.handle(request)
+        decision = self.engine.handle(request_of(environ, self._cookies))
         kind = decision.kind
         if kind == "exempt":
             return self.app(environ, start_response)
@@ -103,3 +91,30 @@ class JWTGuardWSGI:
     def close(self) -> None:
         """Close the store's connections."""
         self.store.close()
+
+
+def request_of(environ: Mapping[str, Any], cookies: bool = False) -> Request:
+    """The :class:`Request` of a WSGI environ; with *cookies*, cookie mode's fields too (PEP 3333 ``HTTP_*``)."""
+    header = environ.get("HTTP_AUTHORIZATION")
+    method = environ.get("REQUEST_METHOD", "")
+    options = method == "OPTIONS"
+    request = Request(
+        method,
+        environ.get("PATH_INFO", ""),  # below the mount (SCRIPT_NAME): what the app routes
+        () if header is None else (header,),
+        environ.get("HTTP_ORIGIN") if options else None,
+        environ.get("HTTP_ACCESS_CONTROL_REQUEST_METHOD") if options else None,
+        environ.get("wsgi.url_scheme", "http"),
+        environ.get("HTTP_HOST", ""),
+        environ.get("SCRIPT_NAME", ""),
+    )
+    if not cookies:
+        return request
+    cookie = environ.get("HTTP_COOKIE")
+    return request._replace(
+        cookie=() if cookie is None else (cookie,),
+        sec_fetch_site=environ.get("HTTP_SEC_FETCH_SITE"),
+        sec_fetch_mode=environ.get("HTTP_SEC_FETCH_MODE"),
+        sec_fetch_dest=environ.get("HTTP_SEC_FETCH_DEST"),
+        csrf_token=environ.get("HTTP_X_CSRF_TOKEN"),
+    )

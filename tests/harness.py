@@ -31,6 +31,7 @@ class Reply:
     status: int
     headers: dict[str, str]  # lower-case names
     body: bytes
+    fields: tuple[tuple[str, str], ...] = ()  # every field in order, lower-case names (Set-Cookie repeats)
 
     def json(self) -> Any:
         return json.loads(self.body)
@@ -106,11 +107,14 @@ class WSGITarget:
         """One request from this thread's own test client; header values as str, or latin-1 bytes."""
         client = getattr(self._local, "client", None)
         if client is None:
-            client = self._local.client = self.app.test_client()
+            # No cookie jar: a request carries exactly the headers given (Werkzeug's jar would
+            # replace a Cookie header, or drop it when the jar is empty).
+            client = self._local.client = self.app.test_client(use_cookies=False)
         # WSGI carries header values as latin-1 str (PEP 3333).
         fields = [(k, v.decode("latin-1") if isinstance(v, bytes) else v) for k, v in headers or []]
         response = client.open(path, method=method, headers=fields)
-        return Reply(response.status_code, {k.lower(): v for k, v in response.headers.items()}, response.get_data())
+        every = tuple((k.lower(), v) for k, v in response.headers.items())
+        return Reply(response.status_code, dict(every), response.get_data(), every)
 
     def get(self, token: str | None = None, path: str = "/api/me") -> Reply:
         return self.request("GET", path, bearer_of(token))
@@ -166,7 +170,9 @@ class ASGITarget:
     async def arequest(self, method: str, path: str, headers: Headers | None = None) -> Reply:
         fields = [(k.encode("latin-1"), v if isinstance(v, bytes) else v.encode("latin-1")) for k, v in headers or []]
         response = await self.client.request(method, path, headers=fields)
-        return Reply(response.status_code, {k.lower(): v for k, v in response.headers.items()}, response.content)
+        self.client.cookies.clear()  # no cookie jar either: each request carries exactly its headers
+        every = tuple((k.lower(), v) for k, v in response.headers.multi_items())
+        return Reply(response.status_code, {k.lower(): v for k, v in response.headers.items()}, response.content, every)
 
     def request(self, method: str, path: str, headers: Headers | None = None) -> Reply:
         """One request on the target's loop; header values as str, or latin-1 bytes."""

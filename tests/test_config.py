@@ -96,6 +96,8 @@ PARSING: list[tuple[str, str, Any, str | None]] = [
     ("JWTGUARD_RECORDS_COLLECTION", "app_records", "app_records", "a.b"),
     ("JWTGUARD_ALERT_SECRET", "alert-" + OTHER_SECRET, "alert-" + OTHER_SECRET, "hunter2-short"),
     ("JWTGUARD_REFRESH_COLLECTION", "app_tokens", "app_tokens", "$t"),
+    ("JWTGUARD_TOKEN_LOCATION", "Both", "both", "query"),
+    ("JWTGUARD_REFRESH_PATH", "/api/auth/refresh", "/api/auth/refresh", "/token; Domain=evil.example"),
 ]
 
 #: Texts that may appear in a bad value and must never come back in a message.
@@ -352,6 +354,8 @@ def test_describe_keeps_its_format() -> None:
         "JWTGUARD_RECORDS_COLLECTION": "None",
         "JWTGUARD_ALERT_SECRET": "(unset)",
         "JWTGUARD_REFRESH_COLLECTION": "None",
+        "JWTGUARD_TOKEN_LOCATION": "header",
+        "JWTGUARD_REFRESH_PATH": "/token",
     }
     assert Settings(secret=SECRET, max_token_lifetime=86400.0).describe()["JWTGUARD_MAX_TOKEN_LIFETIME"] == "86400"
 

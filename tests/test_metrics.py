@@ -249,3 +249,32 @@ def test_starlette_example_serves_metrics_without_a_token() -> None:
         assert response.headers["content-type"].startswith("text/plain")
         assert accepted_total(response.text) == 1
         client.portal.call(app.close)  # type: ignore[union-attr]
+
+
+def test_csrf_refusals_are_counted_by_their_row_names(make_client: Any, settings: Settings, users: Any) -> None:
+    """issue 10: the three CSRF refusals share the body error csrf_failed, and each has its own counter."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from jwtguard.cookies import ACCESS_COOKIE, CSRF_COOKIE
+
+    users.insert_one({"_id": "alice"})
+    client = make_client(settings.replace(token_location="cookie"))
+    cookie = ("Cookie", f"{ACCESS_COOKIE}={token_for('alice')}; {CSRF_COOKIE}=c")
+    assert client("POST", "/api/me", [cookie]).json() == {"error": "csrf_failed", "reason": "missing_token"}
+    assert client("POST", "/api/me", [cookie, ("X-CSRF-Token", "d")]).json()["reason"] == "mismatch"
+    assert client("GET", "/api/me", [cookie, ("Sec-Fetch-Site", "cross-site")]).json()["reason"] == "cross_site"
+    assert client("GET", "/api/me", [cookie]).status == 200
+    rejected = client.guard.metrics.snapshot()["rejected"]
+    assert {reason: n for reason, n in rejected.items() if n} == {
+        "csrf_missing_token": 1,
+        "csrf_mismatch": 1,
+        "csrf_cross_site": 1,
+    }
+    body, _ = prometheus_text(client.guard.metrics)
+    samples = {
+        s.labels["reason"]: s.value
+        for family in text_string_to_metric_families(body.decode())
+        for s in family.samples
+        if s.name == "jwtguard_requests_rejected_total"
+    }
+    assert samples["csrf_cross_site"] == 1 and samples["missing_token"] == 0

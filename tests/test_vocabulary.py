@@ -42,6 +42,9 @@ def test_the_readme_table_lists_every_reason_with_its_status_and_signals() -> No
             assert "Retry-After" in headers, name
         if reason.challenge == "error" and reason.user_enabled is None:
             assert f'error="{reason.error}"' in headers, name
+        if reason.body_reason is not None:
+            # The CSRF rows: the metrics' name in the reason column, the body's in the last.
+            assert f'{{"error": "{reason.error}", "reason": "{reason.body_reason}"}}' in headers, name
 
 
 def test_metrics_count_by_the_same_reasons() -> None:
@@ -57,7 +60,7 @@ def test_each_refusal_is_built_from_its_row(name: str) -> None:
     decision = Policy(Settings(secret=SECRET, clear_site_data=True, retry_after=7)).refusals[name]
     headers = dict(decision.headers)
     assert decision.kind == "refuse" and decision.status == reason.status and decision.reason == name
-    assert decision.body == f'{{"error":"{reason.error}","reason":"{name}"}}'.encode()
+    assert decision.body == f'{{"error":"{reason.error}","reason":"{reason.body_reason or name}"}}'.encode()
     assert headers["Cache-Control"] == "no-store"
     assert headers["Content-Length"] == str(len(decision.body))
     challenge = headers.get("WWW-Authenticate")
@@ -69,5 +72,6 @@ def test_each_refusal_is_built_from_its_row(name: str) -> None:
         assert challenge == f'Bearer realm="api", error="{reason.error}", error_description="{reason.description}"'
     assert headers.get("X-User-Enabled") == (None if reason.user_enabled is None else "false")
     assert ("Clear-Site-Data" in headers) is reason.clears
+    assert "Set-Cookie" not in headers  # a header token's refusal never touches cookies
     assert headers.get("Retry-After") == ("7" if reason.retry else None)
     assert dict(decision.raw_headers) == {k.lower().encode(): v.encode() for k, v in decision.headers}

@@ -5,6 +5,7 @@ every rule is a function of values, tested by tables without a server.
 
 - :mod:`.request`: :class:`Request`, what an adapter reads from environ or scope;
 - :mod:`.credentials`: the ``Authorization`` field (RFC 6750 §2.1, RFC 9110 §11.4);
+  cookie mode's cookies, Fetch Metadata and CSRF checks, ``Set-Cookie`` values;
 - :mod:`.claims`: verified tokens, time claims, frozen claims, the staleness rule;
 - :mod:`.state`: a stored document -> :class:`UserState`;
 - :mod:`.decision`: :class:`Decision` and the one table of :data:`REASONS`;

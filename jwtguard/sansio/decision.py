@@ -32,8 +32,14 @@ class Reason:
         ``error`` (with error code and description), ``none`` (no challenge).
     :param user_enabled: ``False`` when the answer says ``X-User-Enabled: false``
         (only after a good signature; never on a 503).
-    :param clears: whether ``JWTGUARD_CLEAR_SITE_DATA`` adds ``Clear-Site-Data``.
+    :param clears: the reason ends the login: ``JWTGUARD_CLEAR_SITE_DATA`` adds
+        ``Clear-Site-Data: "storage"``, and a refused cookie token's answer
+        expires jwtguard's cookies (cookie mode).
     :param retry: whether the answer carries ``Retry-After``.
+    :param body_reason: the body's ``reason`` when it is not the row's name: the
+        three CSRF refusals share ``error: csrf_failed`` and say which check
+        failed (``missing_token``, ``mismatch``, ``cross_site``), while the
+        metrics count each under its row's name.
     """
 
     status: int
@@ -43,14 +49,15 @@ class Reason:
     user_enabled: bool | None = None
     clears: bool = False
     retry: bool = False
+    body_reason: str | None = None
 
 
 #: Every reason a request can be refused with (the ``reason`` of a refusal's body).
 REASONS: Final[Mapping[str, Reason]] = {
     "missing_token": Reason(401, "unauthorized", "No Bearer credentials", challenge="bare"),
-    "malformed": Reason(400, "invalid_request", "The Authorization header is malformed"),
+    "malformed": Reason(400, "invalid_request", "The credentials are malformed"),
     "multiple_credentials": Reason(400, "invalid_request", "Only one Bearer credential is allowed"),
-    "header_too_large": Reason(431, "invalid_request", "The Authorization header is too large"),
+    "header_too_large": Reason(431, "invalid_request", "The credentials header is too large"),
     "invalid": Reason(401, "invalid_token", "The access token is invalid"),
     "expired": Reason(401, "invalid_token", "The access token expired"),
     "revoked": Reason(401, "invalid_token", "The access token was revoked", clears=True),
@@ -63,6 +70,17 @@ REASONS: Final[Mapping[str, Reason]] = {
     # A per-route check (jwtguard.flask, .starlette, .fastapi, .django) on a good token that lacks
     # the scope or role the route asks for (RFC 6750 §3.1). The middleware itself never sends it.
     "insufficient_scope": Reason(403, "insufficient_scope", "The access token lacks the required scope or role"),
+    # Cookie mode, a token from the cookie only (a header is never sent by a browser on its own):
+    # a CSRF check failed. The body names the check, never a token; no challenge (RFC 9110 §15.5.4).
+    "csrf_missing_token": Reason(
+        403, "csrf_failed", "An unsafe method needs the X-CSRF-Token header", "none", body_reason="missing_token"
+    ),
+    "csrf_mismatch": Reason(
+        403, "csrf_failed", "X-CSRF-Token does not match the CSRF cookie", "none", body_reason="mismatch"
+    ),
+    "csrf_cross_site": Reason(
+        403, "csrf_failed", "A cross-site request may not use the token cookie", "none", body_reason="cross_site"
+    ),
     "store_unavailable": Reason(503, "temporarily_unavailable", "The user store is unreachable", "none", retry=True),
     "key_source_unavailable": Reason(
         503, "temporarily_unavailable", "The signing keys cannot be read", "none", retry=True
@@ -130,10 +148,15 @@ def _raw(headers: tuple[tuple[str, str], ...]) -> tuple[tuple[bytes, bytes], ...
     return tuple((k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers)
 
 
-def refusal(name: str, *, realm: str, retry_after: int, clear_site_data: bool) -> Decision:
-    """The complete answer for the reason *name*, built from :data:`REASONS`."""
+def refusal(
+    name: str, *, realm: str, retry_after: int, clear_site_data: bool, set_cookies: tuple[str, ...] = ()
+) -> Decision:
+    """The complete answer for the reason *name*, built from :data:`REASONS`.
+
+    *set_cookies* are ``Set-Cookie`` values to add (cookie mode's expiries).
+    """
     reason = REASONS[name]
-    body = json.dumps({"error": reason.error, "reason": name}, separators=(",", ":")).encode()
+    body = json.dumps({"error": reason.error, "reason": reason.body_reason or name}, separators=(",", ":")).encode()
     headers: tuple[tuple[str, str], ...] = (
         ("Content-Type", "application/json"),
         ("Content-Length", str(len(body))),
@@ -151,6 +174,7 @@ def refusal(name: str, *, realm: str, retry_after: int, clear_site_data: bool) -
         headers += (("Clear-Site-Data", '"storage"'),)
     if reason.retry:
         headers += (("Retry-After", str(retry_after)),)
+    headers += tuple(("Set-Cookie", value) for value in set_cookies)
     return Decision("refuse", name, reason.status, headers, _raw(headers), body, reason.user_enabled)
 
 

@@ -13,7 +13,16 @@ from typing import Any, Final
 from ..config import Settings
 from ..userid import user_key
 from .claims import Verified, freeze, is_stale_token, time_claim, time_reason
-from .credentials import NoToken, bearer_token
+from .credentials import (
+    SAFE_METHODS,
+    CookieToken,
+    NoToken,
+    bearer_token,
+    cross_site,
+    csrf_reason,
+    expiring_cookies,
+    own_cookies,
+)
 from .decision import ANONYMOUS, EXEMPT, RAW_SIGNAL, REASONS, SIGNAL, Decision, refusal
 from .request import Request
 from .state import UserState, is_id, is_version, session_alive
@@ -26,6 +35,11 @@ ALLOW: Final = "allow"
 #: ``JWTGUARD_MODE`` values.
 REQUIRE: Final = "require"
 OPTIONAL: Final = "optional"
+
+#: ``JWTGUARD_TOKEN_LOCATION`` values.
+HEADER: Final = "header"
+COOKIE: Final = "cookie"
+BOTH: Final = "both"
 
 #: Where an adapter leaves its verdict for the app, in the WSGI environ or the ASGI scope:
 #: the claims (None: optional mode, no token), the user id, and the policy that decided
@@ -53,7 +67,11 @@ class Policy:
     :param settings: the validated settings; nothing else is read.
 
     ``refusals[reason]`` holds the prebuilt answer for every reason of
-    :data:`~jwtguard.sansio.decision.REASONS`.
+    :data:`~jwtguard.sansio.decision.REASONS`. In cookie mode, the answers
+    that end a login (``clears``) are prebuilt a second time with the
+    ``Set-Cookie`` expiries of jwtguard's cookies, for tokens read from the
+    cookie (:meth:`for_cookie`). ``reads_cookies`` tells the adapters whether
+    to read the cookie-mode fields of a request at all.
     """
 
     def __init__(self, settings: Settings) -> None:
@@ -82,6 +100,22 @@ class Policy:
         self._version_claim = settings.version_claim
         self._sessions = settings.sessions
         self._issuer = settings.issuer
+        self._header = settings.token_location != COOKIE
+        self._cookie = self.reads_cookies = settings.token_location != HEADER
+        expiries = expiring_cookies(settings.refresh_path)
+        #: Refusals of a cookie token that end the login: jwtguard's three cookies are expired
+        #: with them, with the Path each was set with. Never `Clear-Site-Data: "cookies"`.
+        self._ending: dict[str, Decision] = {
+            name: refusal(
+                name,
+                realm=settings.realm,
+                retry_after=settings.retry_after,
+                clear_site_data=settings.clear_site_data,
+                set_cookies=expiries,
+            )
+            for name, reason in REASONS.items()
+            if reason.clears and self._cookie
+        }
 
     # -- the request --------------------------------------------------------------------
 
@@ -99,25 +133,100 @@ class Policy:
             return "/." not in path or not any(seg in (".", "..") for seg in path.split("/"))
         return False
 
-    def screen(self, request: Request) -> str | Decision:
-        """The request's Bearer token, or its final decision (exempt, anonymous, or refused before any lookup).
+    def screen(self, request: Request) -> str | CookieToken | Decision:
+        """The request's token, or its final decision (exempt, anonymous, or refused before any lookup).
 
-        ``JWTGUARD_MODE=optional`` passes a request without Bearer credentials
-        (no ``Authorization``, or another scheme such as Basic: RFC 6750 §3.1's
-        "lacks any authentication information") as ``anonymous``. Anything
-        else is screened as in ``require``: a malformed header, two
-        credentials or a token that fails later are refused, never taken for
-        anonymous.
+        A Bearer token comes as a ``str``, a token from the cookie as a
+        :class:`~jwtguard.sansio.credentials.CookieToken` (its refusals may
+        expire the cookies: :meth:`for_cookie`). ``JWTGUARD_TOKEN_LOCATION``
+        says where to look: ``header``, ``cookie`` (an ``Authorization`` field
+        is ignored), or ``both``, where a request with Bearer credentials uses
+        them (a malformed header is refused, never passed over for the
+        cookie) and one without (no field, or another scheme) uses the cookie.
+
+        ``JWTGUARD_MODE=optional`` passes a request without credentials (no
+        ``Authorization``, or another scheme such as Basic: RFC 6750 §3.1's
+        "lacks any authentication information"; in cookie mode, no access
+        cookie) as ``anonymous``. Anything else is screened as in
+        ``require``: a malformed header, two credentials, a failed CSRF check
+        or a token that fails later are refused, never taken for anonymous.
         """
         method = request.method
         if self.exempt(method, request.path, method == "OPTIONS" and request.preflight):
             return EXEMPT
-        token = bearer_token(request.authorization, self.max_header)
+        token = bearer_token(request.authorization, self.max_header) if self._header else _NO_HEADER
         if isinstance(token, NoToken):
-            if self._optional and token.reason == "missing_token":
-                return ANONYMOUS
+            if token.reason == "missing_token":
+                if self._cookie:
+                    return self.cookie_token(request)
+                if self._optional:
+                    return ANONYMOUS
             return self.refusals[token.reason]
         return token
+
+    def cookie_token(self, request: Request) -> CookieToken | Decision:
+        """The access token of the ``__Host-jwtguard-at`` cookie, once the CSRF checks passed, or the answer.
+
+        In this order: jwtguard's cookies are read (``header_too_large``,
+        ``multiple_credentials``: :func:`~jwtguard.sansio.credentials.own_cookies`);
+        no access cookie is ``missing_token`` (``anonymous`` when optional);
+        then the Fetch Metadata resource-isolation policy (``csrf_cross_site``,
+        on every method: a cross-site ``<img>`` or ``fetch`` is no navigation)
+        and, on unsafe methods (RFC 9110 §9.2.1), the ``X-CSRF-Token`` field
+        against the CSRF cookie (``csrf_missing_token``, ``csrf_mismatch``).
+        The CSRF checks come before the token is looked at: a forged request
+        learns nothing of it and cannot make the guard expire the cookies.
+        """
+        jar = own_cookies(request.cookie, self.max_header)
+        if isinstance(jar, NoToken):
+            return self.refusals[jar.reason]
+        if jar.access is None:
+            return ANONYMOUS if self._optional else self.refusals["missing_token"]
+        method = request.method
+        if cross_site(request.sec_fetch_site, request.sec_fetch_mode, request.sec_fetch_dest, method):
+            return self.refusals["csrf_cross_site"]
+        if method not in SAFE_METHODS:
+            failed = csrf_reason(request.csrf_token, jar.csrf)
+            if failed is not None:
+                return self.refusals[failed]
+        return CookieToken(jar.access)
+
+    def for_cookie(self, decision: Decision) -> Decision:
+        """The answer to a request whose token came from the cookie.
+
+        A refusal that ends the login (``revoked``, ``disabled``,
+        ``unknown_user``, ``session_revoked``: ``clears`` in
+        :data:`~jwtguard.sansio.decision.REASONS`) also expires jwtguard's three
+        cookies (``Max-Age=0``, each with the ``Path`` it was set with), so the
+        browser stops sending a dead token. Any other answer is *decision*
+        itself: ``expired`` keeps them all (the page refreshes with the refresh
+        cookie, and an expiry racing a refresh in another tab would delete the
+        fresh token), as do 503s and ``invalid`` (a key rotation is no logout).
+        """
+        return self._ending.get(decision.reason, decision)
+
+    def refresh_token(self, request: Request) -> str | Decision:
+        """The refresh token of the ``__Secure-jwtguard-rt`` cookie for a refresh endpoint, or the answer.
+
+        Stricter than :meth:`cookie_token`, since a refresh always changes
+        state: the CSRF token is needed whatever the method, and no cross-site
+        request passes, navigations included. Refusals: ``header_too_large``,
+        ``multiple_credentials``, ``missing_token`` (no refresh cookie), then
+        ``csrf_cross_site``, ``csrf_missing_token``, ``csrf_mismatch``.
+        """
+        jar = own_cookies(request.cookie, self.max_header)
+        if isinstance(jar, NoToken):
+            return self.refusals[jar.reason]
+        if jar.refresh is None:
+            return self.refusals["missing_token"]
+        if cross_site(
+            request.sec_fetch_site, request.sec_fetch_mode, request.sec_fetch_dest, request.method, navigation=False
+        ):
+            return self.refusals["csrf_cross_site"]
+        failed = csrf_reason(request.csrf_token, jar.csrf)
+        if failed is not None:
+            return self.refusals[failed]
+        return jar.refresh
 
     # -- the token ----------------------------------------------------------------------
 
@@ -271,6 +380,9 @@ def route_decision(
         return policy.refusals["insufficient_scope"]
     return None
 
+
+#: A header-less location (``cookie``): what the header would have said.
+_NO_HEADER: Final = NoToken("missing_token")
 
 #: The answer of a per-route check on a request the guard never decided on (fail closed).
 UNGUARDED: Final = refusal("missing_token", realm="api", retry_after=0, clear_site_data=False)

@@ -20,6 +20,16 @@ class Request(NamedTuple):
     :param host: the ``Host`` the client used, without a default port rule.
     :param root_path: the mount prefix (``SCRIPT_NAME`` / ``root_path``); with
         *scheme* and *host* it rebuilds the external URL (DPoP's ``htu``).
+    :param cookie: every ``Cookie`` field value, in order (RFC 6265 §5.4 sends
+        one; an HTTP/2 server may hand over its pieces, RFC 9113 §8.2.3).
+    :param sec_fetch_site: ``Sec-Fetch-Site`` (Fetch Metadata §2.4), if sent.
+    :param sec_fetch_mode: ``Sec-Fetch-Mode`` (§2.3), if sent.
+    :param sec_fetch_dest: ``Sec-Fetch-Dest`` (§2.1), if sent.
+    :param csrf_token: the ``X-CSRF-Token`` field, if sent (repeated fields
+        joined with commas, as a WSGI server joins them).
+
+    The last five are read only when ``JWTGUARD_TOKEN_LOCATION`` is ``cookie``
+    or ``both``: a header-only guard never looks at them.
 
     A tuple: built per request at the cost of one tuple, immutable.
     """
@@ -32,6 +42,11 @@ class Request(NamedTuple):
     scheme: str = "http"
     host: str = ""
     root_path: str = ""
+    cookie: tuple[str, ...] = ()
+    sec_fetch_site: str | None = None
+    sec_fetch_mode: str | None = None
+    sec_fetch_dest: str | None = None
+    csrf_token: str | None = None
 
     @property
     def preflight(self) -> bool:
