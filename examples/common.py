@@ -22,7 +22,9 @@ from urllib.parse import parse_qs
 
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from jwtguard import Settings
+from jwtguard import Settings, cookies
+from jwtguard.sansio.decision import Decision
+from jwtguard.sessions import TokenPair
 from jwtguard.sessions.alerts import LoginAlert
 from jwtguard.stores.sqlite import database_path
 
@@ -154,7 +156,7 @@ class CrossOrigin:
         self.preflight = [
             ("Access-Control-Allow-Origin", origin),
             ("Access-Control-Allow-Methods", "GET, POST, DELETE"),
-            ("Access-Control-Allow-Headers", "Authorization, Content-Type"),
+            ("Access-Control-Allow-Headers", "Authorization, Content-Type, X-CSRF-Token"),
             ("Access-Control-Max-Age", "600"),
             ("Vary", "Origin"),
         ]
@@ -317,3 +319,47 @@ def not_me_token(content_type: str | None, body: bytes) -> str | None:
     except (UnicodeDecodeError, ValueError):
         return None
     return values[0] if len(values) == 1 else None
+
+
+def cookie_mode(settings: Settings) -> bool:
+    """Whether the app keeps tokens out of JavaScript (``--cookies``: ``JWTGUARD_TOKEN_LOCATION=cookie``)."""
+    return settings.token_location != "header"
+
+
+def token_answer(
+    settings: Settings, pair: TokenPair, is_admin: bool, refreshed_from: Any = None
+) -> tuple[dict[str, Any], list[str]]:
+    """A login's or a refresh's JSON body and ``Set-Cookie`` values.
+
+    Header mode: the RFC 6749 §5.1 body plus the page's two fields, no cookies. Cookie mode:
+    the tokens go only into jwtguard's cookies and the body omits them. *refreshed_from*: the
+    refresh request (its CSRF value is kept, so the other tabs keep theirs).
+    """
+    body = pair.body(user=str(pair.user_id), admin=is_admin)
+    if not cookie_mode(settings):
+        return body, []
+    del body["access_token"], body["refresh_token"]
+    if refreshed_from is None:
+        values = cookies.login_cookies(settings, pair.access_token, pair.refresh_token, access_max_age=pair.expires_in)
+    else:
+        values = cookies.refresh_cookies(
+            settings, pair.access_token, pair.refresh_token, refreshed_from, access_max_age=pair.expires_in
+        )
+    return body, values
+
+
+def presented_refresh_token(
+    settings: Settings, content_type: str | None, body: bytes, request: Any
+) -> str | tuple[str, str] | Decision:
+    """The token request's refresh token (:func:`refresh_grant`); in cookie mode from the refresh cookie.
+
+    In cookie mode the form may omit ``refresh_token`` (the page cannot read the cookie): then the
+    cookie is read, with jwtguard's CSRF checks (:func:`jwtguard.cookies.refresh_token`), whose
+    refusal is answered as it is.
+    """
+    if cookie_mode(settings) and not body.strip():
+        return cookies.refresh_token(settings, request)  # a bare POST: the cookie is the grant
+    grant = refresh_grant(content_type, body)
+    if not cookie_mode(settings) or grant != ("invalid_request", "refresh_token is missing"):
+        return grant
+    return cookies.refresh_token(settings, request)

@@ -378,3 +378,102 @@ def test_a_bad_not_me_link_changes_nothing(example: Call, bad: str) -> None:
     reply = example("POST", "/account/not-me", form={"t": pair["access_token"]})
     assert reply.status == 400 and pair["access_token"].encode() not in reply.body
     assert example("GET", "/api/me", pair["access_token"]).status == 200
+
+
+# -- cookie mode (--cookies) ------------------------------------------------------------------------
+
+
+def cookie_pairs(set_cookies: list[str]) -> dict[str, str]:
+    """name -> value of the Set-Cookie fields of one answer."""
+    return dict(value.split(";", 1)[0].split("=", 1) for value in set_cookies)
+
+
+@pytest.fixture(params=["flask", "starlette"])
+def cookie_example(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Callable[..., tuple[int, dict[str, Any], list[str], bytes]]]:
+    """An example in cookie mode; calls send exactly the cookies and headers given (no cookie jar)."""
+    from examples.common import DEMO_ALERT_SECRET, DEMO_EXEMPT_PATHS, DEMO_ISSUER
+
+    monkeypatch.chdir(tmp_path)
+    settings = Settings(
+        secret=SECRET,
+        store_url=f"sqlite:///{tmp_path / 'jwtguard.db'}",
+        exempt_paths=DEMO_EXEMPT_PATHS,
+        sessions=True,
+        issuer=DEMO_ISSUER,
+        alert_secret=DEMO_ALERT_SECRET,
+        token_location="cookie",
+        cache_ttl=0,
+    )
+    if request.param == "flask":
+        from examples.flask_app import create_app
+
+        app = create_app(settings)
+        client = app.test_client(use_cookies=False)
+
+        def call(method: str, path: str, headers: dict[str, str] | None = None, **kw: Any) -> Any:
+            response = client.open(path, method=method, headers=headers or {}, **kw)
+            return response.status_code, dict(response.headers), response.headers.getlist("Set-Cookie"), response.data
+
+        try:
+            yield call
+        finally:
+            app.extensions["jwtguard.close"]()
+        return
+    from starlette.testclient import TestClient
+
+    from examples.starlette_app import create_app as create_asgi_app
+
+    with TestClient(create_asgi_app(settings)) as test_client:
+
+        def asgi_call(method: str, path: str, headers: dict[str, str] | None = None, **kw: Any) -> Any:
+            test_client.cookies.clear()
+            response = test_client.request(method, path, headers=headers or {}, **kw)
+            lowered = {k.lower(): v for k, v in response.headers.items()}
+            return response.status_code, lowered, response.headers.get_list("set-cookie"), response.content
+
+        yield asgi_call
+
+
+def test_cookie_mode_keeps_tokens_out_of_the_page(cookie_example: Callable[..., Any]) -> None:
+    """Issue 10 cookie mode: tokens only in cookies, CSRF on unsafe methods, refresh from the cookie,
+    and a refused login's cookies expired."""
+    import json as jsonlib
+
+    status, _, set_cookies, body = cookie_example(
+        "POST", "/login", json={"username": "alice", "password": "alice-password"}
+    )
+    assert status == 200
+    answer = jsonlib.loads(body)
+    assert "access_token" not in answer and "refresh_token" not in answer and answer["token_type"] == "Bearer"
+    jar = cookie_pairs(set_cookies)
+    assert set(jar) == {"__Host-jwtguard-at", "__Secure-jwtguard-rt", "__Host-jwtguard-csrf"}
+    for value in set_cookies:
+        assert "Secure" in value and "SameSite=Lax" in value and "Domain" not in value
+    sent = "; ".join(f"{name}={value}" for name, value in jar.items())
+    assert cookie_example("GET", "/api/me", {"Cookie": sent})[0] == 200
+    refused = cookie_example("POST", "/logout-all", {"Cookie": sent})
+    assert refused[0] == 403
+    assert jsonlib.loads(refused[3]) == {"error": "csrf_failed", "reason": "missing_token"}
+    csrf = {"Cookie": sent, "X-CSRF-Token": jar["__Host-jwtguard-csrf"]}
+    assert cookie_example("GET", "/api/sessions", {"Cookie": sent})[0] == 200
+    rotated = cookie_example("POST", "/token", csrf)
+    assert rotated[0] == 200, rotated[3]
+    fresh = cookie_pairs(rotated[2])
+    assert fresh["__Secure-jwtguard-rt"] != jar["__Secure-jwtguard-rt"]
+    assert fresh.get("__Host-jwtguard-csrf", jar["__Host-jwtguard-csrf"]) == jar["__Host-jwtguard-csrf"]
+    assert cookie_example("POST", "/token", {"Cookie": sent})[0] == 403  # the refresh cookie needs the CSRF token
+    admin = cookie_example("POST", "/login", json={"username": "admin", "password": "admin-password"})
+    admin_jar = cookie_pairs(admin[2])
+    admin_headers = {
+        "Cookie": "; ".join(f"{n}={v}" for n, v in admin_jar.items()),
+        "X-CSRF-Token": admin_jar["__Host-jwtguard-csrf"],
+    }
+    assert cookie_example("POST", "/admin/users/alice/disable", admin_headers)[0] == 200
+    now = "; ".join(f"{n}={v}" for n, v in {**jar, **fresh}.items())
+    gone = cookie_example("GET", "/api/me", {"Cookie": now})
+    assert gone[0] == 401 and jsonlib.loads(gone[3])["reason"] == "disabled"
+    expired = [value for value in gone[2] if "Max-Age=0" in value]
+    assert {value.split("=", 1)[0] for value in expired} == set(jar)
+    assert all("Clear-Site-Data" not in name for name in gone[1])

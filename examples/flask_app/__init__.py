@@ -9,9 +9,10 @@ from typing import Any
 
 from flask import Flask, Response, g, jsonify, request
 
-from jwtguard import Admin, JWTGuardWSGI, Settings, StoreError
+from jwtguard import Admin, JWTGuardWSGI, Settings, StoreError, cookies
 from jwtguard.errors import InvalidGrant, LoginRefused
 from jwtguard.metrics import render
+from jwtguard.sansio.decision import Decision
 from jwtguard.sessions import TokenPair
 
 from ..common import (
@@ -22,6 +23,7 @@ from ..common import (
     TOKEN_HEADERS,
     Accounts,
     Outbox,
+    cookie_mode,
     device,
     grant_error,
     helper_script,
@@ -31,9 +33,10 @@ from ..common import (
     not_me_invalid,
     not_me_token,
     page_html,
-    refresh_grant,
+    presented_refresh_token,
     settings_from_env,
 )
+from ..common import token_answer as answer_tokens
 
 
 def create_app(settings: Settings | None = None) -> Flask:
@@ -55,9 +58,16 @@ def create_app(settings: Settings | None = None) -> Flask:
         g.user = request.environ.get("jwtguard.user_id")
         g.claims = request.environ.get("jwtguard.claims")
 
-    def token_answer(pair: TokenPair) -> Any:
-        user = str(pair.user_id)
-        return jsonify(pair.body(user=user, admin=accounts.is_admin(user))), 200, TOKEN_HEADERS
+    def token_answer(pair: TokenPair, refreshed_from: Any = None) -> Any:
+        body, set_cookies = answer_tokens(settings, pair, accounts.is_admin(str(pair.user_id)), refreshed_from)
+        response = jsonify(body)
+        response.headers.update(TOKEN_HEADERS)
+        for value in set_cookies:
+            response.headers.add("Set-Cookie", value)
+        return response
+
+    def refused(decision: Decision) -> Any:
+        return Response(decision.body, decision.status, list(decision.headers), content_type="application/json")
 
     @app.get("/")
     def page() -> Any:
@@ -86,16 +96,19 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     @app.post("/token")
     def token() -> Any:
-        grant = refresh_grant(request.content_type, request.stream.read(MAX_TOKEN_REQUEST + 1))
+        body = request.stream.read(MAX_TOKEN_REQUEST + 1)
+        grant = presented_refresh_token(settings, request.content_type, body, request.environ)
+        if isinstance(grant, Decision):
+            return refused(grant)
         if isinstance(grant, tuple):
             return jsonify(grant_error(*grant)), 400, TOKEN_HEADERS
         try:
             pair = admin.refresh(grant)
-        except InvalidGrant as refused:
-            return jsonify(refused.body()), 400, TOKEN_HEADERS
+        except InvalidGrant as invalid:
+            return jsonify(invalid.body()), 400, TOKEN_HEADERS
         except StoreError:
             return jsonify(error="temporarily_unavailable"), 503, TOKEN_HEADERS
-        return token_answer(pair)
+        return token_answer(pair, refreshed_from=request.environ)
 
     @app.get("/account/not-me")
     def not_me_page() -> Any:
@@ -134,7 +147,10 @@ def create_app(settings: Settings | None = None) -> Flask:
     @app.post("/logout")
     def logout() -> Any:
         admin.end_session(g.claims.get("sid"), user_id=g.user)
-        return "", 204
+        response = Response(status=204)
+        for value in cookies.logout_cookies(settings) if cookie_mode(settings) else ():
+            response.headers.add("Set-Cookie", value)
+        return response
 
     @app.post("/logout-all")
     def logout_all() -> Any:

@@ -16,9 +16,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from jwtguard import AsyncAdmin, JWTGuardASGI, Settings, StoreError
+from jwtguard import AsyncAdmin, JWTGuardASGI, Settings, StoreError, cookies
 from jwtguard.errors import InvalidGrant, LoginRefused
 from jwtguard.metrics import render
+from jwtguard.sansio.decision import Decision
 from jwtguard.sessions import TokenPair
 
 from ..common import (
@@ -29,6 +30,7 @@ from ..common import (
     TOKEN_HEADERS,
     Accounts,
     Outbox,
+    cookie_mode,
     device,
     grant_error,
     helper_script,
@@ -38,9 +40,10 @@ from ..common import (
     not_me_invalid,
     not_me_token,
     page_html,
-    refresh_grant,
+    presented_refresh_token,
     settings_from_env,
 )
+from ..common import token_answer as answer_tokens
 
 Handler = Callable[[Request], Awaitable[Response]]
 
@@ -59,10 +62,19 @@ def create_app(settings: Settings | None = None) -> JWTGuardASGI:
 
         return wrapper
 
-    async def token_answer(pair: TokenPair) -> Response:
-        user = str(pair.user_id)
-        is_admin = await asyncio.to_thread(accounts.is_admin, user)
-        return JSONResponse(pair.body(user=user, admin=is_admin), headers=TOKEN_HEADERS)
+    async def token_answer(pair: TokenPair, refreshed_from: Any = None) -> Response:
+        is_admin = await asyncio.to_thread(accounts.is_admin, str(pair.user_id))
+        body, set_cookies = answer_tokens(settings, pair, is_admin, refreshed_from)
+        response = JSONResponse(body, headers=TOKEN_HEADERS)
+        for value in set_cookies:
+            response.headers.append("set-cookie", value)
+        return response
+
+    def refused(decision: Decision) -> Response:
+        response = Response(decision.body, decision.status or 400, media_type="application/json")
+        for name, value in decision.headers:  # Set-Cookie expiries repeat
+            response.headers.append(name, value)
+        return response
 
     def device_of(request: Request) -> str:
         return device(request.headers.get("user-agent"), request.client.host if request.client else None)
@@ -104,16 +116,18 @@ def create_app(settings: Settings | None = None) -> JWTGuardASGI:
 
     async def token(request: Request) -> Response:
         body = await bounded_body(request)
-        grant = refresh_grant(request.headers.get("content-type"), body)
+        grant = presented_refresh_token(settings, request.headers.get("content-type"), body, request.scope)
+        if isinstance(grant, Decision):
+            return refused(grant)
         if isinstance(grant, tuple):
             return JSONResponse(grant_error(*grant), 400, TOKEN_HEADERS)
         try:
             pair = await admin.refresh(grant)
-        except InvalidGrant as refused:
-            return JSONResponse(refused.body(), 400, TOKEN_HEADERS)
+        except InvalidGrant as invalid:
+            return JSONResponse(invalid.body(), 400, TOKEN_HEADERS)
         except StoreError:
             return JSONResponse({"error": "temporarily_unavailable"}, 503, TOKEN_HEADERS)
-        return await token_answer(pair)
+        return await token_answer(pair, refreshed_from=request.scope)
 
     async def not_me_page(request: Request) -> Response:
         token = request.query_params.get("t", "")
@@ -151,7 +165,10 @@ def create_app(settings: Settings | None = None) -> JWTGuardASGI:
     @protected
     async def logout(request: Request, user: str) -> Response:
         await admin.end_session(request.scope["jwtguard.claims"].get("sid"), user_id=user)
-        return Response(status_code=204)
+        response = Response(status_code=204)
+        for value in cookies.logout_cookies(settings) if cookie_mode(settings) else ():
+            response.headers.append("set-cookie", value)
+        return response
 
     @protected
     async def logout_all(request: Request, user: str) -> Response:

@@ -1,8 +1,9 @@
-"""python -m examples.starlette_app [--port 8001] [--cors-origin http://localhost:5173]"""
+"""python -m examples.starlette_app [--port 8001] [--cors-origin http://localhost:5173] [--cookies]"""
 
 from __future__ import annotations
 
 import argparse
+import os
 from typing import Any
 
 import uvicorn
@@ -15,15 +16,20 @@ parser = argparse.ArgumentParser(description="The jwtguard Starlette example")
 parser.add_argument("--host", default="127.0.0.1")
 parser.add_argument("--port", type=int, default=8001)
 parser.add_argument("--cors-origin", help="let a frontend served from this origin call the API (CORS)")
+parser.add_argument(
+    "--cookies", action="store_true", help="cookie mode: tokens in HttpOnly cookies (JWTGUARD_TOKEN_LOCATION=cookie)"
+)
 args = parser.parse_args()
+if args.cookies:
+    os.environ["JWTGUARD_TOKEN_LOCATION"] = "cookie"
 app: Any = create_app()
 if args.cors_origin:
     # Outside the guard, so that its refusals carry CORS headers too (see examples/common.py).
     app = CORSMiddleware(
         app,
         allow_origins=[args.cors_origin],
-        allow_methods=["GET", "POST"],
-        allow_headers=["Authorization", "Content-Type"],
+        allow_methods=["GET", "POST", "DELETE"],
+        allow_headers=["Authorization", "Content-Type", "X-CSRF-Token"],
         expose_headers=list(EXPOSED_HEADERS),
     )
 print_demo_users(f"http://{args.host}:{args.port}")
