@@ -82,6 +82,7 @@ class Policy:
         self._version_claim = settings.version_claim
         self._sessions = settings.sessions
         self._issuer = settings.issuer
+        self._cache_ttl = settings.cache_ttl
 
     # -- the request --------------------------------------------------------------------
 
@@ -193,6 +194,27 @@ class Policy:
             if verified.own and not session_alive(state, sid, now):
                 return self.refusals["session_revoked"]
         return verified.accept
+
+    def predates(self, verified: Verified, state: UserState | None, now: float) -> bool:
+        """Whether a cached *state* may be older than *verified*'s session, so must be read again.
+
+        jwtguard writes a session before it signs the session's first token, so a state read
+        after the token's ``iat`` knows it. A cached state is at most ``JWTGUARD_CACHE_TTL``
+        old: when it knows nothing of the session of a token younger than that (plus the
+        leeway, for another server's clock), the login may simply have happened after it was
+        read, in another worker or process (issue 10), and only a fresh read may refuse the
+        token. An ended session, a raised version or a cut-off never needs one: a newer state
+        only refuses more.
+        """
+        sid = verified.sid
+        return (
+            verified.own
+            and sid is not None
+            and state is not None
+            and sid not in state.sessions
+            and sid not in state.ended
+            and verified.iat > now - self._cache_ttl - self.leeway
+        )
 
     def store_error(self, verified: Verified, known: tuple[UserState | None, float] | None, now: float) -> Decision:
         """The verdict when the store could not answer, by ``JWTGUARD_ON_STORE_ERROR``.
