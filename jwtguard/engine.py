@@ -174,15 +174,19 @@ class Engine:
         key = verified.key
         cached = self.states.peek(key)
         if cached is not None:
-            state = cached[0]
-        else:
-            loaded = yield LoadState(key, verified.user_id)
-            if isinstance(loaded, StoreError):
-                self._store_failed(loaded)
-                known = self.states.last_known(key, self.settings.stale_max_age)
-                decision = policy.store_error(verified, known, now)
+            decision = policy.decide(verified, cached[0], now)
+            if decision.kind == "accept" or not policy.predates(verified, cached[0], now):
                 return self._counted(decision, verified.user_id, cookie)
-            state = cast("UserState | None", loaded)
+            # Its session may have been opened in another process after the state was cached
+            # (issue 10): only the store's answer may refuse it.
+            self.states.invalidate(key)
+        loaded = yield LoadState(key, verified.user_id)
+        if isinstance(loaded, StoreError):
+            self._store_failed(loaded)
+            known = self.states.last_known(key, self.settings.stale_max_age)
+            decision = policy.store_error(verified, known, now)
+            return self._counted(decision, verified.user_id, cookie)
+        state = cast("UserState | None", loaded)
         return self._counted(policy.decide(verified, state, now), verified.user_id, cookie)
 
     def _hint_login(self, request: Request) -> None:

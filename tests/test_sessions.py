@@ -435,6 +435,67 @@ def test_own_tokens_need_a_live_session_foreign_ones_only_an_unended_one(api: Se
     assert well_formed("A" * 43) and not well_formed("A" * 15)
 
 
+#: Policy.predates: when a cached state must be read again before it may refuse a token (issue 10).
+#: A token issued at T - age, with a 5 s JWTGUARD_CACHE_TTL and a 1 s leeway.
+PREDATES = [
+    # (own issuer, sid, age, the cached state's sessions / ended, read again?, why)
+    (True, "new", 1.0, (), (), True, "a session opened after the state was cached"),
+    (True, "new", 5.9, (), (), True, "within the cache's lifetime plus the leeway"),
+    (True, "new", 6.1, (), (), False, "older than any cached state: that state knew of it"),
+    (True, "new", 1.0, ("new",), (), False, "the state knows the session"),
+    (True, "new", 1.0, ("new",), ("new",), False, "ended: a newer state only refuses more"),
+    (True, "new", 1.0, (), ("new",), False, "ended without its record"),
+    (True, None, 1.0, (), (), False, "no sid"),
+    (False, "new", 1.0, (), (), False, "another issuer's sid: never ours to know"),
+]
+
+
+@pytest.mark.parametrize(
+    ("own", "sid", "age", "sessions", "ended", "again"),
+    [row[:6] for row in PREDATES],
+    ids=[row[6] for row in PREDATES],
+)
+def test_a_cached_state_may_predate_the_tokens_session(
+    own: bool, sid: str | None, age: float, sessions: tuple[str, ...], ended: tuple[str, ...], again: bool
+) -> None:
+    from jwtguard.sansio import Policy, Verified
+    from jwtguard.sansio.state import Session, UserState
+
+    now = 1_800_000_000.0
+    policy = Policy(session_settings(None, cache_ttl=5, leeway=1))
+    claims = {"sub": "alice", "iat": now - age, "exp": now + 600, "iss": ISSUER if own else "https://other.example"}
+    verified = policy.verified({}, {**claims, **({"sid": sid} if sid else {})})
+    assert isinstance(verified, Verified)
+    state = UserState(sessions={s: Session(now - 10, 0, now + 600) for s in sessions}, ended=frozenset(ended))
+    assert policy.predates(verified, state, now) is again
+    # An unknown user: a young own token's login may have made it (the embedded store) in another process.
+    assert policy.predates(verified, None, now) is (own and age < 6.0)
+
+
+def test_a_session_opened_in_another_process_is_not_refused_by_a_cached_state(
+    open_sessions: Callable[..., Sessions],
+) -> None:
+    """Issue 10: under several workers a login in one, then a request in another that cached the user.
+
+    The guard's engine is on a bus of its own: the admin's logins are another process's.
+    """
+    from jwtguard import issue_token
+
+    api = open_sessions(cache_ttl=60)
+    first = api.login("alice")
+    assert api.judge(first.access_token) == "accepted"  # the state is cached, with one session
+    second = api.login("alice")
+    misses = api.engine.states.misses
+    assert api.judge(second.access_token) == "accepted"  # read again, not refused by the cached state
+    assert api.engine.states.misses == misses + 1
+    assert api.judge(second.access_token) == "accepted"
+    assert api.engine.states.misses == misses + 1  # the fresh state is cached: one read, not one per request
+    assert api.end_session(second.session_id)
+    assert api.judge(second.access_token) == "accepted"  # an ended session waits for the cache (JWTGUARD_CACHE_TTL)
+    never_opened = issue_token(api.settings, "alice", sid="never-opened")
+    assert api.judge(never_opened) == "session_revoked"  # read again: the store's answer refuses it
+
+
 # -- the embedded store's schema ------------------------------------------------------------------
 
 

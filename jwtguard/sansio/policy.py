@@ -116,6 +116,7 @@ class Policy:
             for name, reason in REASONS.items()
             if reason.clears and self._cookie
         }
+        self._cache_ttl = settings.cache_ttl
 
     # -- the request --------------------------------------------------------------------
 
@@ -302,6 +303,24 @@ class Policy:
             if verified.own and not session_alive(state, sid, now):
                 return self.refusals["session_revoked"]
         return verified.accept
+
+    def predates(self, verified: Verified, state: UserState | None, now: float) -> bool:
+        """Whether a cached *state* may be older than *verified*'s session, so must be read again.
+
+        jwtguard writes a session before it signs the session's first token, so a state read
+        after the token's ``iat`` knows it. A cached state is at most ``JWTGUARD_CACHE_TTL``
+        old: when it knows nothing of the session of a token younger than that (plus the
+        leeway, for another server's clock), the login may simply have happened after it was
+        read, in another worker or process (issue 10), and only a fresh read may refuse the
+        token. An ended session, a raised version or a cut-off never needs one: a newer state
+        only refuses more.
+        """
+        if not verified.own or verified.iat <= now - self._cache_ttl - self.leeway:
+            return False
+        if state is None:
+            return True  # the login made the user (the embedded store) after "unknown" was cached
+        sid = verified.sid
+        return sid is not None and sid not in state.sessions and sid not in state.ended
 
     def store_error(self, verified: Verified, known: tuple[UserState | None, float] | None, now: float) -> Decision:
         """The verdict when the store could not answer, by ``JWTGUARD_ON_STORE_ERROR``.
