@@ -272,7 +272,7 @@ def test_helper_with_axios(browser: Any, served: Served) -> None:
     deadline = time.monotonic() + 20
     while page.evaluate(call) == "ok" and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert page.evaluate("[localStorage.getItem('my.key'), reasons]") == [None, ["invalid_token"]]
+    assert page.evaluate("[localStorage.getItem('my.key'), reasons]") == [None, ["revoked"]]  # the body's reason
     context.close()
 
 
@@ -337,15 +337,15 @@ def test_frontend_on_another_origin(browser: Any, served: Served) -> None:
     deadline = time.monotonic() + 20
     while page.evaluate(call, api) == 200 and time.monotonic() < deadline:
         time.sleep(0.2)
-    # Read from the exposed WWW-Authenticate: error="invalid_token".
-    assert page.evaluate(f"[localStorage.getItem('{TOKEN_KEY}'), reasons]") == [None, ["invalid_token"]]
+    # The refusal's body names the reason (CORS lets the page read it).
+    assert page.evaluate(f"[localStorage.getItem('{TOKEN_KEY}'), reasons]") == [None, ["revoked"]]
     context.close()
 
 
 STATIC = ROOT / "jwtguard" / "static"
 TAB_CASES = [
     pytest.param("broadcastchannel", "disabled", id="broadcastchannel-disabled"),
-    pytest.param("broadcastchannel", "invalid_token", id="broadcastchannel-invalid_token"),
+    pytest.param("broadcastchannel", "revoked", id="broadcastchannel-revoked"),
     pytest.param("storage", "disabled", id="storage-event-disabled"),
 ]
 
