@@ -498,6 +498,23 @@ def test_expired_answer_is_refreshed_then_retried_once(context: Any, contract: C
     assert retry.headers["authorization"] == f"Bearer {token}"
     assert page.evaluate("reasons") == []
 
+    if client == "fetch":
+        # A Request with a body and headers of its own: both go out again on the retry, beside the new token.
+        contract.expire_access()
+        start = len(contract.calls)
+        request = """async () => (await session.fetch(new Request("/api/notes", {
+            method: "POST", headers: { "X-Extra": "kept" }, body: "a body",
+        }))).status"""
+        assert page.evaluate(request) == 200
+        assert contract.since(start) == [
+            ("POST", "/api/notes", 401),
+            ("POST", "/token", 200),
+            ("POST", "/api/notes", 200),
+        ]
+        for sent in (contract.calls[start], contract.calls[start + 2]):
+            assert (sent.headers["x-extra"], sent.body) == ("kept", "a body")
+        assert contract.calls[start + 2].headers["authorization"] == f"Bearer {page.evaluate('session.token()')}"
+
     contract.expire_access()
     contract.refuse_refresh = "refresh token reuse detected"
     start = len(contract.calls)
