@@ -41,6 +41,7 @@ LAUNCH_ARGS = [
     "--disable-sync",
 ]
 AXIOS_VERSION = "1.7.9"  # scripts/get-browser.sh fetches it
+SHORT_TTL = 4  # "-shortttl": seconds an access token lives, so that the page's silent refresh comes within 2 s
 
 
 def in_ci() -> bool:
@@ -89,7 +90,7 @@ class Served:
             return json.load(response)
 
     def admin_switch(self, user: str, action: str) -> None:
-        token = self.post("/login", body={"username": "admin", "password": "admin-password"})["token"]
+        token = self.post("/login", body={"username": "admin", "password": "admin-password"})["access_token"]
         assert self.post(f"/admin/users/{user}/{action}", token)["user"] == user
 
 
@@ -98,8 +99,8 @@ EVERY_KIND = ["flask_app-sqlite", "starlette_app-sqlite", "flask_app-mongo", "st
 
 @pytest.fixture(scope="module")
 def served(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    """An example app ("flask_app-sqlite", ...; "-clearsitedata" sets JWTGUARD_CLEAR_SITE_DATA) in its own process
-    and temporary directory; one per module and kind.
+    """An example app ("flask_app-sqlite", ...; "-clearsitedata" sets JWTGUARD_CLEAR_SITE_DATA, "-shortttl" a
+    JWTGUARD_TOKEN_TTL of SHORT_TTL seconds) in its own process and temporary directory; one per module and kind.
 
     Each test leaves its users as it found them (enabled); fresh logins make fresh tokens.
     """
@@ -114,6 +115,8 @@ def served(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     env.update(JWTGUARD_SECRET=SECRET, JWTGUARD_STORE_URL=url, JWTGUARD_CACHE_TTL=str(CACHE_TTL), PYTHONPATH=str(ROOT))
     if "clearsitedata" in options:
         env["JWTGUARD_CLEAR_SITE_DATA"] = "true"
+    if "shortttl" in options:
+        env["JWTGUARD_TOKEN_TTL"] = str(SHORT_TTL)
     extra = ["--cors-origin", f"http://localhost:{port}"] if "cors" in options else []
     log = open(directory / "server.log", "wb")  # noqa: SIM115 - the server's output, kept for failures
     server = subprocess.Popen(
@@ -232,6 +235,44 @@ def test_two_devices_logout_here_then_everywhere(browser: Any, served: Served, t
     laptop.close()
 
 
+@pytest.mark.parametrize(
+    "served", ["flask_app-sqlite-shortttl", "starlette_app-sqlite-shortttl"], indirect=True, scope="module"
+)
+def test_silent_refresh_and_signing_another_device_out(browser: Any, served: Served) -> None:
+    """issue 10 on the real examples: access tokens live 4 s and the page renews them silently (still signed in,
+    on a new token); "Where you're signed in" on the phone lists both devices, this one marked, and "Sign out all
+    other devices" ends the laptop's session, whose page says why at its next request."""
+    phone, laptop = browser.new_context(), browser.new_context()
+    phone_page, laptop_page = phone.new_page(), laptop.new_page()
+    log_in(phone_page, served.url, "bob")
+    log_in(laptop_page, served.url, "bob")
+    first = phone_page.evaluate(f"localStorage.getItem('{TOKEN_KEY}')")
+    phone_page.wait_for_function(f"(first) => localStorage.getItem('{TOKEN_KEY}') !== first", arg=first, timeout=15_000)
+    with phone_page.expect_response(lambda response: response.url.endswith("/api/notes")) as notes:
+        next_api_call(phone_page)
+    assert notes.value.status == 200
+    assert phone_page.is_visible("#app")
+
+    next_api_call(phone_page)
+    phone_page.wait_for_function("document.querySelectorAll('#sessions-list li.session').length === 2", timeout=10_000)
+    assert phone_page.eval_on_selector_all(
+        "#sessions-list li.session", "items => items.map((item) => item.dataset.current).sort()"
+    ) == ["false", "true"]
+    assert phone_page.eval_on_selector_all("#sessions-list .session-this-device", "marks => marks.length") == 1
+    laptop_sid = laptop_page.get_attribute("#sign-out-this-device", "data-sid")
+    assert laptop_sid == phone_page.get_attribute('#sessions-list li[data-current="false"]', "data-sid")
+    phone_page.click("#sign-out-others")
+    phone_page.wait_for_function("document.querySelectorAll('#sessions-list li.session').length === 1")
+    assert phone_page.is_visible("#app")
+
+    next_api_call(laptop_page)
+    assert_logged_out(laptop_page)
+    assert laptop_page.get_attribute("#message", "data-reason") == "session_revoked"
+    assert "ended from another device" in laptop_page.inner_text("#message")
+    phone.close()
+    laptop.close()
+
+
 @pytest.mark.parametrize("served", ["flask_app-sqlite", "starlette_app-mongo"], indirect=True, scope="module")
 def test_helper_with_axios(browser: Any, served: Served) -> None:
     """The helper's axios interceptors, with the real axios, in Chromium: token sent, both logout signals read."""
@@ -252,7 +293,7 @@ def test_helper_with_axios(browser: Any, served: Served) -> None:
         window.session = JWTGuard.createSession({ storageKey: "my.key", onLogout: (r) => reasons.push(r) });
         session.installAxios(api);
         const login = await api.post("/login", { username: "alice", password: "alice-password" });
-        session.setToken(login.data.token);
+        session.setTokens(login.data);
         const me = await api.get("/api/me");
         return [me.status, me.data.user, localStorage.getItem("my.key") !== null, reasons];
     }"""
@@ -282,7 +323,7 @@ def test_clear_site_data_wipes_storage_without_the_helper(browser: Any, served: 
     context = browser.new_context()
     page = context.new_page()
     page.goto(served.url + "/health")  # no helper script on this page: plain fetch only
-    token = served.post("/login", body={"username": "alice", "password": "alice-password"})["token"]
+    token = served.post("/login", body={"username": "alice", "password": "alice-password"})["access_token"]
     page.evaluate("(t) => { localStorage.setItem('my.token', t); localStorage.setItem('theme', 'dark'); }", token)
     call = """async () => (await fetch('/api/me', {
         headers: {Authorization: 'Bearer ' + localStorage.getItem('my.token')}
@@ -319,7 +360,7 @@ def test_frontend_on_another_origin(browser: Any, served: Served) -> None:
             headers: { "Content-Type": "application/json" },  // not a simple request: a preflight first
             body: JSON.stringify({ username: "alice", password: "alice-password" }),
         });
-        session.setToken((await login.json()).token);
+        session.setTokens(await login.json());
         const me = await session.fetch(api + "/api/me");
         return [me.status, me.headers.get("X-User-Enabled"), (await me.json()).user];
     }"""
@@ -441,7 +482,7 @@ def test_es_module_build(browser: Any, served: Served) -> None:
             headers: { "Content-Type": "application/json" },
             body: JSON.stringify({ username: "alice", password: "alice-password" }),
         });
-        session.setToken((await login.json()).token);
+        session.setTokens(await login.json());
         return (await session.fetch("/api/me")).status;
     }"""
     assert page.evaluate(start) == 200
