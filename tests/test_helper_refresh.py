@@ -516,7 +516,7 @@ def test_expired_answer_is_refreshed_then_retried_once(context: Any, contract: C
         assert contract.calls[start + 2].headers["authorization"] == f"Bearer {page.evaluate('session.token()')}"
 
     contract.expire_access()
-    contract.refuse_refresh = "refresh token reuse detected"
+    contract.refuse_refresh = "the refresh token was already used: the session is ended"
     start = len(contract.calls)
     assert page.evaluate(call)[0] == 401
     assert contract.since(start) == [("GET", "/api/me", 401), ("POST", "/token", 400)]
@@ -527,7 +527,7 @@ def test_expired_answer_is_refreshed_then_retried_once(context: Any, contract: C
                 "reason": "invalid_grant",
                 "status": 400,
                 "error": "invalid_grant",
-                "description": "refresh token reuse detected",
+                "description": "the refresh token was already used: the session is ended",
             }
         ],
         0,
