@@ -608,8 +608,8 @@ def test_cookie_mode_sends_the_csrf_token_and_refreshes_from_the_cookie(context:
 
 def test_demo_page_refreshes_silently_and_signs_devices_out(context: Any, contract: Contract) -> None:
     """examples/page.html on the fake: the silent refresh, "Where you're signed in" (this device marked), "Sign
-    out all other devices", one device's own button, the reason shown when another device ends this session,
-    and "Sign out this device" for the current one (POST /logout)."""
+    out all other devices", one device's own button, the reason shown when another device ends this session or
+    the server detects a refresh token's reuse, and "Sign out this device" for the current one (POST /logout)."""
     contract.reset(expires_in=4)
     phone = contract.grant("alice", "Firefox on a phone")
     page = context.new_page()
@@ -666,6 +666,15 @@ def test_demo_page_refreshes_silently_and_signs_devices_out(context: Any, contra
     assert page.inner_text("#message") == "Signed out: this session was ended from another device."
     assert page.evaluate("localStorage.length") == 0
 
+    log_in()  # the refresh token was used twice (theft?): the server ended the session, the page says so
+    contract.refuse_refresh = "the refresh token was already used: the session is ended"
+    contract.expire_access()
+    page.click("#refresh")
+    page.wait_for_selector("#login-form:not([hidden])")
+    assert page.get_attribute("#message", "data-reason") == "invalid_grant"
+    assert "token reuse detected" in page.inner_text("#message")
+
+    contract.refuse_refresh = None
     here = log_in()
     page.click("#sign-out-this-device")
     page.wait_for_selector("#login-form:not([hidden])")
