@@ -100,7 +100,8 @@ EVERY_KIND = ["flask_app-sqlite", "starlette_app-sqlite", "flask_app-mongo", "st
 @pytest.fixture(scope="module")
 def served(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     """An example app ("flask_app-sqlite", ...; "-clearsitedata" sets JWTGUARD_CLEAR_SITE_DATA, "-shortttl" a
-    JWTGUARD_TOKEN_TTL of SHORT_TTL seconds) in its own process and temporary directory; one per module and kind.
+    JWTGUARD_TOKEN_TTL of SHORT_TTL seconds, "-cookies" cookie mode) in its own process and temporary directory;
+    one per module and kind.
 
     Each test leaves its users as it found them (enabled); fresh logins make fresh tokens.
     """
@@ -118,6 +119,8 @@ def served(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     if "shortttl" in options:
         env["JWTGUARD_TOKEN_TTL"] = str(SHORT_TTL)
     extra = ["--cors-origin", f"http://localhost:{port}"] if "cors" in options else []
+    if "cookies" in options:
+        extra.append("--cookies")
     log = open(directory / "server.log", "wb")  # noqa: SIM115 - the server's output, kept for failures
     server = subprocess.Popen(
         [sys.executable, "-m", f"examples.{example}", "--port", str(port), *extra],
@@ -273,6 +276,46 @@ def test_silent_refresh_and_signing_another_device_out(browser: Any, served: Ser
     assert laptop_page.inner_text("#message").startswith("Signed out: this session was ended")
     phone.close()
     laptop.close()
+
+
+@pytest.mark.parametrize(
+    "served",
+    ["flask_app-sqlite-cookies-shortttl", "starlette_app-sqlite-cookies-shortttl"],
+    indirect=True,
+    scope="module",
+)
+def test_demo_page_in_cookie_mode(browser: Any, served: Served) -> None:
+    """issue 10, the examples' --cookies: the login answer carries no token, so the page's session keeps only the
+    expiry (the tokens are HttpOnly cookies), renews silently from the refresh cookie (POST /token with the CSRF
+    header), and "Sign out this device" passes the CSRF check (POST /logout 204)."""
+    context = browser.new_context()
+    page = context.new_page()
+    page.goto(served.url)
+    page.fill("#username", "alice")
+    page.fill("#password", "alice-password")
+    page.click("#login-button")
+    page.wait_for_selector("#sessions:not([hidden])", timeout=15_000)
+    assert page.evaluate("Object.keys(localStorage)") == [f"{TOKEN_KEY}.expires"]
+    assert page.evaluate("document.cookie").startswith("__Host-jwtguard-csrf=")  # the tokens' cookies are HttpOnly
+    first = page.evaluate(f"localStorage.getItem('{TOKEN_KEY}.expires')")
+    with page.expect_response(lambda response: response.url.endswith("/token"), timeout=15_000) as refreshed:
+        pass
+    assert refreshed.value.status == 200
+    assert refreshed.value.request.post_data == "grant_type=refresh_token"
+    assert refreshed.value.request.headers["x-csrf-token"]
+    page.wait_for_function(f"(first) => localStorage.getItem('{TOKEN_KEY}.expires') !== first", arg=first)
+    with page.expect_response(lambda response: response.url.endswith("/api/notes")) as notes:
+        next_api_call(page)
+    assert notes.value.status == 200
+    assert page.eval_on_selector_all("#sessions-list li.session", "items => items.length") == 1
+
+    with page.expect_response(lambda response: response.url.endswith("/logout")) as logout:
+        page.click("#sign-out-this-device")
+    assert logout.value.status == 204
+    page.wait_for_selector("#login-form:not([hidden])")
+    assert page.inner_text("#message") == "Signed out on this device."
+    assert page.evaluate("localStorage.length") == 0
+    context.close()
 
 
 @pytest.mark.parametrize("served", ["flask_app-sqlite", "starlette_app-mongo"], indirect=True, scope="module")

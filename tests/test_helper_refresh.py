@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from test_browser import AXIOS_VERSION, CHROMIUM, LAUNCH_ARGS, missing
 
 pytestmark = pytest.mark.browser
