@@ -41,6 +41,7 @@ LAUNCH_ARGS = [
     "--disable-sync",
 ]
 AXIOS_VERSION = "1.7.9"  # scripts/get-browser.sh fetches it
+SHORT_TTL = 4  # "-shortttl": seconds an access token lives, so that the page's silent refresh comes within 2 s
 
 
 def in_ci() -> bool:
@@ -89,7 +90,7 @@ class Served:
             return json.load(response)
 
     def admin_switch(self, user: str, action: str) -> None:
-        token = self.post("/login", body={"username": "admin", "password": "admin-password"})["token"]
+        token = self.post("/login", body={"username": "admin", "password": "admin-password"})["access_token"]
         assert self.post(f"/admin/users/{user}/{action}", token)["user"] == user
 
 
@@ -98,8 +99,9 @@ EVERY_KIND = ["flask_app-sqlite", "starlette_app-sqlite", "flask_app-mongo", "st
 
 @pytest.fixture(scope="module")
 def served(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    """An example app ("flask_app-sqlite", ...; "-clearsitedata" sets JWTGUARD_CLEAR_SITE_DATA) in its own process
-    and temporary directory; one per module and kind.
+    """An example app ("flask_app-sqlite", ...; "-clearsitedata" sets JWTGUARD_CLEAR_SITE_DATA, "-shortttl" a
+    JWTGUARD_TOKEN_TTL of SHORT_TTL seconds, "-cookies" cookie mode) in its own process and temporary directory;
+    one per module and kind.
 
     Each test leaves its users as it found them (enabled); fresh logins make fresh tokens.
     """
@@ -114,7 +116,11 @@ def served(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     env.update(JWTGUARD_SECRET=SECRET, JWTGUARD_STORE_URL=url, JWTGUARD_CACHE_TTL=str(CACHE_TTL), PYTHONPATH=str(ROOT))
     if "clearsitedata" in options:
         env["JWTGUARD_CLEAR_SITE_DATA"] = "true"
+    if "shortttl" in options:
+        env["JWTGUARD_TOKEN_TTL"] = str(SHORT_TTL)
     extra = ["--cors-origin", f"http://localhost:{port}"] if "cors" in options else []
+    if "cookies" in options:
+        extra.append("--cookies")
     log = open(directory / "server.log", "wb")  # noqa: SIM115 - the server's output, kept for failures
     server = subprocess.Popen(
         [sys.executable, "-m", f"examples.{example}", "--port", str(port), *extra],
@@ -232,6 +238,86 @@ def test_two_devices_logout_here_then_everywhere(browser: Any, served: Served, t
     laptop.close()
 
 
+@pytest.mark.parametrize(
+    "served", ["flask_app-sqlite-shortttl", "starlette_app-sqlite-shortttl"], indirect=True, scope="module"
+)
+def test_silent_refresh_and_signing_another_device_out(browser: Any, served: Served) -> None:
+    """issue 10 on the real examples: access tokens live 4 s and the page renews them silently (still signed in,
+    on a new token); "Where you're signed in" on the phone lists both devices, this one marked, and "Sign out all
+    other devices" ends the laptop's session, whose page says why at its next request."""
+    phone, laptop = browser.new_context(), browser.new_context()
+    phone_page, laptop_page = phone.new_page(), laptop.new_page()
+    log_in(phone_page, served.url, "bob")
+    log_in(laptop_page, served.url, "bob")
+    first = phone_page.evaluate(f"localStorage.getItem('{TOKEN_KEY}')")
+    phone_page.wait_for_function(f"(first) => localStorage.getItem('{TOKEN_KEY}') !== first", arg=first, timeout=15_000)
+    with phone_page.expect_response(lambda response: response.url.endswith("/api/notes")) as notes:
+        next_api_call(phone_page)
+    assert notes.value.status == 200
+    assert phone_page.is_visible("#app")
+
+    next_api_call(phone_page)
+    phone_page.wait_for_function("document.querySelectorAll('#sessions-list li.session').length === 2", timeout=10_000)
+    assert phone_page.eval_on_selector_all(
+        "#sessions-list li.session", "items => items.map((item) => item.dataset.current).sort()"
+    ) == ["false", "true"]
+    assert phone_page.eval_on_selector_all("#sessions-list .session-this-device", "marks => marks.length") == 1
+    laptop_sid = laptop_page.get_attribute("#sign-out-this-device", "data-sid")
+    assert laptop_sid == phone_page.get_attribute('#sessions-list li[data-current="false"]', "data-sid")
+    phone_page.click("#sign-out-others")
+    phone_page.wait_for_function("document.querySelectorAll('#sessions-list li.session').length === 1")
+    assert phone_page.is_visible("#app")
+
+    next_api_call(laptop_page)
+    assert_logged_out(laptop_page)
+    # Told by its next API call (session_revoked), or by its silent refresh when that came first (POST /token:
+    # invalid_grant, "the session has ended"): the page says that the session was ended either way.
+    assert laptop_page.get_attribute("#message", "data-reason") in ("session_revoked", "invalid_grant")
+    assert laptop_page.inner_text("#message").startswith("Signed out: this session was ended")
+    phone.close()
+    laptop.close()
+
+
+@pytest.mark.parametrize(
+    "served",
+    ["flask_app-sqlite-cookies-shortttl", "starlette_app-sqlite-cookies-shortttl"],
+    indirect=True,
+    scope="module",
+)
+def test_demo_page_in_cookie_mode(browser: Any, served: Served) -> None:
+    """issue 10, the examples' --cookies: the login answer carries no token, so the page's session keeps only the
+    expiry (the tokens are HttpOnly cookies), renews silently from the refresh cookie (POST /token with the CSRF
+    header), and "Sign out this device" passes the CSRF check (POST /logout 204)."""
+    context = browser.new_context()
+    page = context.new_page()
+    page.goto(served.url)
+    page.fill("#username", "alice")
+    page.fill("#password", "alice-password")
+    page.click("#login-button")
+    page.wait_for_selector("#sessions:not([hidden])", timeout=15_000)
+    assert page.evaluate("Object.keys(localStorage)") == [f"{TOKEN_KEY}.expires"]
+    assert page.evaluate("document.cookie").startswith("__Host-jwtguard-csrf=")  # the tokens' cookies are HttpOnly
+    first = page.evaluate(f"localStorage.getItem('{TOKEN_KEY}.expires')")
+    with page.expect_response(lambda response: response.url.endswith("/token"), timeout=15_000) as refreshed:
+        pass
+    assert refreshed.value.status == 200
+    assert refreshed.value.request.post_data == "grant_type=refresh_token"
+    assert refreshed.value.request.headers["x-csrf-token"]
+    page.wait_for_function(f"(first) => localStorage.getItem('{TOKEN_KEY}.expires') !== first", arg=first)
+    with page.expect_response(lambda response: response.url.endswith("/api/notes")) as notes:
+        next_api_call(page)
+    assert notes.value.status == 200
+    assert page.eval_on_selector_all("#sessions-list li.session", "items => items.length") == 1
+
+    with page.expect_response(lambda response: response.url.endswith("/logout")) as logout:
+        page.click("#sign-out-this-device")
+    assert logout.value.status == 204
+    page.wait_for_selector("#login-form:not([hidden])")
+    assert page.inner_text("#message") == "Signed out on this device."
+    assert page.evaluate("localStorage.length") == 0
+    context.close()
+
+
 @pytest.mark.parametrize("served", ["flask_app-sqlite", "starlette_app-mongo"], indirect=True, scope="module")
 def test_helper_with_axios(browser: Any, served: Served) -> None:
     """The helper's axios interceptors, with the real axios, in Chromium: token sent, both logout signals read."""
@@ -252,7 +338,7 @@ def test_helper_with_axios(browser: Any, served: Served) -> None:
         window.session = JWTGuard.createSession({ storageKey: "my.key", onLogout: (r) => reasons.push(r) });
         session.installAxios(api);
         const login = await api.post("/login", { username: "alice", password: "alice-password" });
-        session.setToken(login.data.token);
+        session.setTokens(login.data);
         const me = await api.get("/api/me");
         return [me.status, me.data.user, localStorage.getItem("my.key") !== null, reasons];
     }"""
@@ -272,7 +358,7 @@ def test_helper_with_axios(browser: Any, served: Served) -> None:
     deadline = time.monotonic() + 20
     while page.evaluate(call) == "ok" and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert page.evaluate("[localStorage.getItem('my.key'), reasons]") == [None, ["invalid_token"]]
+    assert page.evaluate("[localStorage.getItem('my.key'), reasons]") == [None, ["revoked"]]  # the body's reason
     context.close()
 
 
@@ -282,7 +368,7 @@ def test_clear_site_data_wipes_storage_without_the_helper(browser: Any, served: 
     context = browser.new_context()
     page = context.new_page()
     page.goto(served.url + "/health")  # no helper script on this page: plain fetch only
-    token = served.post("/login", body={"username": "alice", "password": "alice-password"})["token"]
+    token = served.post("/login", body={"username": "alice", "password": "alice-password"})["access_token"]
     page.evaluate("(t) => { localStorage.setItem('my.token', t); localStorage.setItem('theme', 'dark'); }", token)
     call = """async () => (await fetch('/api/me', {
         headers: {Authorization: 'Bearer ' + localStorage.getItem('my.token')}
@@ -319,7 +405,7 @@ def test_frontend_on_another_origin(browser: Any, served: Served) -> None:
             headers: { "Content-Type": "application/json" },  // not a simple request: a preflight first
             body: JSON.stringify({ username: "alice", password: "alice-password" }),
         });
-        session.setToken((await login.json()).token);
+        session.setTokens(await login.json());
         const me = await session.fetch(api + "/api/me");
         return [me.status, me.headers.get("X-User-Enabled"), (await me.json()).user];
     }"""
@@ -337,15 +423,15 @@ def test_frontend_on_another_origin(browser: Any, served: Served) -> None:
     deadline = time.monotonic() + 20
     while page.evaluate(call, api) == 200 and time.monotonic() < deadline:
         time.sleep(0.2)
-    # Read from the exposed WWW-Authenticate: error="invalid_token".
-    assert page.evaluate(f"[localStorage.getItem('{TOKEN_KEY}'), reasons]") == [None, ["invalid_token"]]
+    # The refusal's body names the reason (CORS lets the page read it).
+    assert page.evaluate(f"[localStorage.getItem('{TOKEN_KEY}'), reasons]") == [None, ["revoked"]]
     context.close()
 
 
 STATIC = ROOT / "jwtguard" / "static"
 TAB_CASES = [
     pytest.param("broadcastchannel", "disabled", id="broadcastchannel-disabled"),
-    pytest.param("broadcastchannel", "invalid_token", id="broadcastchannel-invalid_token"),
+    pytest.param("broadcastchannel", "revoked", id="broadcastchannel-revoked"),
     pytest.param("storage", "disabled", id="storage-event-disabled"),
 ]
 
@@ -441,7 +527,7 @@ def test_es_module_build(browser: Any, served: Served) -> None:
             headers: { "Content-Type": "application/json" },
             body: JSON.stringify({ username: "alice", password: "alice-password" }),
         });
-        session.setToken((await login.json()).token);
+        session.setTokens(await login.json());
         return (await session.fetch("/api/me")).status;
     }"""
     assert page.evaluate(start) == 200

@@ -20,6 +20,8 @@ from types import ModuleType
 
 import pytest
 
+from jwtguard.sansio.decision import REASONS
+
 ROOT = Path(__file__).resolve().parent.parent
 STATIC = ROOT / "jwtguard" / "static"
 BUILD_SCRIPT = ROOT / "scripts" / "build-helper-esm.py"
@@ -70,17 +72,31 @@ def test_esm_build_is_generated_from_the_umd_source() -> None:
 
 def test_type_declarations_name_what_the_javascript_has() -> None:
     """issue 9: every export, session method and option of jwtguard.js is declared in jwtguard.d.ts, and nothing
-    more; jwtguard.d.mts gives the ES build the same types."""
+    more; jwtguard.d.mts gives the ES build the same types. issue 10: the logout reasons are the guard's own."""
     exported, methods, options = js_names()
     assert exported == {"createSession", "logoutReason"}
-    assert {"token", "setToken", "clear", "check", "fetch", "installAxios", "close"} <= methods
+    assert {"token", "signedIn", "setToken", "setTokens", "refresh", "clear", "check", "fetch"} <= methods
     dts = (STATIC / "jwtguard.d.ts").read_text(encoding="utf-8")
     assert set(re.findall(r"^export function (\w+)\(", dts, re.M)) == exported
     assert set(re.findall(r"^  (\w+)\(", dts_block(dts, "Session"), re.M)) == methods
     assert set(re.findall(r"^  (\w+)\?:", dts_block(dts, "SessionOptions"), re.M)) == options
-    assert re.search(r'^export type LogoutReason = "disabled" \| "invalid_token";$', dts, re.M)
-    for reason in re.findall(r'return "(\w+)";', (STATIC / "jwtguard.js").read_text(encoding="utf-8")):
-        assert f'"{reason}"' in dts
+    union = re.search(r"^export type LogoutReason =\n((?:  \| .+\n)+)", dts, re.M)
+    assert union is not None
+    declared = set(re.findall(r'^  \| "(\w+)"$', union.group(1), re.M))
+    source = (STATIC / "jwtguard.js").read_text(encoding="utf-8")
+    # issue 10: the guard's reasons that end a session, and every reason the helper names itself.
+    ended = re.search(r"^  var ENDED = \[(.*)\];$", source, re.M)
+    assert ended is not None
+    assert set(re.findall(r'"(\w+)"', ended.group(1))) == {"revoked", "disabled", "unknown_user", "session_revoked"}
+    start = source.index("function logoutReason(")
+    rule = source[start : source.index("\n  }\n", start)]
+    named = set(re.findall(r'"(\w+)"', rule)) - {"string"}  # what the rule returns when the body is unreadable
+    assert named == {"disabled", "unknown_user", "invalid_token"}
+    assert '|| "invalid_grant"' in source  # a refused refresh
+    # The guard's reasons a page meets (REASONS in jwtguard/sansio/decision.py): those that end the session,
+    # "expired" (no refresh at hand) and "invalid"; the helper's own fallbacks.
+    assert declared == named | set(re.findall(r'"(\w+)"', ended.group(1))) | {"expired", "invalid", "invalid_grant"}
+    assert declared - {"invalid_token", "invalid_grant"} <= REASONS.keys()  # names the guard really sends
     assert "export as namespace JWTGuard;" in dts  # window.JWTGuard for <script> users
     assert 'export * from "./jwtguard.js";' in (STATIC / "jwtguard.d.mts").read_text(encoding="utf-8")
 

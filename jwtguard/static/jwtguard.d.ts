@@ -5,34 +5,101 @@
  * tests/test_helper_build.py checks that every name the helper has appears here.
  */
 
-/** Why the server ended the session: `X-User-Enabled: false`, or a 401 with `error="invalid_token"`. */
-export type LogoutReason = "disabled" | "invalid_token";
+/**
+ * Why the session ended. From a refused API answer: the guard's own reason (`revoked`: logged out
+ * everywhere or password changed; `disabled`; `unknown_user`; `session_revoked`: this session was
+ * ended, e.g. from another device or after a refresh token's reuse; `expired` when there is no
+ * refresh to be had; `invalid`), or `disabled` / `invalid_token` when the answer's body is
+ * unreadable (only its headers tell). From a refused refresh (POST /token): `invalid_grant`, or
+ * the error code it answered. Other reasons the server names come through as they are.
+ */
+export type LogoutReason =
+  | "revoked"
+  | "disabled"
+  | "unknown_user"
+  | "session_revoked"
+  | "expired"
+  | "invalid"
+  | "invalid_token"
+  | "invalid_grant"
+  | (string & {});
+
+/** What onLogout gets beside the reason: the answer that ended the session. */
+export interface LogoutDetail {
+  reason: LogoutReason;
+  /** The answer's status (401 from the API, 400 from POST /token); null when unknown. */
+  status: number | null;
+  /** The body's `error` (`invalid_token`, `invalid_grant`, ...), or null. */
+  error: string | null;
+  /**
+   * The body's `error_description`, else the one of `WWW-Authenticate`, or null: for POST /token
+   * it tells why the refresh token was refused (e.g. its reuse was detected).
+   */
+  description: string | null;
+}
 
 /** Reads one response header by name (any case); null or undefined when it is absent. */
 export type GetHeader = (name: string) => string | null | undefined;
 
-/** Where the token is kept: `localStorage` by default; any object with these three methods. */
+/** Where the tokens are kept: `localStorage` by default; any object with these three methods. */
 export interface TokenStorage {
   getItem(key: string): string | null;
   setItem(key: string, value: string): void;
   removeItem(key: string): void;
 }
 
+/** The answer of POST /login, POST /token and POST /password. */
+export interface LoginAnswer {
+  /** Absent in cookie mode (the token is in the HttpOnly `__Host-jwtguard-at` cookie). */
+  access_token?: string;
+  token_type?: "Bearer";
+  /** Seconds the access token lives: the silent refresh comes shortly before. */
+  expires_in: number;
+  /** Absent in cookie mode (the `__Secure-jwtguard-rt` cookie) and without sessions. */
+  refresh_token?: string;
+  user?: string;
+  admin?: boolean;
+}
+
 export interface SessionOptions {
-  /** The storage key of the token. Default `"jwtguard.token"`. */
+  /** The storage key of the access token. Default `"jwtguard.token"`. */
   storageKey?: string;
+  /** The storage key of the refresh token. Default `"<storageKey>.refresh"`. */
+  refreshKey?: string;
+  /** The storage key of the access token's expiry (milliseconds since the epoch). Default `"<storageKey>.expires"`. */
+  expiresKey?: string;
   /** Default `window.localStorage`. */
   storage?: TokenStorage;
   /**
-   * Called once the token is gone: after an answer of this tab's session, or when another tab
-   * of the browser (same storage key) met the signal while this tab had the token.
+   * Called once the tokens are gone: after an answer of this tab's session (or a refused
+   * refresh), or when another tab of the browser (same storage key) met the signal while this
+   * tab had the session. `detail` says which answer ended it.
    */
-  onLogout?: (reason: LogoutReason) => void;
+  onLogout?: (reason: LogoutReason, detail: LogoutDetail) => void;
+  /** Called in every tab once a new pair from a refresh is in place, with the new expiry (ms since the epoch). */
+  onRefresh?: (expiresAt: number) => void;
   /**
-   * Tell the other tabs about a logout and hear theirs (BroadcastChannel
-   * `"jwtguard:<storageKey>"`, else the `storage` event on `"<storageKey>.logout"`). Default true.
+   * Tell the other tabs about a logout and a refreshed pair, and hear theirs (BroadcastChannel
+   * `"jwtguard:<storageKey>"`; a logout also over the `storage` event on `"<storageKey>.logout"`
+   * where BroadcastChannel is missing). Default true.
    */
   crossTab?: boolean;
+  /**
+   * Cookie mode: the server keeps the tokens in HttpOnly cookies; only the expiry is stored,
+   * requests go with `credentials: "same-origin"` and `X-CSRF-Token` on unsafe methods, and a
+   * refresh sends no refresh_token field. `true` always, `false` never (a login answer without
+   * `access_token` then throws), `"auto"` (default) as the login answer says: tokens in its
+   * body, Bearer; none, cookies.
+   */
+  cookies?: boolean | "auto";
+  /** The page-readable cookie whose value goes in `X-CSRF-Token`. Default `"__Host-jwtguard-csrf"`. */
+  csrfCookie?: string;
+  /** Where a refresh is POSTed (`grant_type=refresh_token`, RFC 6749 §6). Default `"/token"`. */
+  tokenUrl?: string;
+  /** Seconds before the expiry at which the silent refresh comes (at most half the token's time left). Default 60. */
+  refreshAhead?: number;
+  /** Refresh silently before the expiry. Default true; without, only a 401 `expired` refreshes. */
+  autoRefresh?: boolean;
 }
 
 /** The part of an axios instance (axios 0.x and 1.x) that `installAxios` uses. */
@@ -45,33 +112,58 @@ export interface AxiosLike {
       use(onFulfilled: (response: any) => any, onRejected: (error: any) => any): unknown;
     };
   };
+  /** Retries a request after a refresh. */
+  request(config: any): Promise<any>;
 }
 
 export interface Session {
-  /** The stored token, or null. */
+  /** The stored access token, or null (always null in cookie mode). */
   token(): string | null;
-  /** Store the token from a login. */
+  /** Whether this tab holds a session: a stored token, or in cookie mode a stored login. */
+  signedIn(): boolean;
+  /** When the access token expires (milliseconds since the epoch), or null when unknown. */
+  expiresAt(): number | null;
+  /** Store a bare access token (no refresh token, no expiry): a login without sessions. */
   setToken(token: string): void;
-  /** Forget the token (log out here): this tab only, onLogout is not called. */
+  /**
+   * Store the answer of POST /login, /token or /password (tokens, none in cookie mode, and the
+   * expiry) and schedule the silent refresh.
+   */
+  setTokens(answer: LoginAnswer): void;
+  /**
+   * Renew the pair now: one refresh at a time across tabs (Web Locks), the new pair shared with
+   * them. Resolves true once a new pair is in place; false when it failed (the next try comes on
+   * its own) or the session ended (onLogout called).
+   */
+  refresh(): Promise<boolean>;
+  /** Forget the tokens (log out here): this tab only, onLogout is not called. */
   clear(): void;
   /**
-   * Look at an answer; on a logout signal (and a stored token) clear the token, call onLogout
-   * and tell the other tabs. Returns the signal's reason, or null.
+   * Look at an answer (with its parsed JSON body when at hand); on a logout signal (and a
+   * session) clear the tokens, call onLogout and tell the other tabs. Returns the signal's
+   * reason, or null. A 401 `expired` with a refresh at hand ends nothing: refresh, then retry.
    */
-  check(status: number, getHeader: GetHeader): LogoutReason | null;
-  /** `fetch()` with `Authorization: Bearer <token>` added (unless given) and the answer checked. */
+  check(status: number, getHeader: GetHeader, body?: unknown): LogoutReason | null;
+  /**
+   * `fetch()` with `Authorization: Bearer <token>` added (unless given; in cookie mode
+   * `credentials: "same-origin"` and `X-CSRF-Token` on unsafe methods) and the answer checked;
+   * a 401 `expired` is refreshed once and the request retried once.
+   */
   fetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response>;
-  /** Adds the token to every request of this axios instance and checks every answer, errors included. */
+  /** The same for every request and answer (errors included) of this axios instance. */
   installAxios(axios: AxiosLike): void;
-  /** Stop hearing the other tabs (a session that is thrown away). */
+  /** Stop hearing the other tabs and stop the silent refresh (a session that is thrown away). */
   close(): void;
 }
 
-/** A session over the stored token. */
+/** A session over the stored tokens. */
 export function createSession(options?: SessionOptions): Session;
 
-/** The logout signal an answer carries, or null: the rule `check` applies. */
-export function logoutReason(status: number, getHeader: GetHeader): LogoutReason | null;
+/**
+ * The logout signal an answer carries, or null: the rule `check` applies (which, unlike this,
+ * refreshes rather than ends on `expired` when it can).
+ */
+export function logoutReason(status: number, getHeader: GetHeader, body?: unknown): LogoutReason | null;
 
 /** `window.JWTGuard`, when loaded with a <script> tag. */
 export as namespace JWTGuard;

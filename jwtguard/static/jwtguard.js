@@ -1,17 +1,35 @@
 /*
  * jwtguard.js: the browser half of jwtguard. No dependencies.
  *
- * Keeps the token in localStorage, sends it as "Authorization: Bearer ...", and
- * logs the person out on the spot when the server says the session is over:
- * a response with "X-User-Enabled: false" (account disabled or gone), or a 401
- * whose WWW-Authenticate carries error="invalid_token" (expired, revoked by
- * "log out everywhere" or a password change). The token is removed from
- * localStorage and onLogout(reason) is called, in this tab and in every other
- * tab of the browser that uses the same storage key (BroadcastChannel, or the
- * "storage" event where BroadcastChannel is missing), without a request there.
+ * Keeps the tokens of a login in localStorage (the access token and, with
+ * sessions, the refresh token and the access token's expiry), sends the access
+ * token as "Authorization: Bearer ...", renews it silently shortly before it
+ * expires (POST /token, RFC 6749 §6), and logs the person out on the spot when
+ * the server says the session is over:
  *
- *   const session = JWTGuard.createSession({ onLogout: (reason) => showLogin(reason) });
- *   session.setToken(tokenFromLogin);
+ * - an answer with "X-User-Enabled: false" (account disabled or gone);
+ * - a 401 whose body's reason is revoked, disabled, unknown_user or
+ *   session_revoked (logged out everywhere, password changed, this session
+ *   ended from another device), or any other 401 with error="invalid_token";
+ * - a 401 "expired" is first answered by one refresh and one retry of the
+ *   request: only when the refresh is refused does the session end.
+ *
+ * The tokens are removed and onLogout(reason, detail) is called, in this tab and
+ * in every other tab of the browser that uses the same storage key
+ * (BroadcastChannel, or the "storage" event where BroadcastChannel is missing),
+ * without a request there. One refresh at a time across tabs: the Web Locks API
+ * (navigator.locks) serialises them, and the new pair is shared with the other
+ * tabs over the BroadcastChannel; without either API each tab refreshes on its
+ * own, and a refresh the server answers "token already rotated" picks up the
+ * pair another tab stored.
+ *
+ * Cookie mode (the server keeps the tokens in HttpOnly cookies): nothing but
+ * the expiry is stored, requests go with credentials "same-origin" and an
+ * X-CSRF-Token header (from the __Host-jwtguard-csrf cookie) on unsafe methods,
+ * and a refresh is POST /token without a refresh_token field.
+ *
+ *   const session = JWTGuard.createSession({ onLogout: (reason, detail) => showLogin(reason) });
+ *   session.setTokens(await loginResponse.json());        // the answer of POST /login
  *   const response = await session.fetch("/api/me");      // a fetch() wrapper
  *   session.installAxios(axios);                          // or axios interceptors
  *
@@ -36,39 +54,137 @@
   "use strict";
   // --- shared source: begin ---
 
-  /** Why the server ended the session, or null when it did not. */
-  function logoutReason(status, getHeader) {
+  /** The guard's reasons after which no refresh helps: the session is over. */
+  var ENDED = ["revoked", "disabled", "unknown_user", "session_revoked"];
+  /** How long a refresh answered "token already rotated" waits for another tab's new pair. */
+  var ROTATED_WAIT_MS = 3000;
+  /** When a refresh failed for a passing reason (offline, 5xx), the next try. */
+  var RETRY_MS = 10000;
+  /** A refresh that takes longer is abandoned (it holds the lock every tab waits for). */
+  var REFRESH_TIMEOUT_MS = 15000;
+
+  function userDisabled(getHeader) {
     var enabled = getHeader("X-User-Enabled");
-    if (enabled !== null && enabled !== undefined && String(enabled).toLowerCase() === "false") {
-      return "disabled";
+    return enabled !== null && enabled !== undefined && String(enabled).toLowerCase() === "false";
+  }
+
+  /**
+   * Why the server ended the session, or null when it did not. `body` (optional) is the
+   * answer's parsed JSON: with it the reason is the guard's own ("revoked", "session_revoked",
+   * "expired", ...); without it, "disabled" or "invalid_token" as the headers tell.
+   */
+  function logoutReason(status, getHeader, body) {
+    var named = body && typeof body.reason === "string" ? body.reason : null;
+    if (userDisabled(getHeader)) {
+      return named === "unknown_user" ? "unknown_user" : "disabled";
     }
-    if (status === 401) {
-      var challenge = String(getHeader("WWW-Authenticate") || "");
-      if (challenge.indexOf('error="invalid_token"') !== -1) {
-        return "invalid_token";
+    if (status !== 401) {
+      return null;
+    }
+    if (named !== null && ENDED.indexOf(named) !== -1) {
+      return named;
+    }
+    var challenge = String(getHeader("WWW-Authenticate") || "");
+    if (challenge.indexOf('error="invalid_token"') !== -1 || (body && body.error === "invalid_token")) {
+      return named !== null ? named : "invalid_token";
+    }
+    return null;
+  }
+
+  /** What onLogout gets beside the reason: the answer's status, error code and description. */
+  function logoutDetail(reason, status, getHeader, body) {
+    var description = body && typeof body.error_description === "string" ? body.error_description : null;
+    if (description === null) {
+      var match = /error_description="([^"]*)"/.exec(String(getHeader("WWW-Authenticate") || ""));
+      description = match ? match[1] : null;
+    }
+    return {
+      reason: reason,
+      status: status,
+      error: body && typeof body.error === "string" ? body.error : null,
+      description: description,
+    };
+  }
+
+  /** Safe methods (RFC 9110 §9.2.1) need no CSRF token; every other one does. */
+  function unsafe(method) {
+    return !/^(GET|HEAD|OPTIONS|TRACE)$/i.test(String(method || "GET"));
+  }
+
+  function readCookie(name) {
+    if (typeof document === "undefined" || typeof document.cookie !== "string") {
+      return null;
+    }
+    var parts = document.cookie.split(";");
+    for (var i = 0; i < parts.length; i++) {
+      var part = parts[i].replace(/^\s+/, "");
+      if (part.indexOf(name + "=") === 0) {
+        var value = part.slice(name.length + 1);
+        try {
+          return decodeURIComponent(value);
+        } catch (error) {
+          return value;
+        }
       }
     }
     return null;
   }
 
+  function readJson(response) {
+    return response.json().then(
+      function (body) {
+        return body !== null && typeof body === "object" ? body : null;
+      },
+      function () {
+        return null;
+      }
+    );
+  }
+
+  /** Runs `task` holding the origin-wide lock `name` (Web Locks), or at once where there are none. */
+  function exclusive(name, task) {
+    var locks = typeof navigator !== "undefined" && navigator.locks ? navigator.locks : null;
+    if (locks === null || typeof locks.request !== "function") {
+      return Promise.resolve().then(task);
+    }
+    var ran = false;
+    var held;
+    try {
+      held = locks.request(name, function () {
+        ran = true;
+        return task();
+      });
+    } catch (error) {
+      return Promise.resolve().then(task); // an opaque origin: no locks to be had
+    }
+    return held.catch(function (error) {
+      if (ran) {
+        throw error;
+      }
+      return task();
+    });
+  }
+
   /*
-   * Every tab: a logout signal is announced to the other tabs of this origin on
-   * the BroadcastChannel "jwtguard:<storageKey>"; where BroadcastChannel is
-   * missing, by writing (and at once removing) "<storageKey>.logout", which fires
-   * a "storage" event in the other tabs. Only the reason travels, never a token.
+   * Every tab: messages to the other tabs of this origin go on the BroadcastChannel
+   * "jwtguard:<storageKey>": a logout ({reason, detail}) and a refreshed pair ({pair}).
+   * Where BroadcastChannel is missing, a logout is announced by writing (and at once
+   * removing) "<storageKey>.logout", which fires a "storage" event in the other tabs; a
+   * pair is not sent that way (the tabs share the storage it is kept in). A logout
+   * carries only the reason and its detail, never a token.
    */
   function tabLink(storageKey, storage, receive) {
     var name = "jwtguard:" + storageKey;
     if (typeof BroadcastChannel === "function") {
       var channel = new BroadcastChannel(name);
       channel.onmessage = function (event) {
-        if (event.data && typeof event.data.reason === "string") {
-          receive(event.data.reason);
+        if (event.data && typeof event.data === "object") {
+          receive(event.data);
         }
       };
       return {
-        send: function (reason) {
-          channel.postMessage({ reason: reason });
+        send: function (message) {
+          channel.postMessage(message);
         },
         close: function () {
           channel.close();
@@ -82,22 +198,26 @@
         return;
       }
       try {
-        var reason = JSON.parse(event.newValue).reason;
+        var message = JSON.parse(event.newValue);
       } catch (error) {
         return;
       }
-      if (typeof reason === "string") {
-        receive(reason);
+      if (message && typeof message.reason === "string") {
+        receive(message);
       }
     }
     if (target !== null) {
       target.addEventListener("storage", onStorage);
     }
     return {
-      send: function (reason) {
+      send: function (message) {
+        if (typeof message.reason !== "string") {
+          return;
+        }
         try {
           // The time makes each value new, so that a repeated reason still fires an event.
-          storage.setItem(signalKey, JSON.stringify({ reason: reason, at: Date.now() }));
+          var value = { reason: message.reason, detail: message.detail, at: Date.now() };
+          storage.setItem(signalKey, JSON.stringify(value));
           storage.removeItem(signalKey);
         } catch (error) {
           // Storage full or refused: this tab is logged out all the same.
@@ -114,115 +234,532 @@
   function createSession(options) {
     options = options || {};
     var storageKey = options.storageKey || "jwtguard.token";
+    var refreshKey = options.refreshKey || storageKey + ".refresh";
+    var expiresKey = options.expiresKey || storageKey + ".expires";
     var storage = options.storage || window.localStorage;
     var onLogout = options.onLogout || function () {};
-    // The token this tab last read or wrote: a logout from another tab ends only a session
-    // this tab had (no second onLogout after this tab's own, no onLogout on a login form).
+    var onRefresh = options.onRefresh || function () {};
+    // "auto": the login answer decides (tokens in its body: Bearer; none: cookies).
+    var cookies = options.cookies === undefined ? "auto" : options.cookies;
+    var csrfCookie = options.csrfCookie || "__Host-jwtguard-csrf";
+    var tokenUrl = options.tokenUrl || "/token";
+    var refreshAhead = typeof options.refreshAhead === "number" ? options.refreshAhead : 60;
+    var autoRefresh = options.autoRefresh !== false;
+    var lockName = "jwtguard:" + storageKey + ":refresh";
+    // What this tab last read or wrote (the access token; in cookie mode the expiry): a logout
+    // from another tab ends only a session this tab had (no second onLogout after this tab's
+    // own, no onLogout on a login form), and a refresh is due only if nobody renewed it since.
     var known = null;
+    var announced = storage.getItem(expiresKey); // the expiry onRefresh last told (or found)
+    var timer = null;
+    var scheduledFor = null;
+    var inflight = null;
+    var closed = false;
     var link = options.crossTab === false ? null : tabLink(storageKey, storage, fromOtherTab);
 
-    function fromOtherTab(reason) {
+    function cookieMode() {
+      if (cookies === true || cookies === false) {
+        return cookies;
+      }
+      return storage.getItem(storageKey) === null && storage.getItem(expiresKey) !== null;
+    }
+
+    /** The access token, or in cookie mode the expiry: what changes with every login and refresh. */
+    function marker() {
+      var value = storage.getItem(storageKey);
+      return value === null && cookieMode() ? storage.getItem(expiresKey) : value;
+    }
+
+    /** The marker, noted as this tab's own. */
+    function current() {
+      var value = marker();
+      if (value !== null) {
+        known = value;
+      }
+      return value;
+    }
+
+    function canRefresh() {
+      return cookieMode() ? storage.getItem(expiresKey) !== null : storage.getItem(refreshKey) !== null;
+    }
+
+    function keep(token, refresh, expiresAt) {
+      if (token !== null) {
+        storage.setItem(storageKey, token);
+      } else {
+        storage.removeItem(storageKey);
+      }
+      if (refresh !== null) {
+        storage.setItem(refreshKey, refresh);
+      } else {
+        storage.removeItem(refreshKey);
+      }
+      if (isFinite(expiresAt)) {
+        storage.setItem(expiresKey, String(expiresAt));
+      } else if (token === null) {
+        storage.setItem(expiresKey, "0"); // cookie mode without expires_in: signed in, expiry unknown
+      } else {
+        storage.removeItem(expiresKey);
+      }
+      current();
+    }
+
+    function wipe() {
+      storage.removeItem(storageKey);
+      storage.removeItem(refreshKey);
+      storage.removeItem(expiresKey);
+      known = null;
+      stopTimer();
+    }
+
+    function stopTimer() {
+      if (timer !== null) {
+        clearTimeout(timer);
+        timer = null;
+      }
+    }
+
+    /** Silent refresh: a timer for shortly before the stored expiry (refreshAhead, at most half the time left). */
+    function schedule(delay) {
+      stopTimer();
+      var expiresAt = Number(storage.getItem(expiresKey));
+      if (closed || !autoRefresh || !(expiresAt > 0) || !canRefresh()) {
+        return;
+      }
+      if (delay === undefined) {
+        var left = expiresAt - Date.now();
+        delay = Math.max(left - Math.min(refreshAhead * 1000, left / 2), 0);
+      }
+      scheduledFor = storage.getItem(expiresKey);
+      timer = setTimeout(due, Math.min(delay, 2147483647));
+    }
+
+    function due() {
+      timer = null;
+      var expiry = storage.getItem(expiresKey);
+      if (expiry === null) {
+        return; // logged out meanwhile
+      }
+      if (expiry !== scheduledFor) {
+        renewed(); // another tab renewed the pair: its expiry sets the next time
+        return;
+      }
+      renewal();
+    }
+
+    /** A new pair is in place (here or from another tab): next timer, and onRefresh once per pair. */
+    function renewed() {
+      schedule();
+      var expiry = storage.getItem(expiresKey);
+      if (expiry !== null && expiry !== announced) {
+        announced = expiry;
+        onRefresh(Number(expiry));
+      }
+    }
+
+    function fromOtherTab(message) {
+      if (message.pair && typeof message.pair === "object") {
+        var pair = message.pair;
+        if (known === null || typeof pair.expiresAt !== "number") {
+          return; // this tab had no session: another tab's pair is none of its business
+        }
+        // Shared storage has it already; a storage of this tab's own takes it, never over a newer one.
+        if (pair.expiresAt > (Number(storage.getItem(expiresKey)) || 0)) {
+          keep(pair.token, pair.refresh, pair.expiresAt);
+        }
+        renewed();
+        return;
+      }
+      if (typeof message.reason !== "string") {
+        return;
+      }
       var ended = known;
       if (ended === null) {
         return;
       }
       known = null;
       // Shared storage is already empty; never remove a newer token (a fresh login meanwhile).
-      if (storage.getItem(storageKey) === ended) {
-        storage.removeItem(storageKey);
+      if (marker() === ended) {
+        wipe();
+      } else {
+        schedule();
       }
-      onLogout(reason);
+      var detail = message.detail || { reason: message.reason, status: null, error: null, description: null };
+      onLogout(message.reason, detail);
+    }
+
+    /** The session is over: forget it, tell onLogout and the other tabs. */
+    function end(reason, detail) {
+      if (current() === null) {
+        return;
+      }
+      wipe();
+      onLogout(reason, detail);
+      if (link !== null) {
+        link.send({ reason: reason, detail: detail });
+      }
+    }
+
+    /** One refresh at a time in this tab; resolves to "renewed", "ended" (logged out) or "failed". */
+    function renewal() {
+      if (inflight === null) {
+        var seen = current();
+        inflight = exclusive(lockName, function () {
+          return renew(seen);
+        })
+          .catch(function () {
+            return "failed";
+          })
+          .then(function (outcome) {
+            inflight = null;
+            if (outcome === "failed" && current() !== null) {
+              schedule(RETRY_MS);
+            }
+            return outcome;
+          });
+      }
+      return inflight;
+    }
+
+    /** A refresh for a request sent with `sentWith` (its token, or expiry): none if one came since. */
+    function renewalSince(sentWith) {
+      var now = current();
+      if (now === null) {
+        return Promise.resolve("ended");
+      }
+      if (sentWith !== undefined && now !== sentWith) {
+        return Promise.resolve("renewed");
+      }
+      return renewal();
+    }
+
+    /** Holding the lock: unless another tab renewed the pair while this one waited, POST /token. */
+    function renew(seen) {
+      var now = current();
+      if (now === null) {
+        return "ended";
+      }
+      if (now !== seen) {
+        renewed();
+        return "renewed";
+      }
+      var cookie = cookieMode();
+      var refresh = storage.getItem(refreshKey);
+      if (!cookie && refresh === null) {
+        return "failed";
+      }
+      var headers = { "Content-Type": "application/x-www-form-urlencoded" };
+      var form = "grant_type=refresh_token";
+      if (cookie) {
+        var csrf = readCookie(csrfCookie);
+        if (csrf !== null) {
+          headers["X-CSRF-Token"] = csrf;
+        }
+      } else {
+        form += "&refresh_token=" + encodeURIComponent(refresh);
+      }
+      var init = { method: "POST", headers: headers, body: form, credentials: "same-origin", cache: "no-store" };
+      var stop = null;
+      if (typeof AbortController === "function") {
+        var abort = new AbortController();
+        init.signal = abort.signal;
+        stop = setTimeout(function () {
+          abort.abort();
+        }, REFRESH_TIMEOUT_MS);
+      }
+      return fetch(tokenUrl, init)
+        .then(function (response) {
+          return readJson(response).then(function (body) {
+            return answered(response, body, now, refresh, cookie);
+          });
+        })
+        .catch(function () {
+          return "failed"; // offline, aborted: the next try comes
+        })
+        .then(function (outcome) {
+          if (stop !== null) {
+            clearTimeout(stop);
+          }
+          return outcome;
+        });
+    }
+
+    function answered(response, body, sent, refresh, cookie) {
+      var getHeader = function (name) {
+        return response.headers.get(name);
+      };
+      if (response.ok && body !== null && (cookie || typeof body.access_token === "string")) {
+        if (current() !== sent) {
+          return current() === null ? "ended" : "renewed"; // logged out, or in again, meanwhile
+        }
+        var pair = {
+          token: cookie ? null : body.access_token,
+          refresh: cookie ? null : typeof body.refresh_token === "string" ? body.refresh_token : refresh,
+          expiresAt: Date.now() + 1000 * Number(body.expires_in),
+        };
+        keep(pair.token, pair.refresh, pair.expiresAt);
+        if (link !== null) {
+          link.send({ pair: pair });
+        }
+        renewed();
+        return "renewed";
+      }
+      var error = body && typeof body.error === "string" ? body.error : null;
+      if (error === "invalid_grant" && /already rotated/i.test(String(body.error_description))) {
+        return pickUp(sent); // another tab rotated it: not a logout
+      }
+      var status = response.status;
+      if (status < 400 || status >= 500 || status === 408 || status === 429) {
+        return "failed";
+      }
+      // Refused for good (expired or ended refresh token, reuse detected, account disabled).
+      var reason = logoutReason(status, getHeader, body) || error || "invalid_grant";
+      end(reason, logoutDetail(reason, status, getHeader, body));
+      return "ended";
+    }
+
+    /** "token already rotated": wait a little for the pair of the tab that rotated it. */
+    function pickUp(sent) {
+      var deadline = Date.now() + ROTATED_WAIT_MS;
+      return new Promise(function (resolve) {
+        (function look() {
+          var now = current();
+          if (now === null) {
+            resolve("ended");
+          } else if (now !== sent) {
+            renewed();
+            resolve("renewed");
+          } else if (Date.now() >= deadline) {
+            resolve("failed");
+          } else {
+            setTimeout(look, 100);
+          }
+        })();
+      });
+    }
+
+    function headerGetter(response) {
+      return function (name) {
+        var h = response.headers || {};
+        return typeof h.get === "function" ? h.get(name) : h[name.toLowerCase()];
+      };
+    }
+
+    function send(input, init, retried) {
+      var isRequest = typeof Request === "function" && input instanceof Request;
+      var again = isRequest && !retried ? input.clone() : input; // a body is read once
+      var prepared = Object.assign({}, init || {});
+      var headers = new Headers(prepared.headers || (isRequest ? input.headers : {}));
+      var method = prepared.method || (isRequest ? input.method : "GET");
+      var sentWith = current();
+      var ours = true;
+      if (cookieMode()) {
+        prepared.credentials = prepared.credentials || "same-origin";
+        var csrf = readCookie(csrfCookie);
+        if (unsafe(method) && csrf !== null && !headers.has("X-CSRF-Token")) {
+          headers.set("X-CSRF-Token", csrf);
+        }
+      } else if (sentWith !== null && !headers.has("Authorization")) {
+        headers.set("Authorization", "Bearer " + sentWith);
+      } else {
+        ours = false; // no token, or the caller's own: nothing to refresh
+      }
+      prepared.headers = headers;
+      return fetch(input, prepared).then(function (response) {
+        var getHeader = headerGetter(response);
+        if (response.status !== 401 && !userDisabled(getHeader)) {
+          return response;
+        }
+        return readJson(response.clone()).then(function (body) {
+          var reason = logoutReason(response.status, getHeader, body);
+          if (reason === "expired" && ours && !retried && canRefresh()) {
+            // 401 expired: refresh once, then retry the request once with the new token.
+            return renewalSince(sentWith).then(function (outcome) {
+              return outcome === "renewed" ? send(again, init, true) : response;
+            });
+          }
+          if (reason !== null) {
+            end(reason, logoutDetail(reason, response.status, getHeader, body));
+          }
+          return response;
+        });
+      });
     }
 
     var session = {
+      /** The stored access token (null in cookie mode, where the page never sees it). */
       token: function () {
-        var token = storage.getItem(storageKey);
-        if (token !== null) {
-          known = token;
-        }
-        return token;
+        return cookieMode() ? null : current();
       },
+      /** Whether this tab holds a session: a stored token, or in cookie mode a stored login. */
+      signedIn: function () {
+        return current() !== null;
+      },
+      /** When the access token expires (milliseconds since the epoch), or null when unknown. */
+      expiresAt: function () {
+        var expiresAt = Number(storage.getItem(expiresKey));
+        return expiresAt > 0 ? expiresAt : null;
+      },
+      /** Store a bare access token (no refresh token, no expiry): a login without sessions. */
       setToken: function (token) {
+        storage.removeItem(refreshKey);
+        storage.removeItem(expiresKey);
         storage.setItem(storageKey, token);
         known = token;
-      },
-      /** Forget the token (the person logged out here, or the server said so); this tab only. */
-      clear: function () {
-        storage.removeItem(storageKey);
-        known = null;
+        announced = null;
+        stopTimer();
       },
       /**
-       * Look at a response; on a logout signal clear the token, call onLogout and tell the
-       * other tabs, whose sessions do the same.
+       * Store the answer of POST /login, POST /token or POST /password: the access and refresh
+       * tokens (none in cookie mode) and the expiry from expires_in; schedules the silent refresh.
        */
-      check: function (status, getHeader) {
-        var reason = logoutReason(status, getHeader);
-        if (reason !== null && session.token() !== null) {
-          session.clear();
-          onLogout(reason);
-          if (link !== null) {
-            link.send(reason);
-          }
+      setTokens: function (answer) {
+        var bearer = cookies !== true && typeof answer.access_token === "string";
+        if (!bearer && cookies === false) {
+          throw new TypeError("jwtguard: the answer has no access_token (cookies: false)");
+        }
+        var refresh = bearer && typeof answer.refresh_token === "string" ? answer.refresh_token : null;
+        keep(bearer ? answer.access_token : null, refresh, Date.now() + 1000 * Number(answer.expires_in));
+        announced = storage.getItem(expiresKey);
+        schedule();
+      },
+      /** Renew the pair now (one refresh across tabs); resolves true once a new pair is in place. */
+      refresh: function () {
+        return renewal().then(function (outcome) {
+          return outcome === "renewed";
+        });
+      },
+      /** Forget the tokens (the person logged out here, or the server said so); this tab only. */
+      clear: function () {
+        wipe();
+      },
+      /**
+       * Look at an answer (its parsed JSON body too, when at hand); on a logout signal clear the
+       * tokens, call onLogout and tell the other tabs, whose sessions do the same. A 401 "expired"
+       * with a refresh at hand ends nothing: the caller refreshes and retries.
+       */
+      check: function (status, getHeader, body) {
+        var reason = logoutReason(status, getHeader, body);
+        if (reason === "expired" && canRefresh()) {
+          return reason;
+        }
+        if (reason !== null) {
+          end(reason, logoutDetail(reason, status, getHeader, body));
         }
         return reason;
       },
-      /** fetch() with the Bearer token added and the answer checked. */
+      /**
+       * fetch() with the credentials added (the Bearer token; in cookie mode the CSRF token on
+       * unsafe methods) and the answer checked; a 401 "expired" is refreshed and retried once.
+       */
       fetch: function (input, init) {
-        init = Object.assign({}, init || {});
-        var headers = new Headers(init.headers || {});
-        var token = session.token();
-        if (token !== null && !headers.has("Authorization")) {
-          headers.set("Authorization", "Bearer " + token);
-        }
-        init.headers = headers;
-        return fetch(input, init).then(function (response) {
-          session.check(response.status, function (name) {
-            return response.headers.get(name);
-          });
-          return response;
-        });
+        return send(input, init, false);
       },
-      /** Add the token to every axios request and check every answer, errors included. */
+      /** The same for every request of an axios instance, and every answer, errors included. */
       installAxios: function (axios) {
         axios.interceptors.request.use(function (config) {
-          var token = session.token();
-          if (token !== null) {
-            config.headers = config.headers || {};
+          config.headers = config.headers || {};
+          var set = function (name, value) {
             if (typeof config.headers.set === "function") {
-              config.headers.set("Authorization", "Bearer " + token);
+              config.headers.set(name, value);
             } else {
-              config.headers.Authorization = "Bearer " + token;
+              config.headers[name] = value;
             }
+          };
+          var sentWith = current();
+          config._jwtguardSent = sentWith;
+          if (cookieMode()) {
+            var csrf = readCookie(csrfCookie);
+            if (unsafe(config.method) && csrf !== null) {
+              set("X-CSRF-Token", csrf);
+            }
+          } else if (sentWith !== null) {
+            set("Authorization", "Bearer " + sentWith);
           }
           return config;
         });
-        function inspect(response) {
-          if (response) {
-            session.check(response.status, function (name) {
-              var h = response.headers || {};
-              return typeof h.get === "function" ? h.get(name) : h[name.toLowerCase()];
-            });
+        function body(response) {
+          var data = response.data;
+          if (typeof data === "string") {
+            try {
+              data = JSON.parse(data);
+            } catch (error) {
+              return null;
+            }
           }
+          return data !== null && typeof data === "object" ? data : null;
         }
         axios.interceptors.response.use(
           function (response) {
-            inspect(response);
+            session.check(response.status, headerGetter(response), null);
             return response;
           },
           function (error) {
-            inspect(error && error.response);
+            var response = error && error.response;
+            if (!response) {
+              return Promise.reject(error);
+            }
+            var getHeader = headerGetter(response);
+            var data = body(response);
+            var config = error.config;
+            var reason = logoutReason(response.status, getHeader, data);
+            if (reason === "expired" && config && !config._jwtguardRetried && canRefresh()) {
+              // 401 expired: refresh once, then retry the request once with the new token.
+              return renewalSince(config._jwtguardSent).then(function (outcome) {
+                if (outcome !== "renewed") {
+                  return Promise.reject(error);
+                }
+                config._jwtguardRetried = true;
+                return axios.request(config);
+              });
+            }
+            if (reason !== null) {
+              end(reason, logoutDetail(reason, response.status, getHeader, data));
+            }
             return Promise.reject(error);
           }
         );
       },
-      /** Stop listening to the other tabs (a session that is thrown away). */
+      /** Stop listening to the other tabs and stop the silent refresh (a session thrown away). */
       close: function () {
+        closed = true;
+        stopTimer();
         if (link !== null) {
           link.close();
           link = null;
         }
+        if (visibility !== null) {
+          document.removeEventListener("visibilitychange", visibility);
+          visibility = null;
+        }
+        if (stored !== null) {
+          window.removeEventListener("storage", stored);
+          stored = null;
+        }
       },
     };
+
+    // A hidden tab's timers are throttled: look again when it is shown.
+    var visibility = null;
+    if (typeof document !== "undefined" && typeof document.addEventListener === "function") {
+      visibility = function () {
+        if (document.visibilityState === "visible" && timer !== null) {
+          schedule();
+        }
+      };
+      document.addEventListener("visibilitychange", visibility);
+    }
+    // Another tab stored a new pair in the shared storage (the BroadcastChannel may be missing).
+    var stored = null;
+    if (typeof window !== "undefined" && typeof window.addEventListener === "function") {
+      stored = function (event) {
+        if (event.key === expiresKey && event.newValue !== null && event.storageArea === storage && known !== null) {
+          renewed();
+        }
+      };
+      window.addEventListener("storage", stored);
+    }
+    schedule();
     return session;
   }
 
