@@ -203,7 +203,7 @@ def device(user_agent: str | None, address: str | None) -> str:
     The address is cut to its network (an IPv4 /24, an IPv6 /48): enough to tell "home"
     from "somewhere else", no more.
     """
-    agent = (user_agent or "unknown browser").strip()[:120]
+    agent = browser_name(user_agent or "")
     network = "an unknown address"
     if address:
         try:
@@ -213,6 +213,28 @@ def device(user_agent: str | None, address: str | None) -> str:
         except ValueError:
             pass
     return f"{agent} from {network}"
+
+
+#: (user-agent token, name shown), in the order to try: Edge and Opera also say "Chrome", Chrome says "Safari".
+_BROWSERS = (("Edg/", "Edge"), ("OPR/", "Opera"), ("Firefox/", "Firefox"), ("Chrome/", "Chrome"), ("Safari/", "Safari"))
+_SYSTEMS = (
+    ("Android", "Android"),
+    ("iPhone", "iOS"),
+    ("iPad", "iPadOS"),
+    ("Windows", "Windows"),
+    ("Mac OS X", "macOS"),
+    ("CrOS", "ChromeOS"),
+    ("Linux", "Linux"),
+)
+
+
+def browser_name(user_agent: str) -> str:
+    """ "Chrome on Linux" from a User-Agent header; the first 60 characters of anything else."""
+    browser = next((name for token, name in _BROWSERS if token in user_agent), None)
+    system = next((name for token, name in _SYSTEMS if token in user_agent), None)
+    if browser and system:
+        return f"{browser} on {system}"
+    return user_agent.strip()[:60] or "an unknown browser"
 
 
 def refresh_grant(content_type: str | None, body: bytes) -> str | tuple[str, str]:

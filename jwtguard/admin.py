@@ -321,8 +321,14 @@ class Admin:
         return self.revoke_jti(verified.user_id, _jti(verified), expires=verified.exp)
 
     def read_not_me(self, token: object) -> alerts.NotMeLink | None:
-        """The "not me" link *token* (``GET /account/not-me?t=…``), verified, or None. Changes nothing."""
-        return alerts.read_not_me(self.settings, token, time.time())
+        """The "not me" link *token* (``GET /account/not-me?t=…``), verified and not yet used, or None.
+
+        Changes nothing (mail scanners and link previewers fetch every link).
+        """
+        link = alerts.read_not_me(self.settings, token, time.time())
+        if link is None or self._records().run(flows.used(link.link_id)):
+            return None
+        return link
 
     def not_me(self, token: object) -> UserId | None:
         """``POST /account/not-me``: spend the link once, end every session of its user, raise the version.
@@ -508,7 +514,10 @@ class AsyncAdmin:
 
     async def read_not_me(self, token: object) -> alerts.NotMeLink | None:
         """:meth:`Admin.read_not_me`."""
-        return alerts.read_not_me(self.settings, token, time.time())
+        link = alerts.read_not_me(self.settings, token, time.time())
+        if link is None or await self._records().run(flows.used(link.link_id)):
+            return None
+        return link
 
     async def not_me(self, token: object) -> UserId | None:
         """:meth:`Admin.not_me`."""

@@ -72,6 +72,7 @@ class Served:
     url: str
     env: dict[str, str]
     store: str
+    directory: Path
 
     def cli(self, *args: str) -> None:
         """The `jwtguard` command, in its own process, on the served app's store."""
@@ -118,6 +119,9 @@ def served(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
         env["JWTGUARD_CLEAR_SITE_DATA"] = "true"
     if "shortttl" in options:
         env["JWTGUARD_TOKEN_TTL"] = str(SHORT_TTL)
+    if "nograce" in options:
+        env["JWTGUARD_REFRESH_GRACE"] = "0"  # every reuse of a spent refresh token is theft
+    env["DEMO_PUBLIC_URL"] = f"http://127.0.0.1:{port}"  # the login alerts' links
     extra = ["--cors-origin", f"http://localhost:{port}"] if "cors" in options else []
     if "cookies" in options:
         extra.append("--cookies")
@@ -143,7 +147,7 @@ def served(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
                 raise RuntimeError((directory / "server.log").read_text()) from None
             time.sleep(0.1)
     try:
-        yield Served(base, env, store)
+        yield Served(base, env, store, directory)
     finally:
         server.terminate()
         server.wait(10)
@@ -241,7 +245,7 @@ def test_two_devices_logout_here_then_everywhere(browser: Any, served: Served, t
 @pytest.mark.parametrize(
     "served", ["flask_app-sqlite-shortttl", "starlette_app-sqlite-shortttl"], indirect=True, scope="module"
 )
-def test_silent_refresh_and_signing_another_device_out(browser: Any, served: Served) -> None:
+def test_silent_refresh_and_signing_another_device_out(browser: Any, served: Served, tmp_path: Path) -> None:
     """issue 10 on the real examples: access tokens live 4 s and the page renews them silently (still signed in,
     on a new token); "Where you're signed in" on the phone lists both devices, this one marked, and "Sign out all
     other devices" ends the laptop's session, whose page says why at its next request."""
@@ -262,6 +266,7 @@ def test_silent_refresh_and_signing_another_device_out(browser: Any, served: Ser
         "#sessions-list li.session", "items => items.map((item) => item.dataset.current).sort()"
     ) == ["false", "true"]
     assert phone_page.eval_on_selector_all("#sessions-list .session-this-device", "marks => marks.length") == 1
+    screenshot(phone_page, tmp_path, "sessions.png")  # the README's "Where you're signed in"
     laptop_sid = laptop_page.get_attribute("#sign-out-this-device", "data-sid")
     assert laptop_sid == phone_page.get_attribute('#sessions-list li[data-current="false"]', "data-sid")
     phone_page.click("#sign-out-others")
@@ -536,3 +541,107 @@ def test_es_module_build(browser: Any, served: Served) -> None:
     assert page.evaluate(f"[localStorage.getItem('{TOKEN_KEY}'), reasons]") == [None, ["disabled"]]
     served.admin_switch("alice", "enable")
     context.close()
+
+
+def screenshot(page: Any, tmp_path: Path, name: str) -> None:
+    """Into the test's directory; with JWTGUARD_TEST_SCREENSHOTS=DIR also into DIR (docs/ for the README)."""
+    page.screenshot(path=str(tmp_path / name))
+    if target := os.environ.get("JWTGUARD_TEST_SCREENSHOTS"):
+        page.screenshot(path=str(Path(target) / name))
+
+
+@pytest.mark.parametrize(
+    "served",
+    ["flask_app-sqlite-shortttl-nograce", "starlette_app-mongo-shortttl-nograce"],
+    indirect=True,
+    scope="module",
+)
+def test_a_stolen_refresh_token_ends_the_session_on_the_real_device(
+    browser: Any, served: Served, tmp_path: Path
+) -> None:
+    """Issue 10: a refresh token copied out of the device and used by a script (a thief) wins one rotation; the
+    real device's next refresh presents the spent token, which ends the whole session (RFC 9700 §4.14.2), the
+    thief's new tokens included, and the page says why."""
+    context = browser.new_context()
+    page = context.new_page()
+    log_in(page, served.url, "bob")
+    stolen = page.evaluate(f"localStorage.getItem('{TOKEN_KEY}.refresh')")
+    assert stolen
+    data = f"grant_type=refresh_token&refresh_token={stolen}".encode()
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    request = urllib.request.Request(served.url + "/token", data=data, headers=form, method="POST")
+    with urllib.request.urlopen(request, timeout=15) as response:  # the thief's script, outside the browser
+        thief = json.load(response)
+    me = urllib.request.Request(served.url + "/api/me", headers={"Authorization": f"Bearer {thief['access_token']}"})
+    with urllib.request.urlopen(me, timeout=15) as response:
+        assert response.status == 200  # the thief is in, until the device refreshes
+    # The device's silent refresh (its access token lives SHORT_TTL s) presents the token the thief spent.
+    page.wait_for_function(f"localStorage.getItem('{TOKEN_KEY}') === null", timeout=20_000)
+    page.wait_for_selector("#login-form:not([hidden])", timeout=5_000)
+    assert page.get_attribute("#message", "data-reason") == "invalid_grant"
+    assert "token reuse detected" in page.inner_text("#message")
+    screenshot(page, tmp_path, "theft-detected.png")
+    try:
+        urllib.request.urlopen(me, timeout=15)
+        raise AssertionError("the thief's access token still works")
+    except urllib.error.HTTPError as refused:
+        assert refused.code == 401 and json.load(refused)["reason"] == "session_revoked"
+    context.close()
+
+
+@pytest.mark.parametrize(
+    "served", ["flask_app-sqlite-cookies", "starlette_app-mongo-cookies"], indirect=True, scope="module"
+)
+def test_cookie_mode_disable_logs_out_and_the_cookies_are_gone(browser: Any, served: Served) -> None:
+    """Issue 10: in cookie mode, disabling the user logs the page out, and the guard's answer expired the cookies."""
+    context = browser.new_context()
+    page = context.new_page()
+    page.goto(served.url)
+    page.fill("#username", "alice")
+    page.fill("#password", "alice-password")
+    page.click("#login-button")
+    page.wait_for_selector("#sessions:not([hidden])", timeout=15_000)
+    names = {cookie["name"] for cookie in context.cookies()}
+    assert names == {"__Host-jwtguard-at", "__Secure-jwtguard-rt", "__Host-jwtguard-csrf"}
+    served.cli("disable", "alice")
+    try:
+        time.sleep(CACHE_TTL + 0.2)
+        next_api_call(page)
+        page.wait_for_selector("#login-form:not([hidden])", timeout=20_000)
+        assert page.get_attribute("#message", "data-reason") == "disabled"
+        page.wait_for_function("!document.cookie.includes('__Host-jwtguard-csrf')", timeout=5_000)
+        assert {cookie["name"] for cookie in context.cookies()} & names == set()
+    finally:
+        served.cli("enable", "alice")
+    context.close()
+
+
+@pytest.mark.parametrize("served", ["flask_app-sqlite", "starlette_app-mongo"], indirect=True, scope="module")
+def test_the_login_alerts_not_me_link_signs_out_everywhere(browser: Any, served: Served, tmp_path: Path) -> None:
+    """Issue 10 login alerts: the notifier's outbox holds the link; following it shows a confirmation (nothing
+    changes yet), confirming ends every session, and the signed-in page is logged out at its next request."""
+    import re
+
+    context, mail = browser.new_context(), browser.new_context()
+    page = context.new_page()
+    log_in(page, served.url, "bob")
+    outbox = (served.directory / "demo-outbox.txt").read_text(encoding="utf-8")
+    links = re.findall(r"Not you\? (http://\S+)", outbox)
+    assert links and links[-1].startswith(served.url + "/account/not-me?t=")
+    reader = mail.new_page()
+    reader.goto(links[-1])
+    reader.wait_for_selector("#not-me-confirm")
+    screenshot(page, tmp_path, "signed-in.png")
+    with page.expect_response(lambda response: response.url.endswith("/api/notes")) as notes:
+        next_api_call(page)
+    assert notes.value.status == 200  # the GET changed nothing
+    reader.click("#not-me-confirm")
+    reader.wait_for_selector("#not-me-done")
+    time.sleep(CACHE_TTL + 0.2)
+    next_api_call(page)
+    assert_logged_out(page)
+    assert page.get_attribute("#message", "data-reason") == "revoked"
+    reader.goto(links[-1])
+    reader.wait_for_selector("#not-me-invalid")  # used once
+    context.close()
+    mail.close()

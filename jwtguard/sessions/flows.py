@@ -384,6 +384,11 @@ def deny(user_id: UserId, ref: str | int, jti: str, *, expires: float) -> r.Reco
     return True
 
 
+def used(link: str) -> r.RecordFlow[bool]:
+    """Whether the one-time id *link* was spent (a read: it changes nothing)."""
+    return (yield r.Get("refresh", r.link_id(link))) is not None
+
+
 def use_once(link: str, *, now: float, expires: float) -> r.RecordFlow[bool]:
     """Spend the one-time id *link* (a login-alert link): True the first time only."""
     used: bool = yield r.Insert("refresh", {"_id": r.link_id(link), "at": now, "expires": expires})
