@@ -88,6 +88,13 @@ def _keeps_records(store: object) -> bool:
     return callable(getattr(store, "run", None))
 
 
+def _kind(change: Change) -> str:
+    """The feed event's kind for an admin change."""
+    if change.enabled is not None:
+        return "enable" if change.enabled else "disable"
+    return "logout_everywhere"
+
+
 def _sessions_on(settings: Settings, what: str) -> None:
     if not settings.sessions:
         # Without it the guard would not check the sessions these tokens name.
@@ -203,6 +210,11 @@ class Admin:
     def _apply(self, user_id: UserId, change: Change) -> bool:
         key = _key(user_id, self.settings)
         try:
+            if _keeps_records(self.store) and not change.create:
+                # The feed's event first (jwtguard.feed): every process forgets the user, then the change.
+                self._records().run(
+                    flows.announce(user_ref(key), _kind(change), now=time.time(), settings=self.settings)
+                )
             return self.store.apply(user_id, change)
         finally:
             # The guard's caches are keyed by canonical id: every spelling of this user goes,
@@ -231,7 +243,7 @@ class Admin:
         if not _keeps_records(self.store):  # a store of the app's own: the cut-off only
             return self._apply(user_id, Change(not_before=_as_date(cut)))
         try:
-            return self._records().run(flows.revoke_all(user_id, user_ref(key), _as_date(cut)))
+            return self._records().run(flows.revoke_all(user_id, user_ref(key), _as_date(cut), self.settings))
         finally:
             invalidate_everywhere(key)
 
@@ -350,7 +362,9 @@ class Admin:
         """
         key, until = _denial(self.settings, user_id, jti, expires)
         try:
-            return self._records().run(flows.deny(user_id, user_ref(key), jti, expires=until))
+            return self._records().run(
+                flows.deny(user_id, user_ref(key), jti, expires=until, now=time.time(), settings=self.settings)
+            )
         finally:
             invalidate_everywhere(key)
 
@@ -428,6 +442,9 @@ class AsyncAdmin:
     async def _apply(self, user_id: UserId, change: Change) -> bool:
         key = _key(user_id, self.settings)
         try:
+            if _keeps_records(self.store) and not change.create:
+                flow = flows.announce(user_ref(key), _kind(change), now=time.time(), settings=self.settings)
+                await self._records().run(flow)
             return await self.store.apply(user_id, change)
         finally:
             invalidate_everywhere(key)
@@ -450,7 +467,7 @@ class AsyncAdmin:
         if not _keeps_records(self.store):
             return await self._apply(user_id, Change(not_before=_as_date(cut)))
         try:
-            return await self._records().run(flows.revoke_all(user_id, user_ref(key), _as_date(cut)))
+            return await self._records().run(flows.revoke_all(user_id, user_ref(key), _as_date(cut), self.settings))
         finally:
             invalidate_everywhere(key)
 
@@ -531,7 +548,9 @@ class AsyncAdmin:
         """:meth:`Admin.revoke_jti`."""
         key, until = _denial(self.settings, user_id, jti, expires)
         try:
-            return await self._records().run(flows.deny(user_id, user_ref(key), jti, expires=until))
+            return await self._records().run(
+                flows.deny(user_id, user_ref(key), jti, expires=until, now=time.time(), settings=self.settings)
+            )
         finally:
             invalidate_everywhere(key)
 

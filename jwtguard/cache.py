@@ -120,6 +120,12 @@ class StateCache(Generic[V]):
         # Bumped by every invalidation: a load that started before one must not
         # put its (possibly outdated) answer into the cache.
         self._generation = 0
+        self._ttl = ttl
+        #: Keys whose loads are not cached until a monotonic time (an event of the feed named them).
+        self._held: dict[Hashable, float] = {}
+        #: Set by the invalidation feed while it cannot be read (:mod:`jwtguard.feed`): values older
+        #: than this many seconds are not served. None: the feed is healthy, or there is none.
+        self.fallback_ttl: float | None = None
         self.hits = 0
         self.misses = 0
         if bus is not None:
@@ -132,16 +138,18 @@ class StateCache(Generic[V]):
         """The cached value for *key* as a 1-tuple (a hit is counted), or None on a miss (not counted:
         the :meth:`load` that follows counts it). Lock-free: the repeat request's path."""
         entry = self._values._data.get(key)  # TTLMap.get without its call: this module owns both
-        if entry is not None and entry[1] > self._timer():
-            self.hits += 1
-            return (entry[0],)
+        if entry is not None:
+            now = self._timer()
+            if entry[1] > now and (self.fallback_ttl is None or entry[1] - self._ttl + self.fallback_ttl > now):
+                self.hits += 1
+                return (entry[0],)
         return None
 
     def _store(self, key: Hashable, value: V, generation: int) -> None:
         with self._lock:
             # A load that overlapped an invalidation may hold the state from
             # before an admin change: it is neither cached nor remembered.
-            if generation == self._generation:
+            if generation == self._generation and not self._holding(key):
                 self._values.set(key, value)
                 if self._last_known is not None:
                     self._last_known[key] = (value, self._timer())
@@ -236,15 +244,32 @@ class StateCache(Generic[V]):
         age = self._timer() - entry[1]
         return (entry[0], age) if age <= max_age else None
 
-    def invalidate(self, key: Hashable) -> None:
+    def _holding(self, key: Hashable) -> bool:
+        # Called under the lock.
+        until = self._held.get(key)
+        if until is None:
+            return False
+        if until > self._timer():
+            return True
+        del self._held[key]
+        return False
+
+    def invalidate(self, key: Hashable, hold: float = 0.0) -> None:
         """Forget *key*; the next request loads it from the store.
 
         A load already in flight is detached: callers that arrive after the
         invalidation start a new one instead of waiting for an answer read
         before the change. The last known value goes too, so the ``stale``
-        policy never serves a state that an admin has just changed.
+        policy never serves a state that an admin has just changed. *hold*:
+        for that many seconds no load of *key* is cached (the feed's event
+        came before the change it announces, which may still be on its way).
         """
         with self._lock:
+            if hold > 0:
+                self._held[key] = self._timer() + hold
+                if len(self._held) > 4 * len(self._values) + 1024:
+                    now = self._timer()
+                    self._held = {k: t for k, t in self._held.items() if t > now}
             self._generation += 1
             self._values.pop(key)
             self._flights.pop(key, None)

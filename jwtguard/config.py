@@ -684,6 +684,34 @@ class Settings:
             "as the browser sends it (a mount prefix included)"
         ),
     )
+    # -- the invalidation feed (issue 11) --------------------------------------------------
+    feed: bool = field(
+        default=True,
+        metadata=_declare(
+            "`true`: every write jwtguard makes also records an event, and each process follows them and "
+            "forgets what they name within `JWTGUARD_FEED_INTERVAL` (see [Propagation](#propagation))",
+            _bool,
+        ),
+    )
+    feed_interval: float = field(
+        default=0.25,
+        metadata=_declare("seconds (0.05 to 10) between two reads of the event feed by each process", _float),
+    )
+    feed_fallback_ttl: float = field(
+        default=5.0,
+        metadata=_declare(
+            "seconds (0 to 3600) a user's state is remembered while the feed cannot be read (store down, "
+            "before its first read): the bound that holds when events may have been missed",
+            _float,
+        ),
+    )
+    events_collection: str | None = field(
+        default=None,
+        metadata=_declare(
+            "collection (table) of the feed's events, pruned by the feed itself",
+            documented_default="(unset: `<users>_events`)",
+        ),
+    )
 
     def __post_init__(self) -> None:
         # Lists given to the constructor become tuples, and one string is split on commas
@@ -793,6 +821,13 @@ class Settings:
             if self.alert_secret in self.secrets:
                 # A link signed with the token key would be a token: keep the two apart.
                 raise _error("alert_secret", "must differ from every JWTGUARD_SECRET key")
+        _check_number("feed_interval", self.feed_interval, minimum=0.05, maximum=10)
+        _check_number("feed_fallback_ttl", self.feed_fallback_ttl, minimum=0, maximum=3600)
+        if self.events_collection is not None and (
+            not self.events_collection or self.events_collection.startswith("$") or "." in self.events_collection
+        ):
+            name = self.events_collection
+            raise _error("events_collection", f"{name!r} is not a usable name (no '$' prefix, no '.')")
         if self.token_location not in _TOKEN_LOCATIONS:
             raise _error("token_location", "accepts header, cookie or both")
         if not _COOKIE_PATH.fullmatch(self.refresh_path):
@@ -839,6 +874,11 @@ class Settings:
     def records_table(self) -> str:
         """jwtguard's per-user records (cut-offs, versions, sessions, denied ids): ``<users>_revocations``."""
         return self.records_collection or f"{self.users_collection}_revocations"
+
+    @property
+    def events_table(self) -> str:
+        """The invalidation feed's events: ``<users>_events``."""
+        return self.events_collection or f"{self.users_collection}_events"
 
     @property
     def refresh_table(self) -> str:

@@ -21,7 +21,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
+import weakref
 from collections.abc import Callable, Collection, Generator, Mapping
 from functools import partial
 from typing import Any, NamedTuple, cast
@@ -29,6 +31,7 @@ from typing import Any, NamedTuple, cast
 from .cache import StateCache, TTLMap
 from .config import Settings
 from .errors import StoreError
+from .feed import Follower, feed_source, follower_for
 from .invalidation import InvalidationBus, default_bus
 from .keys import KeySourceUnavailable
 from .metrics import Metrics
@@ -115,6 +118,11 @@ class Engine:
         )
         #: Counters for operators (see :mod:`jwtguard.metrics`).
         self.metrics = Metrics(self.states, self._tokens)
+        self._bus = bus
+        #: The process's follower of this store's invalidation feed, once a request started it.
+        self.feed: Follower | None = None
+        self._feeding = False  # reset in a forked child: its follower starts at its first request
+        _engines.add(self)
         self._store_down = False
         self._hinted: set[str] = set()  # login-looking paths already named in a hint
         if settings.exempt_methods:
@@ -172,6 +180,8 @@ class Engine:
         if refused is not None:
             return self._refused(refused, verified.user_id, cookie)
         key = verified.key
+        if not self._feeding:
+            self._start_feed()
         cached = self.states.peek(key)
         if cached is not None:
             decision = policy.decide(verified, cached[0], now)
@@ -188,6 +198,26 @@ class Engine:
             return self._counted(decision, verified.user_id, cookie)
         state = cast("UserState | None", loaded)
         return self._counted(policy.decide(verified, state, now), verified.user_id, cookie)
+
+    def _start_feed(self) -> None:
+        """Follow the store's invalidation feed (:mod:`jwtguard.feed`), once per process.
+
+        Lazily, at the first request that may cache a state: after a pre-fork
+        server's fork (gunicorn ``--preload``), never in the parent alone. Until
+        its first read succeeds, states are remembered for at most
+        ``JWTGUARD_FEED_FALLBACK_TTL``.
+        """
+        self._feeding = True
+        if not self.settings.feed or self.settings.cache_ttl == 0:
+            return
+        source = feed_source(self.settings, self.store, self.async_store)
+        if source is None:
+            return
+        store, identity = source
+        follower = follower_for(self.settings, store, self._bus, identity)
+        follower.watch(self.states)
+        follower.start()
+        self.feed = self.metrics.feed = follower
 
     def _hint_login(self, request: Request) -> None:
         """Say once per route that a login route without a token needs JWTGUARD_EXEMPT_PATHS."""
@@ -319,6 +349,19 @@ class Engine:
 
 
 _WARNED: set[str] = set()
+
+#: Every engine of the process, for the fork hook below.
+_engines: weakref.WeakSet[Engine] = weakref.WeakSet()
+
+
+def _after_fork() -> None:
+    # The parent's follower thread is not in the child: each engine starts its own again.
+    for engine in list(_engines):
+        engine._feeding = False
+        engine.feed = engine.metrics.feed = None
+
+
+os.register_at_fork(after_in_child=_after_fork)
 
 
 def route_refusal(

@@ -3,8 +3,8 @@
 An engine subscribes its state cache; the admin API publishes the canonical
 id (:class:`~jwtguard.userid.UserKey`) of every user it changes. Today the
 bus is in-process: :data:`default_bus` is shared by every engine and admin
-of the process unless one is given its own. A cross-process feed (another
-worker's change) plugs in here by publishing what it reads.
+of the process unless one is given its own. The cross-process feed
+(:mod:`jwtguard.feed`: another process's change) publishes here what it reads.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import Protocol
 class Subscriber(Protocol):
     """Anything that can forget a key: a state cache."""
 
-    def invalidate(self, key: Hashable) -> None: ...
+    def invalidate(self, key: Hashable, hold: float = 0.0) -> None: ...
 
 
 class InvalidationBus:
@@ -38,12 +38,16 @@ class InvalidationBus:
         with self._lock:
             self._subscribers.add(subscriber)
 
-    def publish(self, key: Hashable) -> None:
-        """Make every subscriber forget *key* (after a change to that user)."""
+    def publish(self, key: Hashable, *, hold: float = 0.0) -> None:
+        """Make every subscriber forget *key* (after a change to that user).
+
+        *hold*: and cache no load of it for that many seconds (the feed's
+        events come before the change they announce, see :mod:`jwtguard.feed`).
+        """
         with self._lock:
             subscribers = list(self._subscribers)
         for subscriber in subscribers:
-            subscriber.invalidate(key)
+            subscriber.invalidate(key, hold) if hold else subscriber.invalidate(key)
 
 
 #: The process's bus: engines subscribe to it and admins publish to it unless given another.

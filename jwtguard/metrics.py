@@ -21,6 +21,7 @@ stays as lean as it was.
 from __future__ import annotations
 
 import json
+import time
 from bisect import bisect_left
 from collections.abc import Iterator, Sized
 from typing import TYPE_CHECKING, Any, Protocol
@@ -68,6 +69,8 @@ class Metrics:
         self._latency = [0] * (len(LATENCY_BUCKETS) + 1)
         self._state_cache = state_cache
         self._token_cache = token_cache
+        #: The invalidation feed's follower (:mod:`jwtguard.feed`), once the engine started it.
+        self.feed: Any = None
 
     def reject(self, reason: str) -> None:
         """Count one refused request (an unknown reason is counted too, under its own name)."""
@@ -105,11 +108,22 @@ class Metrics:
         token = {"hits": self.token_cache_hits, "misses": self.token_cache_misses}
         if self._token_cache is not None:
             token["size"] = len(self._token_cache)
+        feed: dict[str, Any] = {"running": False}
+        if self.feed is not None:
+            last = self.feed.last_read
+            feed = {
+                "running": True,
+                "healthy": self.feed.healthy,
+                "events": self.feed.events_read,
+                "failures": self.feed.failures,
+                "seconds_since_read": None if last is None else max(0.0, time.monotonic() - last),
+            }
         return {
             "accepted": self.accepted,
             "rejected": dict(self.rejected),
             "state_cache": state,
             "token_cache": token,
+            "feed": feed,
             "store": {
                 "loads": self.store_loads,
                 "errors": self.store_errors,
@@ -169,6 +183,11 @@ class _Collector:
         misses = CounterMetricFamily(f"{ns}_cache_misses", "Cache lookups that missed", labels=["cache"])
         size = GaugeMetricFamily(f"{ns}_cache_entries", "Entries held by each cache", labels=["cache"])
         errors = CounterMetricFamily(f"{ns}_store_errors", "Store queries that failed or timed out")
+        feed_healthy = GaugeMetricFamily(
+            f"{ns}_feed_healthy", "1 while the invalidation feed is read, 0 while it cannot be (TTL fallback)"
+        )
+        feed_events = CounterMetricFamily(f"{ns}_feed_events", "Invalidation events read from the feed")
+        feed_failures = CounterMetricFamily(f"{ns}_feed_failures", "Reads of the invalidation feed that failed")
         latency = HistogramMetricFamily(f"{ns}_store_latency_seconds", "Duration of store queries")
         if not empty:
             accepted.add_metric([], snap["accepted"])
@@ -181,9 +200,13 @@ class _Collector:
                 if "size" in snap[cache]:
                     size.add_metric([label], snap[cache]["size"])
             errors.add_metric([], snap["store"]["errors"])
+            if snap["feed"]["running"]:
+                feed_healthy.add_metric([], 1 if snap["feed"]["healthy"] else 0)
+                feed_events.add_metric([], snap["feed"]["events"])
+                feed_failures.add_metric([], snap["feed"]["failures"])
             store_latency = snap["store"]["latency_seconds"]
             latency.add_metric([], list(store_latency["buckets"].items()), sum_value=store_latency["sum"])
-        yield from (accepted, rejected, hits, misses, size, errors, latency)
+        yield from (accepted, rejected, hits, misses, size, errors, latency, feed_healthy, feed_events, feed_failures)
 
 
 def register(metrics: Metrics, registry: CollectorRegistry | None = None, *, namespace: str = "jwtguard") -> Any:

@@ -149,6 +149,20 @@ def _refusal(state: UserState | None) -> Refused | None:
     return None
 
 
+# -- the invalidation feed ---------------------------------------------------------------------
+
+
+def announce(ref: str | int, kind: str, *, now: float, settings: Settings, **detail: str) -> r.RecordFlow[None]:
+    """Record the feed's event for *ref* (:mod:`jwtguard.feed`) *before* the change it announces.
+
+    Every process forgets the user when it reads it, and caches none of its
+    loads for a while, so the change (the next write) is read fresh wherever
+    it lands. Nothing without ``JWTGUARD_FEED``.
+    """
+    if settings.feed:
+        yield r.Insert("events", r.event(ref, kind, now, **detail))
+
+
 # -- versions -------------------------------------------------------------------------------
 
 
@@ -170,13 +184,14 @@ def bump_version(ref: str | int) -> r.RecordFlow[int]:
     raise StoreError("the token version could not be raised (too many concurrent changes)")
 
 
-def revoke_all(user_id: UserId, ref: str | int, cut_off: datetime) -> r.RecordFlow[bool]:
+def revoke_all(user_id: UserId, ref: str | int, cut_off: datetime, settings: Settings) -> r.RecordFlow[bool]:
     """Log *user_id* out everywhere: a new cut-off and a new version. False for an unknown user.
 
     The cut-off covers tokens without a version (other issuers', older ones);
     the version covers jwtguard's own with no same-second window. Each
     session created before, or of a lower version, is dead with them.
     """
+    yield from announce(ref, "logout_everywhere", now=cut_off.timestamp(), settings=settings)
     found = yield r.ApplyUser(user_id, Change(not_before=cut_off))
     if not found:
         return False
@@ -210,7 +225,11 @@ def login(
     if refused is not None:
         return refused
     assert state is not None
-    version = (yield from bump_version(ref)) if settings.single_session else state.version
+    if settings.single_session:
+        yield from announce(ref, "single_session", now=now, settings=settings)
+        version = yield from bump_version(ref)
+    else:
+        version = state.version
     sid, refresh_token = secrets.token_urlsafe(16), new_secret()
     expires = now + settings.refresh_ttl
     session = {
@@ -270,7 +289,7 @@ def refresh(presented: object, *, now: float, settings: Settings) -> r.RecordFlo
         ref = r.ref_of(user_id, settings)
         yield from _end(sid, ref, user_id, now, settings)
         if settings.refresh_reuse == "logout_everywhere":
-            yield from revoke_all(user_id, ref, datetime.fromtimestamp(now, tz=timezone.utc))
+            yield from revoke_all(user_id, ref, datetime.fromtimestamp(now, tz=timezone.utc), settings)
         return GrantRefused("the refresh token was already used: the session is ended", ended=True, user_id=user_id)
     expires = now + settings.refresh_ttl
     child = {"_id": r.refresh_id(mark["child"]), "user": user_id, "sid": sid, "issued": now, "expires": expires}
@@ -299,6 +318,7 @@ def _recent(mark: dict[str, Any], now: float, grace: float) -> bool:
 
 def _end(sid: str, ref: str | int, user_id: UserId, now: float, settings: Settings) -> r.RecordFlow[bool]:
     """Insert the record that ends session *sid* (a second end finds it there: nothing to do)."""
+    yield from announce(ref, "end_session", now=now, settings=settings, sid=sid)
     ended = {
         "_id": r.ended_id(sid),
         "user": ref,
@@ -374,10 +394,13 @@ def end_other_sessions(user_id: UserId, keep: str | None, *, now: float, setting
 # -- the denylist ---------------------------------------------------------------------------
 
 
-def deny(user_id: UserId, ref: str | int, jti: str, *, expires: float) -> r.RecordFlow[bool]:
+def deny(
+    user_id: UserId, ref: str | int, jti: str, *, expires: float, now: float, settings: Settings
+) -> r.RecordFlow[bool]:
     """Refuse the token *jti* of *user_id* until *expires* (its own ``exp``). False if the user is unknown."""
     if (yield r.LoadUser(user_id)) is None:
         return False
+    yield from announce(ref, "revoke_token", now=now, settings=settings, jti=jti)
     yield r.Insert(
         "records", {"_id": r.denied_id(ref, jti), "user": ref, "kind": DENIED, "jti": jti, "expires": expires}
     )

@@ -41,7 +41,7 @@ class MemoryStore:
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
         self._documents: dict[UserKey, dict[str, Any]] = {}
-        self._tables: dict[r.Table, dict[str, r.Record]] = {"records": {}, "refresh": {}}
+        self._tables: dict[r.Table, dict[str, r.Record]] = {"records": {}, "refresh": {}, "events": {}}
         self._lock = threading.RLock()
 
     def put(self, user_id: UserId, document: Mapping[str, Any]) -> None:
@@ -81,6 +81,9 @@ class MemoryStore:
             return self.apply(op.user_id, op.change)
         if isinstance(op, r.FindUser):
             return [dict(x) for x in self._tables["records"].values() if x.get("user") == op.user]
+        if isinstance(op, r.Since):
+            events = sorted((x for x in self._tables["events"].values() if x["at"] >= op.after), key=lambda x: x["at"])
+            return [dict(x) for x in events[: op.limit]]
         table = self._tables[op.table]
         if isinstance(op, r.Get):
             found = table.get(op.id)

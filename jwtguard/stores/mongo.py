@@ -56,7 +56,7 @@ CODEC_OPTIONS: CodecOptions[dict[str, Any]] = CodecOptions(
 )
 
 T = TypeVar("T")
-Collection = Literal["users", "records", "refresh"]
+Collection = Literal["users", "records", "refresh", "events"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,7 +161,8 @@ def records_flow(flow: r.RecordFlow[T], settings: Settings, *, indexed: bool = T
     """
     if not indexed:
         yield Op("records", "create_index", ([("user", 1), ("at", 1)],))
-        for table in ("records", "refresh"):
+        yield Op("events", "create_index", ([("at", 1)],))
+        for table in ("records", "refresh", "events"):
             try:
                 yield Op(table, "create_index", ([("expires", 1)],), {"expireAfterSeconds": 0})
             except PyMongoError:
@@ -190,6 +191,10 @@ def records_flow(flow: r.RecordFlow[T], settings: Settings, *, indexed: bool = T
             elif isinstance(op, r.Prune):
                 before = datetime.fromtimestamp(op.before, tz=timezone.utc)
                 answer = yield Op(op.table, "delete_many", ({"expires": {"$lt": before}},))
+            elif isinstance(op, r.Since):
+                since = ({"at": {"$gte": op.after}},)
+                found = yield Op("events", "find", since, {"sort": [("at", 1)], "limit": op.limit})
+                answer = [_from_mongo(record) for record in found]
             elif isinstance(op, r.LoadUser):
                 key = user_key(op.user_id, settings.user_id_type)
                 answer = None if key is None else (yield from load_flow(key, settings))
@@ -297,6 +302,7 @@ def _collections(database: Any, settings: Settings) -> dict[Collection, Any]:
         "users": database.get_collection(settings.users_collection, codec_options=CODEC_OPTIONS),
         "records": database.get_collection(records_collection(settings), codec_options=CODEC_OPTIONS),
         "refresh": database.get_collection(settings.refresh_table, codec_options=CODEC_OPTIONS),
+        "events": database.get_collection(settings.events_table, codec_options=CODEC_OPTIONS),
     }
 
 

@@ -28,6 +28,7 @@ for correctness).
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Generator, Mapping
 from typing import Any, Literal, NamedTuple, TypeVar
 
@@ -42,7 +43,7 @@ from ..userid import UserId, UserKey, user_key
 from .base import Change, Document
 
 T = TypeVar("T")
-Table = Literal["records", "refresh"]
+Table = Literal["records", "refresh", "events"]
 Record = dict[str, Any]
 
 
@@ -88,6 +89,13 @@ class Prune(NamedTuple):
     before: float
 
 
+class Since(NamedTuple):
+    """The feed's events with ``at`` at or after *after*, oldest first, at most *limit* of them."""
+
+    after: float
+    limit: int = 1000
+
+
 class LoadUser(NamedTuple):
     """The user's document as the guard reads it (:meth:`Store.load`), records included."""
 
@@ -101,7 +109,7 @@ class ApplyUser(NamedTuple):
     change: Change
 
 
-Operation = Get | Insert | FindUser | Update | Delete | Prune | LoadUser | ApplyUser
+Operation = Get | Insert | FindUser | Update | Delete | Prune | Since | LoadUser | ApplyUser
 #: A flow over records: yields operations, is sent their answers, returns its result.
 RecordFlow = Generator[Operation, Any, T]
 
@@ -154,6 +162,28 @@ def spent_id(digest: str) -> str:
 
 def link_id(link: str) -> str:
     return f"link|{link}"
+
+
+#: How long an event is kept: far longer than any follower's overlap window.
+EVENT_RETENTION = 600.0
+
+
+def event(ref: str | int, kind: str, now: float, **detail: str) -> Record:
+    """An event of the invalidation feed (:mod:`jwtguard.feed`): *ref*'s state changes now.
+
+    Written *before* the change it announces: a follower that reads it forgets
+    the user and caches no load of it for a while, so a slow or failed second
+    write cannot leave an older state cached. *detail* (a ``sid``, a ``jti``) is
+    for the log and the metrics, never a secret.
+    """
+    return {
+        "_id": uuid.uuid4().hex,
+        "user": ref,
+        "kind": kind,
+        "at": now,
+        "expires": now + EVENT_RETENTION,
+        **detail,
+    }
 
 
 def with_records(document: Document, records: list[Record]) -> Document:

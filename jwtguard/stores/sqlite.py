@@ -190,7 +190,8 @@ def _later(stored: object, cut_off: float) -> bool:
 SCHEMA_VERSION = 2
 
 #: Columns of the records and refresh tables; a record's other fields are its JSON ``body``.
-_COLUMNS = frozenset({"_id", "user", "kind", "expires"})
+_COLUMNS = frozenset({"_id", "user", "kind", "at", "expires"})
+_SELECT = "SELECT id, user, kind, at, expires, body FROM"
 
 
 def migrations(settings: Settings) -> list[list[str]]:
@@ -202,20 +203,22 @@ def migrations(settings: Settings) -> list[list[str]]:
 
     1. the users table (every release so far: a file they made has version 0
        and this table, which ``IF NOT EXISTS`` keeps as it is);
-    2. the records and refresh tables (sessions, versions, denied ids, refresh tokens).
+    2. the records, refresh and events tables (sessions, versions, denied ids, refresh tokens,
+       the invalidation feed), one shape: the columns queries filter on, and a JSON body.
     """
     users = _quoted(settings.users_collection)
     steps = [[f"CREATE TABLE IF NOT EXISTS {users} (id PRIMARY KEY, not_before REAL, enabled INTEGER) WITHOUT ROWID"]]
     second = []
-    for name in (settings.records_table, settings.refresh_table):
+    for name in (settings.records_table, settings.refresh_table, settings.events_table):
         table = _quoted(name)
         second += [
-            f"CREATE TABLE IF NOT EXISTS {table} (id TEXT PRIMARY KEY, user, kind TEXT, expires REAL, "
+            f"CREATE TABLE IF NOT EXISTS {table} (id TEXT PRIMARY KEY, user, kind TEXT, at REAL, expires REAL, "
             "body TEXT NOT NULL) WITHOUT ROWID",
             f"CREATE INDEX IF NOT EXISTS {_quoted(name + '_expires')} ON {table} (expires)",
         ]
-    records = settings.records_table
+    records, events = settings.records_table, settings.events_table
     second.append(f"CREATE INDEX IF NOT EXISTS {_quoted(records + '_user')} ON {_quoted(records)} (user)")
+    second.append(f"CREATE INDEX IF NOT EXISTS {_quoted(events + '_at')} ON {_quoted(events)} (at)")
     steps.append(second)
     return steps
 
@@ -223,11 +226,11 @@ def migrations(settings: Settings) -> list[list[str]]:
 def _record(row: tuple[Any, ...]) -> r.Record:
     """A records-table row as the record a flow reads (the shape a MongoDB document has)."""
     record: r.Record = {"_id": row[0]}
-    for name, value in (("user", row[1]), ("kind", row[2]), ("expires", row[3])):
+    for name, value in (("user", row[1]), ("kind", row[2]), ("at", row[3]), ("expires", row[4])):
         if value is not None:
             record[name] = value
     try:
-        body = json.loads(row[4])
+        body = json.loads(row[5])
     except (TypeError, ValueError):
         body = None
     if isinstance(body, dict):
@@ -267,10 +270,12 @@ class SQLiteStore:
         self._migrations = migrations(settings)
         self._records = _quoted(settings.records_table)
         self._refresh = _quoted(settings.refresh_table)
+        self._events = _quoted(settings.events_table)
+        self._tables = {"records": self._records, "refresh": self._refresh, "events": self._events}
         # Identifiers in these statements are the quoted table name and fixed
         # column names; every value is a bound parameter.
         self._select = f"SELECT id, not_before, enabled FROM {table} WHERE id = ?"  # noqa: S608
-        self._select_records = f"SELECT id, user, kind, expires, body FROM {self._records} WHERE user = ?"  # noqa: S608
+        self._select_records = f"{_SELECT} {self._records} WHERE user = ?"
         self._table = table
         self._not_before_field = settings.not_before_fields[0]
         self._enabled_field = settings.enabled_field
@@ -477,20 +482,21 @@ class SQLiteStore:
         # Identifiers are the quoted table names; every value is a bound parameter.
         if isinstance(op, r.FindUser):
             return [_record(row) for row in connection.execute(self._select_records, (op.user,)).fetchall()]
-        table = self._records if op.table == "records" else self._refresh  # type: ignore[union-attr]
+        if isinstance(op, r.Since):
+            query = f"{_SELECT} {self._events} WHERE at >= ? ORDER BY at LIMIT ?"
+            return [_record(row) for row in connection.execute(query, (op.after, op.limit)).fetchall()]
+        table = self._tables[op.table]  # type: ignore[union-attr]
         if isinstance(op, r.Get):
-            row = connection.execute(
-                f"SELECT id, user, kind, expires, body FROM {table} WHERE id = ?",  # noqa: S608
-                (op.id,),
-            ).fetchone()
+            row = connection.execute(f"{_SELECT} {table} WHERE id = ?", (op.id,)).fetchone()
             return None if row is None else _record(row)
         if isinstance(op, r.Insert):
             record = op.record
             body = {name: value for name, value in record.items() if name not in _COLUMNS}
+            columns = (record["_id"], record.get("user"), record.get("kind"), record.get("at"), record.get("expires"))
             try:
                 connection.execute(
-                    f"INSERT INTO {table} (id, user, kind, expires, body) VALUES (?, ?, ?, ?, ?)",  # noqa: S608
-                    (record["_id"], record.get("user"), record.get("kind"), record.get("expires"), json.dumps(body)),
+                    f"INSERT INTO {table} (id, user, kind, at, expires, body) VALUES (?, ?, ?, ?, ?, ?)",  # noqa: S608
+                    (*columns, json.dumps(body)),
                 )
             except sqlite3.IntegrityError:
                 return False

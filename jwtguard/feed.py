@@ -1,0 +1,290 @@
+"""The invalidation feed: a change made in one process reaches every process within a second.
+
+Every write jwtguard makes that changes what the guard decides (the admin API,
+the CLI, sessions, the denylist) first inserts an *event* naming the user into
+``<users>_events`` (:func:`jwtguard.stores.records.event`), then makes the
+change. Each process runs one :class:`Follower` per store: a thread that reads
+the events newer than the last it saw, every ``JWTGUARD_FEED_INTERVAL``, with
+one indexed query, and publishes each user it names on the invalidation bus,
+so every state cache of the process forgets that user at once.
+
+Why the event comes first, and the hold: there are no transactions on
+FerretDB. A follower that reads the event forgets the user *and* caches no
+load of it for :attr:`Follower.hold` seconds; a request in that window reads
+the store (which may not hold the change yet) but leaves nothing cached, so a
+slow or failed second write can never leave an older state cached for the
+whole ``JWTGUARD_CACHE_TTL``.
+
+Reading: commits arrive out of order (an event stamped earlier can be
+committed later, and writers' clocks differ), so each read goes back
+:attr:`Follower.overlap` seconds before the newest event seen and skips the
+ids it already handled. Health: while the events cannot be read (the store is
+down, before the first read), the caches remember states for at most
+``JWTGUARD_FEED_FALLBACK_TTL``; when reading resumes after an outage, every
+cache of the process is flushed (events may have been missed). Events are
+pruned by the feed itself (a TTL index is never needed).
+
+Bounds (README "Propagation"): a write made through jwtguard is seen
+everywhere within ``JWTGUARD_FEED_INTERVAL`` plus one store round trip while
+the feed is healthy; within ``JWTGUARD_FEED_FALLBACK_TTL`` when it is not; a
+write the app makes to its own documents (``destroyAnyJWTbefore``,
+``user_enabled``) makes no event, and is seen within ``JWTGUARD_CACHE_TTL``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import threading
+import time
+import weakref
+from collections.abc import Callable, Hashable
+from typing import Any, Final
+
+from .config import Settings
+from .errors import StoreError
+from .invalidation import InvalidationBus
+from .stores import records as r
+from .stores.base import RecordStore
+from .userid import user_key
+
+logger = logging.getLogger("jwtguard")
+
+#: Prune the events table once every this many reads.
+_PRUNE_EVERY: Final = 240
+
+
+def since(after: float, limit: int) -> r.RecordFlow[list[r.Record]]:
+    found: list[r.Record] = yield r.Since(after, limit)
+    return found
+
+
+def prune(before: float) -> r.RecordFlow[None]:
+    yield r.Prune("events", before)
+
+
+class Follower:
+    """Reads one store's events and publishes the users they name on *bus* (one per store and bus).
+
+    :param settings: the interval, the fallback TTL, the id type (events name canonical ids).
+    :param store: a blocking store that runs records flows; the follower's own
+        reads never share a caller's connection (SQLite pools them; MongoDB
+        clients are thread-safe).
+    :param bus: where evictions go (the engines' caches are subscribed to it).
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: RecordStore,
+        bus: InvalidationBus,
+        *,
+        clock: Callable[[], float] = time.time,
+        timer: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.bus = bus
+        self.interval = settings.feed_interval
+        #: How far each read goes back before the newest event seen: commits out of order, clocks apart.
+        self.overlap = max(2.0, 4 * self.interval)
+        #: How long a user's loads are not cached after an event names it (the second write's time).
+        self.hold = max(1.0, 2 * self.interval + settings.store_timeout)
+        self.limit = 1000
+        self._clock = clock
+        self._timer = timer
+        self._newest = clock()
+        self._seen: dict[str, float] = {}
+        self._reads = 0
+        #: Whether the last read succeeded; False before the first one.
+        self.healthy = False
+        self._ever_healthy = False
+        self.events_read = 0
+        self.failures = 0
+        #: When the last read succeeded (monotonic seconds), for the metrics' lag.
+        self.last_read: float | None = None
+        self._watchers: weakref.WeakSet[Any] = weakref.WeakSet()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+
+    # -- the caches it serves -------------------------------------------------------------
+
+    def watch(self, watcher: Any) -> None:
+        """Tell *watcher* (a state cache) the feed's health from now on; the follower runs while one lives."""
+        with self._lock:
+            self._watchers.add(watcher)
+        watcher.fallback_ttl = None if self.healthy else self.settings.feed_fallback_ttl
+
+    def _tell(self, healthy: bool) -> None:
+        ttl = None if healthy else self.settings.feed_fallback_ttl
+        with self._lock:
+            watchers = list(self._watchers)
+        for watcher in watchers:
+            watcher.fallback_ttl = ttl
+
+    # -- one read ---------------------------------------------------------------------------
+
+    def poll(self) -> int:
+        """Read the events since the last read and publish what they name; how many were new.
+
+        Never raises for the store: a failure marks the feed unhealthy (logged
+        once) until a read succeeds, which then flushes every watcher's cache.
+        """
+        published = 0
+        try:
+            while True:
+                found = self.store.run(since(self._newest - self.overlap, self.limit))
+                published += self._publish(found)
+                if len(found) < self.limit:
+                    break  # else: a backlog; read on from the newest seen
+        except (StoreError, OSError) as exc:
+            self.failures += 1
+            if self.healthy or (not self._ever_healthy and self.failures == 1):  # once per outage
+                logger.warning(
+                    "jwtguard: the invalidation feed cannot be read (%s); states are remembered for at most "
+                    "JWTGUARD_FEED_FALLBACK_TTL=%gs until it can",
+                    exc,
+                    self.settings.feed_fallback_ttl,
+                )
+            if self.healthy:
+                self.healthy = False
+                self._tell(False)
+            return published
+        self.last_read = self._timer()
+        if not self.healthy:
+            recovered = self._ever_healthy
+            self.healthy = self._ever_healthy = True
+            self._tell(True)
+            if recovered:
+                # Events older than the overlap may have come and gone during the outage.
+                logger.warning("jwtguard: the invalidation feed is read again; every cached state is dropped")
+                self._flush()
+        self._reads += 1
+        if self._reads % _PRUNE_EVERY == 0:
+            with contextlib.suppress(StoreError):  # the next read says whether the store is there
+                self.store.run(prune(self._clock()))
+        return published
+
+    def _publish(self, found: list[r.Record]) -> int:
+        fresh = 0
+        id_type = self.settings.user_id_type
+        for event in found:
+            event_id, at = event.get("_id"), event.get("at")
+            if not isinstance(event_id, str) or event_id in self._seen or not isinstance(at, (int, float)):
+                continue
+            self._seen[event_id] = float(at)
+            self._newest = max(self._newest, float(at))
+            key = user_key(event.get("user"), id_type)
+            if key is None:
+                self._flush()  # an event naming nobody readable: forget everything rather than guess
+            else:
+                self.bus.publish(key, hold=self.hold)
+            fresh += 1
+        if fresh:
+            self.events_read += fresh
+            horizon = self._newest - self.overlap
+            self._seen = {i: at for i, at in self._seen.items() if at >= horizon}
+        return fresh
+
+    def _flush(self) -> None:
+        with self._lock:
+            watchers = list(self._watchers)
+        for watcher in watchers:
+            watcher.clear()
+
+    # -- the thread -------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start reading in a daemon thread (idempotent); it ends when no watcher is left, or at :meth:`stop`."""
+        with self._lock:
+            if self._thread is not None and self._thread.is_alive():
+                return
+            self._stop.clear()
+            self._thread = threading.Thread(
+                target=_run, args=(weakref.ref(self), self._stop, self.interval), name="jwtguard-feed", daemon=True
+            )
+            self._thread.start()
+
+    def stop(self) -> None:
+        """Stop the thread and wait for it (a read in progress finishes first)."""
+        self._stop.set()
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout=max(5.0, self.settings.store_timeout * 2))
+
+    @property
+    def watched(self) -> bool:
+        return len(self._watchers) > 0
+
+
+def _run(ref: weakref.ref[Follower], stop: threading.Event, interval: float) -> None:
+    # Holds the follower only while reading: once no engine refers to it, the thread ends.
+    while not stop.is_set():
+        follower = ref()
+        if follower is None or not follower.watched:
+            return
+        follower.poll()
+        del follower
+        stop.wait(interval)
+
+
+# -- one follower per store and bus in a process -----------------------------------------------
+
+_followers: dict[Hashable, Follower] = {}
+_followers_lock = threading.Lock()
+
+
+def follower_for(settings: Settings, store: RecordStore, bus: InvalidationBus, source: Hashable) -> Follower:
+    """The process's follower of *source* (a store's identity) for *bus*, made on first use."""
+    key = (id(bus), source, settings.events_table)
+    with _followers_lock:
+        follower = _followers.get(key)
+        if follower is None or not follower.watched:  # none yet, or its engines are gone
+            follower = _followers[key] = Follower(settings, store, bus)
+        return follower
+
+
+def _forget_after_fork() -> None:
+    # A child (a pre-fork server's worker) has none of the parent's threads: each engine starts
+    # its own follower at its first request.
+    global _followers_lock
+    _followers.clear()
+    _followers_lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_after_fork)
+
+
+def feed_source(settings: Settings, store: object, async_store: object) -> tuple[RecordStore, Hashable] | None:
+    """The blocking store a follower reads for an engine, and its identity; None without one.
+
+    A blocking store of jwtguard's (WSGI) is read as it is. Under ASGI the
+    follower's thread needs a blocking store of its own on the same place
+    (the in-memory store's own blocking half; another client for MongoDB and
+    SQLite). A store of the app's own, without ``run``, has no feed.
+    """
+    if callable(getattr(store, "run", None)):
+        return store, _identity(settings, store)  # type: ignore[return-value]
+    blocking = getattr(async_store, "sync", None)
+    if callable(getattr(blocking, "run", None)):
+        return blocking, ("object", id(blocking))  # type: ignore[return-value]
+    from .stores.mongo import AsyncMongoStore
+    from .stores.sqlite import AsyncSQLiteStore
+
+    if isinstance(async_store, (AsyncMongoStore, AsyncSQLiteStore)):
+        from .stores import open_store
+
+        opened = open_store(settings)
+        return opened, _identity(settings, opened)  # type: ignore[return-value]
+    return None
+
+
+def _identity(settings: Settings, store: object) -> Hashable:
+    path = getattr(store, "path", None)
+    if isinstance(path, str):
+        return ("sqlite", path)
+    if settings.store_url is not None and settings.store_url.startswith("mongodb"):
+        return ("mongodb", settings.store_url)
+    return ("object", id(store))

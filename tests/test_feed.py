@@ -1,0 +1,217 @@
+"""Issue 11: the invalidation feed, one process's change reaching every other within a second.
+
+The writer is another process (the `jwtguard` CLI) or this test writing events through the store; the
+reader is an engine with a 300 s state TTL, so nothing but the feed can make it see the change.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Hashable, Iterator
+from typing import Any
+
+import pytest
+from conftest import SECRET
+
+from jwtguard import Admin, MemoryStore, Settings, issue_token
+from jwtguard.engine import Engine
+from jwtguard.errors import StoreError
+from jwtguard.feed import Follower
+from jwtguard.invalidation import InvalidationBus
+from jwtguard.sansio.request import Request
+from jwtguard.sessions import flows
+from jwtguard.stores import open_store
+from jwtguard.stores import records as r
+
+INTERVAL = 0.1
+
+
+def feed_settings(url: str | None, **changes: Any) -> Settings:
+    values: dict[str, Any] = {
+        "secret": SECRET,
+        "store_url": url,
+        "cache_ttl": 300,
+        "feed_interval": INTERVAL,
+        "store_timeout": 2.0,
+    }
+    return Settings(**{**values, **changes})
+
+
+@pytest.fixture(params=["mongo", "sqlite"])
+def url(request: pytest.FixtureRequest, tmp_path: Any) -> str:
+    if request.param == "mongo":
+        return str(request.getfixturevalue("mongo_uri"))
+    return f"sqlite:///{tmp_path / 'feed.db'}"
+
+
+def cli(url: str, *args: str) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JWTGUARD_")}
+    env.update(JWTGUARD_SECRET=SECRET, JWTGUARD_STORE_URL=url)
+    subprocess.run([sys.executable, "-m", "jwtguard", *args], env=env, check=True, timeout=60, capture_output=True)
+
+
+def verdict(engine: Engine, token: str) -> str:
+    return engine.handle(Request("GET", "/api", ("Bearer " + token,))).reason
+
+
+def wait_for(engine: Engine, token: str, reason: str, limit: float) -> float:
+    """Seconds until the engine answers *reason* for *token*; fails after *limit*."""
+    started = time.monotonic()
+    while (elapsed := time.monotonic() - started) < limit:
+        if verdict(engine, token) == reason:
+            return elapsed
+        time.sleep(0.01)
+    raise AssertionError(f"still not {reason} after {limit} s: {verdict(engine, token)}")
+
+
+@pytest.fixture
+def reader(url: str) -> Iterator[Engine]:
+    settings = feed_settings(url)
+    admin = Admin(settings)
+    admin.create_user("alice")
+    admin.close()
+    store = open_store(settings)
+    engine = Engine(settings, store=store, bus=InvalidationBus())
+    yield engine
+    if engine.feed is not None:
+        engine.feed.stop()
+    store.close()
+
+
+def test_another_process_s_revocation_is_seen_within_the_interval(url: str, reader: Engine) -> None:
+    """Three poll intervals and one second, against a 300 s TTL: only the feed can do it."""
+    token = issue_token(reader.settings, "alice")
+    assert verdict(reader, token) == "accepted"  # cached for 300 s from now
+    assert reader.feed is not None
+    wait_for_health(reader.feed)
+    for command, reason in (("disable", "disabled"), ("enable", "accepted"), ("logout-all", "revoked")):
+        cli(url, command, "alice")
+        seen = wait_for(reader, token, reason, 3 * INTERVAL + 1.0)
+        assert seen <= 3 * INTERVAL + 1.0
+    fresh = issue_token(reader.settings, "alice")
+    assert verdict(reader, fresh) == "accepted"  # no false reject of a token issued after
+
+
+def wait_for_health(follower: Follower, limit: float = 5.0) -> None:
+    deadline = time.monotonic() + limit
+    while not follower.healthy:
+        assert time.monotonic() < deadline, "the feed never became healthy"
+        time.sleep(0.01)
+
+
+class Loads:
+    """A store wrapper counting loads, and able to fail the feed's reads."""
+
+    def __init__(self, store: Any) -> None:
+        self.store = store
+        self.loads = 0
+        self.feed_down = False
+
+    def load(self, user_id: Any) -> Any:
+        self.loads += 1
+        return self.store.load(user_id)
+
+    def apply(self, user_id: Any, change: Any) -> bool:
+        return bool(self.store.apply(user_id, change))
+
+    def run(self, flow: Any) -> Any:
+        if self.feed_down:
+            flow.close()
+            raise StoreError("the feed's store is down (test)")
+        return self.store.run(flow)
+
+    def close(self) -> None:
+        self.store.close()
+
+
+def memory_engine(**changes: Any) -> tuple[Engine, Loads, MemoryStore]:
+    settings = feed_settings(None, **changes)
+    memory = MemoryStore(settings)
+    memory.put("alice", {})
+    store = Loads(memory)
+    return Engine(settings, store=store, bus=InvalidationBus()), store, memory  # type: ignore[arg-type]
+
+
+def announce(memory: MemoryStore, settings: Settings, user: str = "alice", at: float | None = None) -> None:
+    memory.run(flows.announce(user, "disable", now=time.time() if at is None else at, settings=settings))
+
+
+def test_an_event_without_its_change_holds_caching_then_lets_go() -> None:
+    """A writer killed between the event and the change (or a slow second write): followers forget the user and
+    cache none of its loads for `hold` seconds, then cache again; the state (unchanged) is never refused."""
+    engine, store, memory = memory_engine()
+    token = issue_token(engine.settings, "alice")
+    assert verdict(engine, token) == "accepted"
+    assert engine.feed is not None
+    follower = engine.feed
+    follower.stop()  # read by hand below, not by the thread
+    follower.poll()
+    loads = store.loads
+    follower.hold = 0.5
+    announce(memory, engine.settings)  # the event only: the writer died before its change
+    assert follower.poll() == 1
+    for _ in range(3):
+        assert verdict(engine, token) == "accepted"
+    assert store.loads == loads + 3  # every request read the store: nothing was cached during the hold
+    time.sleep(0.55)
+    verdict(engine, token)
+    verdict(engine, token)
+    assert store.loads == loads + 4  # cached again
+
+
+def test_events_out_of_order_within_the_overlap_are_read_once_each() -> None:
+    engine, _, memory = memory_engine()
+    token = issue_token(engine.settings, "alice")
+    verdict(engine, token)
+    assert engine.feed is not None
+    follower = engine.feed
+    follower.stop()
+    follower.poll()
+    published: list[Hashable] = []
+
+    class Spy:
+        def invalidate(self, key: Hashable, hold: float = 0.0) -> None:
+            published.append(key)
+
+    spy = Spy()
+    follower.bus.subscribe(spy)
+    now = time.time()
+    announce(memory, engine.settings, at=now)
+    assert follower.poll() == 1
+    announce(memory, engine.settings, at=now - 1.0)  # committed after a later one: inside the overlap
+    assert follower.poll() == 1
+    assert follower.poll() == 0  # each event once
+    assert len(published) == 2
+
+
+def test_an_unreadable_feed_falls_back_to_the_short_ttl_and_flushes_on_recovery() -> None:
+    engine, store, memory = memory_engine(feed_fallback_ttl=0)
+    token = issue_token(engine.settings, "alice")
+    verdict(engine, token)
+    assert engine.feed is not None
+    follower = engine.feed
+    follower.stop()
+    follower.poll()
+    assert follower.healthy and engine.states.fallback_ttl is None
+    store.feed_down = True
+    follower.poll()
+    assert not follower.healthy and engine.states.fallback_ttl == 0
+    loads = store.loads
+    verdict(engine, token)
+    verdict(engine, token)
+    assert store.loads == loads + 2  # nothing served from memory while events may be missed
+    store.feed_down = False
+    follower.poll()
+    assert follower.healthy and engine.states.fallback_ttl is None
+    snapshot = engine.metrics.snapshot()["feed"]
+    assert snapshot["healthy"] is True and snapshot["failures"] == 1
+
+
+def test_no_feed_without_the_setting_or_a_cache() -> None:
+    for changes in ({"feed": False}, {"cache_ttl": 0}):
+        engine, _, _ = memory_engine(**changes)
+        verdict(engine, issue_token(engine.settings, "alice"))
+        assert engine.feed is None
