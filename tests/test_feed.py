@@ -14,7 +14,6 @@ from collections.abc import Hashable, Iterator
 from typing import Any
 
 import pytest
-from conftest import SECRET
 
 from jwtguard import Admin, MemoryStore, Settings, issue_token
 from jwtguard.engine import Engine
@@ -24,7 +23,8 @@ from jwtguard.invalidation import InvalidationBus
 from jwtguard.sansio.request import Request
 from jwtguard.sessions import flows
 from jwtguard.stores import open_store
-from jwtguard.stores import records as r
+
+from conftest import SECRET
 
 INTERVAL = 0.1
 
@@ -132,7 +132,7 @@ def memory_engine(**changes: Any) -> tuple[Engine, Loads, MemoryStore]:
     memory = MemoryStore(settings)
     memory.put("alice", {})
     store = Loads(memory)
-    return Engine(settings, store=store, bus=InvalidationBus()), store, memory  # type: ignore[arg-type]
+    return Engine(settings, store=store, bus=InvalidationBus()), store, memory
 
 
 def announce(memory: MemoryStore, settings: Settings, user: str = "alice", at: float | None = None) -> None:
@@ -188,7 +188,7 @@ def test_events_out_of_order_within_the_overlap_are_read_once_each() -> None:
 
 
 def test_an_unreadable_feed_falls_back_to_the_short_ttl_and_flushes_on_recovery() -> None:
-    engine, store, memory = memory_engine(feed_fallback_ttl=0)
+    engine, store, _ = memory_engine(feed_fallback_ttl=0)
     token = issue_token(engine.settings, "alice")
     verdict(engine, token)
     assert engine.feed is not None
@@ -203,9 +203,11 @@ def test_an_unreadable_feed_falls_back_to_the_short_ttl_and_flushes_on_recovery(
     verdict(engine, token)
     verdict(engine, token)
     assert store.loads == loads + 2  # nothing served from memory while events may be missed
+    assert len(engine.states) == 1  # (stored, not served)
     store.feed_down = False
     follower.poll()
     assert follower.healthy and engine.states.fallback_ttl is None
+    assert len(engine.states) == 0  # flushed: events may have come and gone during the outage
     snapshot = engine.metrics.snapshot()["feed"]
     assert snapshot["healthy"] is True and snapshot["failures"] == 1
 
