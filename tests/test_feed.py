@@ -217,3 +217,31 @@ def test_no_feed_without_the_setting_or_a_cache() -> None:
         engine, _, _ = memory_engine(**changes)
         verdict(engine, issue_token(engine.settings, "alice"))
         assert engine.feed is None
+
+
+def test_a_writer_killed_between_the_event_and_the_change(url: str, reader: Engine) -> None:
+    """Issue 11: the writer dies (SIGKILL) after its event, before its change: the readers forget the user and
+    hold, the state (unchanged) is read again and never refused, and the next real change is seen as usual."""
+    token = issue_token(reader.settings, "alice")
+    assert verdict(reader, token) == "accepted"
+    assert reader.feed is not None
+    wait_for_health(reader.feed)
+    events = reader.feed.events_read
+    code = (
+        "import os, signal, sys, time\n"
+        "from jwtguard import Admin, Settings\n"
+        "from jwtguard.sessions import flows\n"
+        "admin = Admin(Settings(secret=sys.argv[1], store_url=sys.argv[2]))\n"
+        "admin.run(flows.announce('alice', 'disable', now=time.time(), settings=admin.settings))\n"
+        "os.kill(os.getpid(), signal.SIGKILL)  # before admin.disable_user's own write\n"
+    )
+    killed = subprocess.run([sys.executable, "-c", code, SECRET, url], timeout=60, capture_output=True)
+    assert killed.returncode == -9, killed.stderr
+    deadline = time.monotonic() + 3 * INTERVAL + 1.0
+    while reader.feed.events_read == events:
+        assert time.monotonic() < deadline, "the event was not read"
+        time.sleep(0.01)
+    for _ in range(5):
+        assert verdict(reader, token) == "accepted"  # nothing changed, and nothing is refused for it
+    cli(url, "disable", "alice")
+    wait_for(reader, token, "disabled", 3 * INTERVAL + 1.0)
