@@ -98,6 +98,10 @@ PARSING: list[tuple[str, str, Any, str | None]] = [
     ("JWTGUARD_REFRESH_COLLECTION", "app_tokens", "app_tokens", "$t"),
     ("JWTGUARD_TOKEN_LOCATION", "Both", "both", "query"),
     ("JWTGUARD_REFRESH_PATH", "/api/auth/refresh", "/api/auth/refresh", "/token; Domain=evil.example"),
+    ("JWTGUARD_FEED", "off", False, "sometimes"),
+    ("JWTGUARD_FEED_INTERVAL", "0.5", 0.5, "0.01"),
+    ("JWTGUARD_FEED_FALLBACK_TTL", "2", 2.0, "-1"),
+    ("JWTGUARD_EVENTS_COLLECTION", "app_events", "app_events", "$e"),
 ]
 
 #: Texts that may appear in a bad value and must never come back in a message.
@@ -356,6 +360,10 @@ def test_describe_keeps_its_format() -> None:
         "JWTGUARD_REFRESH_COLLECTION": "None",
         "JWTGUARD_TOKEN_LOCATION": "header",
         "JWTGUARD_REFRESH_PATH": "/token",
+        "JWTGUARD_FEED": "True",
+        "JWTGUARD_FEED_INTERVAL": "0.25",
+        "JWTGUARD_FEED_FALLBACK_TTL": "5.0",
+        "JWTGUARD_EVENTS_COLLECTION": "None",
     }
     assert Settings(secret=SECRET, max_token_lifetime=86400.0).describe()["JWTGUARD_MAX_TOKEN_LIFETIME"] == "86400"
 
