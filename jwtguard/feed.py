@@ -39,8 +39,11 @@ import os
 import threading
 import time
 import weakref
-from collections.abc import Callable, Hashable
-from typing import Any, Final
+from collections.abc import Callable, Hashable, Mapping
+from typing import Any, Final, Protocol
+
+from bson import ObjectId
+from pymongo.errors import ConnectionFailure, PyMongoError
 
 from .config import Settings
 from .errors import StoreError
@@ -194,6 +197,104 @@ class Follower:
         for watcher in watchers:
             watcher.clear()
 
+    # -- change streams (replica sets, sharded clusters) ----------------------------------------
+
+    def streams(self) -> bool:
+        """Whether the store offers change streams (MongoDB replica sets and sharded clusters; not FerretDB)."""
+        check = getattr(self.store, "change_streams", None)
+        try:
+            return bool(check()) if callable(check) else False
+        except Exception:
+            return False
+
+    def follow_stream(self, stop: threading.Event) -> bool:
+        """Follow the store's change stream until *stop*; False when streams cannot be used any more.
+
+        The stream names jwtguard's events (inserted first, as for polling)
+        *and* the app's own writes to the users collection, which polling
+        cannot see. A resumable error reopens the stream after its last
+        resume token; an ``invalidate`` event or a lost token flushes every
+        cache (changes may have been missed) and starts a new stream; any
+        other error makes the follower poll from then on (logged once).
+        """
+        opener = getattr(self.store, "watch", None)
+        if not callable(opener):
+            return False
+        token: Any = None
+        while not stop.is_set() and self.watched:
+            try:
+                stream: ChangeStream = opener(token, self.interval)
+            except PyMongoError as exc:
+                if resumable(exc):
+                    self._mark_unhealthy(exc)
+                    stop.wait(self.interval)
+                    continue
+                return self._give_up(exc)
+            try:
+                # Resumed after its token, the stream misses nothing; a new one may have (an outage).
+                self._mark_healthy(missed=token is None)
+                while not stop.is_set() and self.watched:
+                    change = stream.try_next()
+                    token = stream.resume_token or token
+                    if change is None:
+                        continue
+                    if change.get("operationType") == "invalidate":
+                        token = None  # a new stream: its history starts now
+                        self._flush()
+                        break
+                    self._publish_change(change)
+            except PyMongoError as exc:
+                if not resumable(exc):
+                    return self._give_up(exc)
+                self._mark_unhealthy(exc)
+            finally:
+                stream.close()
+        return True
+
+    def _publish_change(self, change: Mapping[str, Any]) -> None:
+        namespace = change.get("ns") or {}
+        if namespace.get("coll") == self.settings.users_collection:
+            # The app's own write to a user's document: the change itself, nothing to hold for.
+            user = (change.get("documentKey") or {}).get("_id")
+            key = user_key(str(user) if isinstance(user, ObjectId) else user, self.settings.user_id_type)
+            if key is None:
+                self._flush()
+            else:
+                self.bus.publish(key)
+            self.events_read += 1
+            return
+        document = change.get("fullDocument")
+        if change.get("operationType") == "insert" and isinstance(document, Mapping):
+            self._publish([dict(document)])
+
+    def _mark_healthy(self, *, missed: bool) -> None:
+        self.last_read = self._timer()
+        if not self.healthy:
+            recovered = self._ever_healthy
+            self.healthy = self._ever_healthy = True
+            self._tell(True)
+            if recovered and missed:
+                logger.warning("jwtguard: the invalidation feed's change stream is open again; caches dropped")
+                self._flush()
+
+    def _mark_unhealthy(self, error: BaseException, *, log: bool = True) -> None:
+        self.failures += 1
+        if self.healthy:
+            self.healthy = False
+            self._tell(False)
+            if log:
+                name = type(error).__name__
+                logger.warning("jwtguard: the invalidation feed's change stream failed (%s); reopening it", name)
+
+    def _give_up(self, error: BaseException) -> bool:
+        logger.warning(
+            "jwtguard: the invalidation feed's change stream cannot be used (%s); polling instead",
+            type(error).__name__,
+        )
+        self._mark_unhealthy(error, log=False)
+        self._flush()
+        return False
+
     # -- the thread -------------------------------------------------------------------------
 
     def start(self) -> None:
@@ -221,13 +322,45 @@ class Follower:
 
 def _run(ref: weakref.ref[Follower], stop: threading.Event, interval: float) -> None:
     # Holds the follower only while reading: once no engine refers to it, the thread ends.
+    follower = ref()
+    streams = follower is not None and follower.streams()
+    del follower
     while not stop.is_set():
         follower = ref()
         if follower is None or not follower.watched:
             return
-        follower.poll()
+        if streams:
+            streams = follower.follow_stream(stop)  # False once streams cannot be used: poll from then on
+        else:
+            follower.poll()
         del follower
         stop.wait(interval)
+
+
+# -- MongoDB change streams ------------------------------------------------------------------------
+
+
+class ChangeStream(Protocol):
+    """What :meth:`Follower.follow_stream` reads: pymongo's ``ChangeStream`` (or a scripted one in tests)."""
+
+    @property
+    def resume_token(self) -> Any: ...
+
+    def try_next(self) -> Mapping[str, Any] | None: ...
+
+    def close(self) -> None: ...
+
+
+def resumable(error: BaseException) -> bool:
+    """Whether a change stream may be opened again after *error* from its resume token.
+
+    Network errors and errors labelled ``ResumableChangeStreamError`` (the
+    change streams specification): yes. Anything else (history lost, the
+    stream killed, not authorised): no, the follower polls from then on.
+    """
+    if isinstance(error, ConnectionFailure):
+        return True
+    return isinstance(error, PyMongoError) and error.has_error_label("ResumableChangeStreamError")
 
 
 # -- one follower per store and bus in a process -----------------------------------------------

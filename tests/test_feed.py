@@ -245,3 +245,132 @@ def test_a_writer_killed_between_the_event_and_the_change(url: str, reader: Engi
         assert verdict(reader, token) == "accepted"  # nothing changed, and nothing is refused for it
     cli(url, "disable", "alice")
     wait_for(reader, token, "disabled", 3 * INTERVAL + 1.0)
+
+
+# -- the change-stream path, against a scripted stream (FerretDB has none) ----------------------------
+
+
+class Scripted:
+    """A change stream that plays a script: changes (dicts), None (nothing yet), or an exception to raise."""
+
+    def __init__(self, script: list[Any], tokens: list[Any]) -> None:
+        self.script = script
+        self.tokens = tokens
+        self.resume_token: Any = None
+        self.closed = False
+
+    def try_next(self) -> Any:
+        if not self.script:
+            raise AssertionError("the follower read past the script")
+        step = self.script.pop(0)
+        if isinstance(step, BaseException):
+            raise step
+        if isinstance(step, dict) and "_id" in step:
+            self.resume_token = step["_id"]
+        return step
+
+    def close(self) -> None:
+        self.closed = True
+
+
+class StreamingStore(Loads):
+    """A memory store with change streams: each watch() plays the next script."""
+
+    def __init__(self, store: Any, scripts: list[list[Any]]) -> None:
+        super().__init__(store)
+        self.scripts = scripts
+        self.opened: list[Any] = []
+        self.streams: list[Scripted] = []
+
+    def change_streams(self) -> bool:
+        return True
+
+    def watch(self, resume_after: Any, max_await: float) -> Scripted:
+        self.opened.append(resume_after)
+        if not self.scripts:
+            raise AssertionError("opened once too often")
+        stream = Scripted(self.scripts.pop(0), [])
+        self.streams.append(stream)
+        return stream
+
+
+def test_the_change_stream_path_resumes_restarts_and_falls_back_to_polling() -> None:
+    """Issue 11: a resumable error reopens after the last resume token; `invalidate` flushes and starts anew;
+    a non-resumable error (history lost) flushes and polls from then on. The users collection's own changes
+    (the app's writes) are followed too."""
+    from pymongo.errors import AutoReconnect, OperationFailure
+
+    from jwtguard.feed import Follower
+
+    settings = feed_settings(None)
+    memory = MemoryStore(settings)
+    memory.put("alice", {})
+    memory.put("bob", {})
+    insert = {"_id": "t1", "operationType": "insert", "ns": {"coll": "users_events"},
+              "fullDocument": {"_id": "e1", "user": "alice", "at": time.time(), "kind": "disable"}}  # fmt: skip
+    app_write = {"_id": "t2", "operationType": "update", "ns": {"coll": "users"}, "documentKey": {"_id": "bob"}}
+    invalidate = {"_id": "t3", "operationType": "invalidate"}
+    lost = OperationFailure("change stream history lost", code=280)
+    scripts: list[list[Any]] = [[insert, None, app_write, AutoReconnect("primary stepped down")], [invalidate], [lost]]
+    store = StreamingStore(memory, scripts)
+    bus = InvalidationBus()
+    published: list[tuple[Hashable, float]] = []
+    cleared: list[int] = []
+
+    class Spy:
+        fallback_ttl: float | None = None
+
+        def invalidate(self, key: Hashable, hold: float = 0.0) -> None:
+            published.append((key, hold))
+
+        def clear(self) -> None:
+            cleared.append(1)
+
+    spy = Spy()
+    bus.subscribe(spy)
+    follower = Follower(settings, store, bus)
+    follower.watch(spy)
+    assert follower.streams()
+    import threading
+
+    assert follower.follow_stream(threading.Event()) is False  # gave up: poll from now on
+    assert store.opened == [None, "t2", None]  # reopened after its token; anew after invalidate
+    assert all(stream.closed for stream in store.streams)
+    keys = [key for key, _ in published]
+    from jwtguard.userid import user_key
+
+    assert keys == [user_key("alice", "auto"), user_key("bob", "auto")]
+    assert published[0][1] == follower.hold and published[1][1] == 0.0  # an event holds; the app's write is the change
+    assert len(cleared) == 2  # the invalidate, the lost history
+    assert not follower.healthy and spy.fallback_ttl == settings.feed_fallback_ttl
+    announce(memory, settings, "alice")
+    assert follower.poll() == 1 and follower.healthy  # polling works from here
+
+
+@pytest.mark.skipif(
+    not os.environ.get("JWTGUARD_TEST_MONGO_RS_URI"), reason="JWTGUARD_TEST_MONGO_RS_URI names no replica set"
+)
+def test_change_streams_on_a_real_replica_set() -> None:
+    """Where a real replica set is at hand: the app's own write to a user document reaches the guard too."""
+    import pymongo
+
+    url = os.environ["JWTGUARD_TEST_MONGO_RS_URI"]
+    settings = feed_settings(url)
+    client: Any = pymongo.MongoClient(url)
+    users = client.get_default_database("jwtguard")["users"]
+    users.delete_many({"_id": "alice"})
+    users.insert_one({"_id": "alice", "user_enabled": True})
+    store = open_store(settings)
+    engine = Engine(settings, store=store, bus=InvalidationBus())
+    try:
+        token = issue_token(settings, "alice")
+        assert verdict(engine, token) == "accepted"
+        assert engine.feed is not None
+        wait_for_health(engine.feed)
+        users.update_one({"_id": "alice"}, {"$set": {"user_enabled": False}})  # the app's write: no event
+        wait_for(engine, token, "disabled", 3 * INTERVAL + 1.0)
+    finally:
+        if engine.feed is not None:
+            engine.feed.stop()
+        store.close()
+        client.close()

@@ -369,6 +369,22 @@ class MongoStore:
         self._records_indexed = True
         return answer
 
+    def change_streams(self) -> bool:
+        """Whether the server offers change streams: a replica set or a sharded cluster (FerretDB: no)."""
+        with pymongo.timeout(self._settings.store_timeout):
+            hello = self._client.admin.command("hello")
+        return "setName" in hello or hello.get("msg") == "isdbgrid"
+
+    def watch(self, resume_after: Any, max_await: float) -> Any:
+        """A change stream of the feed's events and of the users collection (:mod:`jwtguard.feed`)."""
+        names = [self._settings.events_table, self._settings.users_collection]
+        database = self._collections["users"].database
+        return database.watch(
+            [{"$match": {"ns.coll": {"$in": names}}}],
+            resume_after=resume_after,
+            max_await_time_ms=max(1, int(max_await * 1000)),
+        )
+
     def close(self) -> None:
         if self._owns_client:
             self._client.close()
