@@ -114,7 +114,8 @@ class JWTGuardASGI:
         return (await self.engine.ahandle(request_of(scope, self._cookies))).passes
 
     async def close(self) -> None:
-        """Close the store's connections on the running loop."""
+        """Stop following the invalidation feed and close the store's connections on the running loop."""
+        self.engine.stop_feed()
         await self.store.close()
 
 

@@ -213,11 +213,17 @@ class Engine:
         source = feed_source(self.settings, self.store, self.async_store)
         if source is None:
             return
-        store, identity = source
-        follower = follower_for(self.settings, store, self._bus, identity)
+        store, identity, owned = source
+        follower = follower_for(self.settings, store, self._bus, identity, owns_store=owned)
         follower.watch(self.states)
         follower.start()
         self.feed = self.metrics.feed = follower
+
+    def stop_feed(self) -> None:
+        """This engine no longer follows the feed (its guard is closed); a follower serving no one ends."""
+        if self.feed is not None:
+            self.feed.unwatch(self.states)
+            self.feed = self.metrics.feed = None
 
     def _hint_login(self, request: Request) -> None:
         """Say once per route that a login route without a token needs JWTGUARD_EXEMPT_PATHS."""

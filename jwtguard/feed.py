@@ -111,6 +111,8 @@ class Follower:
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
+        #: The follower opened *store* itself (an ASGI guard's blocking twin): it closes it when it ends.
+        self.owns_store = False
 
     # -- the caches it serves -------------------------------------------------------------
 
@@ -119,6 +121,11 @@ class Follower:
         with self._lock:
             self._watchers.add(watcher)
         watcher.fallback_ttl = None if self.healthy else self.settings.feed_fallback_ttl
+
+    def unwatch(self, watcher: Any) -> None:
+        """*watcher* no longer follows (its guard was closed); the thread ends with the last one."""
+        with self._lock:
+            self._watchers.discard(watcher)
 
     def _tell(self, healthy: bool) -> None:
         ttl = None if healthy else self.settings.feed_fallback_ttl
@@ -328,6 +335,9 @@ def _run(ref: weakref.ref[Follower], stop: threading.Event, interval: float) -> 
     while not stop.is_set():
         follower = ref()
         if follower is None or not follower.watched:
+            if follower is not None and follower.owns_store:
+                with contextlib.suppress(Exception):
+                    follower.store.close()
             return
         if streams:
             streams = follower.follow_stream(stop)  # False once streams cannot be used: poll from then on
@@ -369,13 +379,22 @@ _followers: dict[Hashable, Follower] = {}
 _followers_lock = threading.Lock()
 
 
-def follower_for(settings: Settings, store: RecordStore, bus: InvalidationBus, source: Hashable) -> Follower:
-    """The process's follower of *source* (a store's identity) for *bus*, made on first use."""
+def follower_for(
+    settings: Settings, store: RecordStore, bus: InvalidationBus, source: Hashable, *, owns_store: bool = False
+) -> Follower:
+    """The process's follower of *source* (a store's identity) for *bus*, made on first use.
+
+    *owns_store*: *store* was opened for the follower; closed here when an existing follower serves.
+    """
     key = (id(bus), source, settings.events_table)
     with _followers_lock:
         follower = _followers.get(key)
         if follower is None or not follower.watched:  # none yet, or its engines are gone
             follower = _followers[key] = Follower(settings, store, bus)
+            follower.owns_store = owns_store
+        elif owns_store:
+            with contextlib.suppress(Exception):
+                store.close()
         return follower
 
 
@@ -390,8 +409,8 @@ def _forget_after_fork() -> None:
 os.register_at_fork(after_in_child=_forget_after_fork)
 
 
-def feed_source(settings: Settings, store: object, async_store: object) -> tuple[RecordStore, Hashable] | None:
-    """The blocking store a follower reads for an engine, and its identity; None without one.
+def feed_source(settings: Settings, store: object, async_store: object) -> tuple[RecordStore, Hashable, bool] | None:
+    """The blocking store a follower reads for an engine, its identity, and whether it was opened here.
 
     A blocking store of jwtguard's (WSGI) is read as it is. Under ASGI the
     follower's thread needs a blocking store of its own on the same place
@@ -399,10 +418,10 @@ def feed_source(settings: Settings, store: object, async_store: object) -> tuple
     SQLite). A store of the app's own, without ``run``, has no feed.
     """
     if callable(getattr(store, "run", None)):
-        return store, _identity(settings, store)  # type: ignore[return-value]
+        return store, _identity(settings, store), False  # type: ignore[return-value]
     blocking = getattr(async_store, "sync", None)
     if callable(getattr(blocking, "run", None)):
-        return blocking, ("object", id(blocking))  # type: ignore[return-value]
+        return blocking, ("object", id(blocking)), False  # type: ignore[return-value]
     from .stores.mongo import AsyncMongoStore
     from .stores.sqlite import AsyncSQLiteStore
 
@@ -410,7 +429,7 @@ def feed_source(settings: Settings, store: object, async_store: object) -> tuple
         from .stores import open_store
 
         opened = open_store(settings)
-        return opened, _identity(settings, opened)  # type: ignore[return-value]
+        return opened, _identity(settings, opened), True  # type: ignore[return-value]
     return None
 
 

@@ -89,7 +89,8 @@ class JWTGuardWSGI:
         return self.app(environ, start_with_signal)
 
     def close(self) -> None:
-        """Close the store's connections."""
+        """Stop following the invalidation feed and close the store's connections."""
+        self.engine.stop_feed()
         self.store.close()
 
 

@@ -286,6 +286,18 @@ def test_async_loads_do_not_block_the_loop(store_settings: Settings) -> None:
 
         # The file exists (reads of a missing embedded file answer at once, without a query).
         await async_store.apply("seed", Change(create=True))
+        blocking = getattr(async_store, "_store", None)
+        if blocking is not None:
+            # The embedded store's reads take microseconds: on a busy machine 40 of them can finish before
+            # the ticker runs at all. Each takes 20 ms here, in its worker thread; on the loop it would
+            # starve the ticker for 0.8 s.
+            load = blocking.load
+
+            def slow(user_id: Any) -> Any:
+                time.sleep(0.02)
+                return load(user_id)
+
+            blocking.load = slow
         task = asyncio.create_task(ticker())
         await asyncio.sleep(0)
         results = await asyncio.gather(*(async_store.load(f"user{i}") for i in range(40)))
