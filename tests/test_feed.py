@@ -374,3 +374,23 @@ def test_change_streams_on_a_real_replica_set() -> None:
             engine.feed.stop()
         store.close()
         client.close()
+
+
+def test_the_embedded_store_says_when_something_was_written(tmp_path: Any) -> None:
+    """`PRAGMA data_version`: the follower queries the events table only after a commit (of any connection)."""
+    from jwtguard.stores.sqlite import SQLiteStore
+
+    settings = feed_settings(f"sqlite:///{tmp_path / 'v.db'}")
+    store, writer = SQLiteStore(settings), Admin(settings)
+    try:
+        writer.create_user("alice")
+        assert store.changed() is True  # first look
+        assert store.changed() is False
+        writer.disable_user("alice")  # another connection commits (an event, then the change)
+        assert store.changed() is True
+        assert store.changed() is False
+        os.replace(tmp_path / "v.db", tmp_path / "old.db")  # the file replaced under the server
+        assert store.changed() is True
+    finally:
+        store.close()
+        writer.close()

@@ -285,6 +285,10 @@ class SQLiteStore:
         self._pid = os.getpid()
         self._lock = threading.Lock()
         self._closed = False
+        # changed(): the feed follower's own connection, the file it is on, the last data_version seen.
+        self._watcher: sqlite3.Connection | None = None
+        self._watched_on: tuple[int, int] | None = None
+        self._data_version: int | None = None
         _announce(self.path, default=settings.store_url is None)
 
     def _error(self, exc: sqlite3.Error) -> StoreError:
@@ -523,6 +527,32 @@ class SQLiteStore:
         assert isinstance(op, r.Prune)
         connection.execute(f"DELETE FROM {table} WHERE expires < ?", (op.before,))  # noqa: S608
         return None
+
+    def changed(self) -> bool:
+        """Whether any connection committed to the file since the last call (``PRAGMA data_version``).
+
+        For the invalidation feed's follower (one thread): about a microsecond, so
+        the events table is queried only when something was written. A connection of
+        its own, reopened when the file is replaced; True when unsure.
+        """
+        watcher = self._watcher
+        identity = _identity(self.path)
+        try:
+            if watcher is None or identity != self._watched_on:
+                if watcher is not None:
+                    watcher.close()
+                if identity is None:
+                    self._watcher = None
+                    return True
+                watcher = self._watcher = sqlite3.connect(self.path, timeout=self._settings.store_timeout)
+                self._watched_on, self._data_version = identity, None
+            version: int = watcher.execute("PRAGMA data_version").fetchone()[0]
+        except sqlite3.Error:
+            self._watcher = None
+            return True
+        changed = version != self._data_version
+        self._data_version = version
+        return changed
 
     def close(self) -> None:
         """Close the idle connections; calls still running close theirs when they end."""
