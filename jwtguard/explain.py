@@ -345,9 +345,6 @@ class _Replay:
     def apply(self, user_id: object, change: object) -> bool:
         raise NotImplementedError("explain never writes")
 
-    def run(self, flow: object) -> Any:
-        raise NotImplementedError("explain never writes")
-
     def close(self) -> None:
         pass
 

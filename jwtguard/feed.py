@@ -153,13 +153,13 @@ class Follower:
                 published += self._publish(found)
                 if len(found) < self.limit:
                     break  # else: a backlog; read on from the newest seen
-        except (StoreError, OSError) as exc:
+        except Exception as exc:  # a store error, or anything else: never a dead thread that looks healthy
             self.failures += 1
             if self.healthy or (not self._ever_healthy and self.failures == 1):  # once per outage
                 logger.warning(
                     "jwtguard: the invalidation feed cannot be read (%s); states are remembered for at most "
                     "JWTGUARD_FEED_FALLBACK_TTL=%gs until it can",
-                    exc,
+                    exc if isinstance(exc, StoreError) else type(exc).__name__,  # never a record's value
                     self.settings.feed_fallback_ttl,
                 )
             if self.healthy:
@@ -344,7 +344,10 @@ def _run(ref: weakref.ref[Follower], stop: threading.Event, interval: float) -> 
                     follower.store.close()
             return
         if streams:
-            streams = follower.follow_stream(stop)  # False once streams cannot be used: poll from then on
+            try:
+                streams = follower.follow_stream(stop)  # False once streams cannot be used: poll from then on
+            except Exception as exc:
+                streams = follower._give_up(exc)
         else:
             follower.poll()
         del follower
