@@ -339,10 +339,7 @@ def _run(ref: weakref.ref[Follower], stop: threading.Event, interval: float) -> 
     while not stop.is_set():
         follower = ref()
         if follower is None or not follower.watched:
-            if follower is not None and follower.owns_store:
-                with contextlib.suppress(Exception):
-                    follower.store.close()
-            return
+            return  # an owned store is closed by the follower's finalizer
         if streams:
             try:
                 streams = follower.follow_stream(stop)  # False once streams cannot be used: poll from then on
@@ -382,7 +379,9 @@ def resumable(error: BaseException) -> bool:
 
 # -- one follower per store and bus in a process -----------------------------------------------
 
-_followers: dict[Hashable, Follower] = {}
+#: Held weakly: a follower lives while an engine refers to it (``Engine.feed``), then its thread ends
+#: and a store it opened is closed.
+_followers: weakref.WeakValueDictionary[Hashable, Follower] = weakref.WeakValueDictionary()
 _followers_lock = threading.Lock()
 
 
@@ -399,10 +398,18 @@ def follower_for(
         if follower is None or not follower.watched:  # none yet, or its engines are gone
             follower = _followers[key] = Follower(settings, store, bus)
             follower.owns_store = owns_store
+            if owns_store:
+                # Closed with the follower, however it ends (its thread, or the garbage collector).
+                weakref.finalize(follower, _close_quietly, store)
         elif owns_store:
             with contextlib.suppress(Exception):
                 store.close()
         return follower
+
+
+def _close_quietly(store: RecordStore) -> None:
+    with contextlib.suppress(Exception):
+        store.close()
 
 
 def _forget_after_fork() -> None:
