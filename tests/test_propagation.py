@@ -10,66 +10,27 @@ token issued after the revocation is never refused.
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 
 import pytest
-from test_workers import REPO, Server, accepted, command, login, refused, stop
-
-from conftest import SECRET, Mongo
-from mongo_server import free_port
+from test_workers import SERVERS, Server, accepted, login, refused, serving
 
 CACHE_TTL = 300
 FEED_INTERVAL = 0.25
 BOUND = 3 * FEED_INTERVAL + 1.0
 
 
-@pytest.fixture(
-    scope="module",
-    params=["gunicorn-flask-sqlite", "gunicorn-flask-mongo", "uvicorn-starlette-sqlite", "uvicorn-starlette-mongo"],
-)
+@pytest.fixture(scope="module", params=SERVERS)
 def served(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[Server, dict[str, str]]]:
-    kind, _, store = str(request.param).rpartition("-")
-    directory = tmp_path_factory.mktemp(f"propagation-{kind}")
-    if store == "mongo":
-        mongo: Mongo = request.getfixturevalue("mongo")
-        store_url = mongo.uri(f"t_{uuid.uuid4().hex[:16]}")
-    else:
-        store_url = f"sqlite:///{directory / 'jwtguard.db'}"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("JWTGUARD_")}
-    env.update(
-        JWTGUARD_SECRET=SECRET,
-        JWTGUARD_STORE_URL=store_url,
-        JWTGUARD_CACHE_TTL=str(CACHE_TTL),
-        JWTGUARD_FEED_INTERVAL=str(FEED_INTERVAL),
-        PYTHONPATH=os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")]).rstrip(os.pathsep),
-    )
-    port = free_port()
-    log = directory / "server.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            command(kind, port, directory),
-            cwd=directory,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=out,
-            start_new_session=True,
-        )
-    running = Server(str(request.param), process, f"http://127.0.0.1:{port}", log)
-    try:
-        running.wait_ready()
-        yield running, env
-    finally:
-        running._client.close()
-        stop(process, running.workers)
-    assert "Traceback" not in running.log_text(), running.log_text()
+    directory = tmp_path_factory.mktemp(f"propagation-{str(request.param).rpartition('-')[0]}")
+    settings = {"JWTGUARD_CACHE_TTL": str(CACHE_TTL), "JWTGUARD_FEED_INTERVAL": str(FEED_INTERVAL)}
+    with serving(request, directory, **settings) as running:
+        yield running
 
 
 def cli(env: dict[str, str], *args: str) -> float:

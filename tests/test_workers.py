@@ -230,14 +230,16 @@ def command(kind: str, port: int, directory: Path) -> list[str]:
     ]  # fmt: skip
 
 
-@pytest.fixture(
-    scope="module",
-    params=["gunicorn-flask-sqlite", "gunicorn-flask-mongo", "uvicorn-starlette-sqlite", "uvicorn-starlette-mongo"],
-)
-def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """One server with two workers on a fresh store, for this module's tests (each uses users of its own)."""
+SERVERS = ["gunicorn-flask-sqlite", "gunicorn-flask-mongo", "uvicorn-starlette-sqlite", "uvicorn-starlette-mongo"]
+
+
+@contextlib.contextmanager
+def serving(
+    request: pytest.FixtureRequest, directory: Path, **settings: str
+) -> Iterator[tuple[Server, dict[str, str]]]:
+    """The server *request.param* names ("gunicorn-flask-sqlite", ...) on a fresh store, with two workers and
+    the ``JWTGUARD_*`` *settings*; yields it and its environment (for a CLI on the same store)."""
     kind, _, store = str(request.param).rpartition("-")
-    directory = tmp_path_factory.mktemp(kind)
     if store == "mongo":
         mongo: Mongo = request.getfixturevalue("mongo")
         store_url = mongo.uri(f"t_{uuid.uuid4().hex[:16]}")
@@ -247,8 +249,8 @@ def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     env.update(
         JWTGUARD_SECRET=SECRET,
         JWTGUARD_STORE_URL=store_url,
-        JWTGUARD_CACHE_TTL=str(CACHE_TTL),
         PYTHONPATH=os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")]).rstrip(os.pathsep),
+        **settings,
     )
     port = free_port()
     log = directory / "server.log"
@@ -265,11 +267,19 @@ def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     running = Server(str(request.param), process, f"http://127.0.0.1:{port}", log)
     try:
         running.wait_ready()
-        yield running
+        yield running, env
     finally:
         running._client.close()
         stop(process, running.workers)
     assert "Traceback" not in running.log_text(), running.log_text()
+
+
+@pytest.fixture(scope="module", params=SERVERS)
+def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """One server with two workers on a fresh store, for this module's tests (each uses users of its own)."""
+    directory = tmp_path_factory.mktemp(str(request.param).rpartition("-")[0])
+    with serving(request, directory, JWTGUARD_CACHE_TTL=str(CACHE_TTL)) as (running, _):
+        yield running
 
 
 def login(server: Server, user: str) -> dict[str, Any]:
