@@ -159,7 +159,9 @@ class Follower:
                 logger.warning(
                     "jwtguard: the invalidation feed cannot be read (%s); states are remembered for at most "
                     "JWTGUARD_FEED_FALLBACK_TTL=%gs until it can",
-                    exc if isinstance(exc, StoreError) else type(exc).__name__,  # never a record's value
+                    # A string, never the exception: a log record that keeps it would keep this follower
+                    # (and its store's connections) alive through its traceback. Never a record's value.
+                    str(exc) if isinstance(exc, StoreError) else type(exc).__name__,
                     self.settings.feed_fallback_ttl,
                 )
             if self.healthy:
@@ -339,7 +341,11 @@ def _run(ref: weakref.ref[Follower], stop: threading.Event, interval: float) -> 
     while not stop.is_set():
         follower = ref()
         if follower is None or not follower.watched:
-            return  # an owned store is closed by the follower's finalizer
+            # A store the follower opened is closed now (its guards are closed or gone), not when the
+            # garbage collector gets to the follower (a log record's traceback may keep it a while).
+            if follower is not None and follower.owns_store:
+                _close_quietly(follower.store)
+            return
         if streams:
             try:
                 streams = follower.follow_stream(stop)  # False once streams cannot be used: poll from then on
