@@ -127,8 +127,11 @@ def run(mongo: Mongo, sizes: Sizes = FULL) -> Section:
                         else servers.gunicorn_command(app, port, threads=max(1, sizes.http_connections))
                     )
                     name = f"{kind} {side}"
-                    started[name] = servers.start(name, command, port, env=env, log_dir=Path(directory), cpu=server_cpu)
+                    started[name] = servers.launch(
+                        name, command, port, env=env, log_dir=Path(directory), cpu=server_cpu
+                    )
                     results[name] = Rounds()
+            servers.ready(list(started.values()))
             worker = ClientWorker(client_cpu)
             names = list(started)
             for number in range(sizes.http_rounds):

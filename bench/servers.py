@@ -141,17 +141,10 @@ class Server:
                 self.process.wait(10)
 
 
-def start(
-    name: str,
-    command: Sequence[str],
-    port: int,
-    *,
-    env: Mapping[str, str],
-    log_dir: Path,
-    cpu: int | None = None,
-    ready_request: bytes | None = None,
+def launch(
+    name: str, command: Sequence[str], port: int, *, env: Mapping[str, str], log_dir: Path, cpu: int | None = None
 ) -> Server:
-    """Start *command* (from :func:`uvicorn_command` or :func:`gunicorn_command`) and wait until it answers."""
+    """Start *command* (from :func:`uvicorn_command` or :func:`gunicorn_command`); see :func:`start`."""
     argv = list(command)
     if cpu is not None:
         argv = [sys.executable, "-c", _PINNED, str(cpu), *argv]
@@ -160,13 +153,27 @@ def start(
         process = subprocess.Popen(
             argv, cwd=REPO, env=dict(env), stdout=out, stderr=out, stdin=subprocess.DEVNULL, start_new_session=True
         )
-    server = Server(name, process, port, log, forks_worker="gunicorn" in command)
+    return Server(name, process, port, log, forks_worker="gunicorn" in command)
+
+
+def ready(launched: Sequence[Server]) -> None:
+    """Wait until every launched server answers (they start side by side); stop them all if one fails."""
     try:
-        server.wait_ready(ready_request or request_bytes(port))
-        server.worker_pid()
+        for server in launched:
+            server.wait_ready(request_bytes(server.port))
+            server.worker_pid()
     except BaseException:
-        server.stop()
+        for server in launched:
+            server.stop()
         raise
+
+
+def start(
+    name: str, command: Sequence[str], port: int, *, env: Mapping[str, str], log_dir: Path, cpu: int | None = None
+) -> Server:
+    """Start *command* and wait until it answers."""
+    server = launch(name, command, port, env=env, log_dir=log_dir, cpu=cpu)
+    ready([server])
     return server
 
 
