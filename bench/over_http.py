@@ -92,8 +92,10 @@ class ClientWorker:
         return requests / float(done["elapsed"]), (cpu_after - cpu_before) / requests * 1e6, int(done["errors"])
 
     def close(self) -> None:
-        if self.process.stdin is not None:
-            self.process.stdin.close()
+        """End of input: the client exits; its pipes are closed here."""
+        for pipe in (self.process.stdin, self.process.stdout):
+            if pipe is not None:
+                pipe.close()
         self.process.wait(10)
 
 

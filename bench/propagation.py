@@ -29,7 +29,9 @@ import tempfile
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 from bench import servers, svg
@@ -131,9 +133,9 @@ def run_store(store: str, url: str, sizes: Sizes, directory: Path) -> StoreRun:
         admin.close()
     tokens = {user: issue_token(settings, user, ttl=3600) for user in users}
     env = servers.server_env(**variables)
-    kinds = (
-        ("gunicorn gthread (Flask)", lambda port: servers.gunicorn_command("bench.apps:flask_guarded()", port)),
-        ("uvicorn (Starlette)", lambda port: servers.uvicorn_command("bench.apps:starlette_guarded", port)),
+    kinds: tuple[tuple[str, Callable[[int], list[str]]], ...] = (
+        ("gunicorn gthread (Flask)", partial(servers.gunicorn_command, "bench.apps:flask_guarded()")),
+        ("uvicorn (Starlette)", partial(servers.uvicorn_command, "bench.apps:starlette_guarded")),
     )
     watched: list[Watched] = []
     try:

@@ -106,7 +106,7 @@ def run(mongo: Mongo, sizes: Sizes = FULL) -> Section:
         local = Counter[str]()
         statuses: list[str] = []
 
-        def start_response(status: str, headers: Any, exc_info: Any = None) -> None:
+        def start_response(status: str, headers: Any, exc_info: Any = None) -> Any:
             statuses.append(status)
 
         while time.monotonic() < stop_at:

@@ -34,7 +34,7 @@ class Panel:
 def nice_step(span: float, bins: int) -> float:
     """A bin width of 1, 2 or 5 times a power of ten that cuts *span* into about *bins* bins."""
     raw = max(span, 1e-6) / bins
-    power = 10 ** math.floor(math.log10(raw))
+    power = 10.0 ** math.floor(math.log10(raw))
     for factor in (1, 2, 5, 10):
         if raw <= factor * power:
             return factor * power
@@ -111,12 +111,12 @@ def histogram(panels: Sequence[Panel], *, goal: float, title: str, bins: int = 4
             'stroke="black"/>'
         )
         label_step = nice_step(axis_end, 10)
-        tick = 0.0
-        while tick <= axis_end + 1e-9:
-            x = x_of(tick)
+        seconds = 0.0
+        while seconds <= axis_end + 1e-9:
+            x = x_of(seconds)
             out.append(f'<line x1="{x:.1f}" y1="{plot_bottom}" x2="{x:.1f}" y2="{plot_bottom + 4}" stroke="black"/>')
-            out.append(f'<text x="{x:.1f}" y="{plot_bottom + 16}" text-anchor="middle">{tick:g}</text>')
-            tick = round(tick + label_step, 9)
+            out.append(f'<text x="{x:.1f}" y="{plot_bottom + 16}" text-anchor="middle">{seconds:g}</text>')
+            seconds = round(seconds + label_step, 9)
         out.append(
             f'<text x="{MARGIN_LEFT + plot_width / 2}" y="{plot_bottom + 34}" text-anchor="middle">'
             "seconds from the CLI's return to the first refusal</text>"
