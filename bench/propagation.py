@@ -46,7 +46,7 @@ GOAL_SECONDS = 1.0
 CONNECTIONS = 2
 #: A revoked user is asked for again this many seconds after its last request at the soonest: the
 #: resolution of the measure, without flooding the servers (and slowing the CLI) on two cores.
-PENDING_GAP = 0.005
+PENDING_GAP = 0.01
 
 
 @dataclass
