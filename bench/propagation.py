@@ -8,10 +8,11 @@ change here. The benchmark process revokes through the real CLI (a subprocess, a
 would) and times from the CLI's return to the first 401 each server gives that user's token.
 
 Trials overlap, up to ``Sizes.in_flight`` at once, each for its own user, so that 50 trials take
-about 50 × the CLI's run time rather than 50 × the TTL. Between revocations every user is asked
-for on both servers a few times per TTL (as live traffic would: the caches hold entries of every
-age when a revocation lands); a revoked user is asked for continuously on a few keep-alive
-connections until that server refuses it. A refusal of a user not yet revoked is a false reject,
+about 50 × the CLI's run time rather than 50 × the TTL. Once every user has been asked for on both
+servers (spread over one TTL), users not yet revoked are asked for at random, each a few times per TTL on average, on
+each server independently (as live traffic keeps the caches: entries of every age, unrelated
+between the two processes, when a revocation lands); a revoked user is asked for every 10 ms on
+a few keep-alive connections until that server refuses it. A refusal of a user not yet revoked is a false reject,
 and counted. The trials run on the real MongoDB-wire server and on the embedded SQLite store.
 """
 
@@ -58,8 +59,12 @@ class Watched:
     connections: list[Connection] = field(default_factory=list)
     #: Revoked users this server has not refused yet (polled continuously).
     pending: collections.deque[str] = field(default_factory=collections.deque)
-    #: Users not revoked yet (polled now and then, to keep the caches as live traffic does).
-    background: collections.deque[str] = field(default_factory=collections.deque)
+    #: Users not revoked yet, asked for now and then at random (as live traffic keeps the caches:
+    #: each server's entries reach every age independently of the other's), after ``warming``:
+    #: every user once, in an order of this server's own.
+    background: list[str] = field(default_factory=list)
+    warming: collections.deque[str] = field(default_factory=collections.deque)
+    rng: random.Random = field(default_factory=random.Random)
     next_background: float = 0.0
     refused_at: dict[str, float] = field(default_factory=dict)
     missed: set[str] = field(default_factory=set)
@@ -165,14 +170,20 @@ def trials(
     selector = selectors.DefaultSelector()
     owner: dict[Connection, Watched] = {}
     for w in watched:
+        w.rng = random.Random(w.name)
         w.background.extend(users)
+        w.warming.extend(w.rng.sample(users, len(users)))
         for _ in range(CONNECTIONS):
             connection = Connection(w.server.port)
             w.connections.append(connection)
             owner[connection] = w
             selector.register(connection.sock, selectors.EVENT_READ, connection)
-    # Each user on each server a few times per TTL between revocations.
+    # Each user on each server a few times per TTL between revocations (on average).
     background_gap = min(ttl / 4, 1.0) / max(1, len(users)) if ttl > 0 else 0.01
+    # The first requests spread over one TTL (five seconds at most): the entries' ages are spread
+    # evenly from the start, not all of one age, so the first trials are not in step with them.
+    warming_gap = min(ttl, 5.0) / max(1, len(users))
+    warm = threading.Event()
     cli_started: dict[str, float] = {}
     cli_returned: dict[str, float] = {}
     revoked: queue.Queue[str] = queue.Queue()
@@ -185,8 +196,8 @@ def trials(
 
     def revoker() -> None:
         rng = random.Random(11)
-        # Let both servers cache every user first (their first background round).
-        time.sleep(min(ttl, 1.0) + 0.2)
+        # Both servers cache every user first.
+        warm.wait()
         for user in users:
             while not stop.is_set():
                 with lock:
@@ -232,7 +243,9 @@ def trials(
                         _close_trial(user, watched, open_trials, lock)
                 for connection in w.connections:
                     if connection.tag is None:
-                        _dispatch(w, connection, requests[w.name], now, background_gap)
+                        _dispatch(w, connection, requests[w.name], now, background_gap, warming_gap)
+            if not warm.is_set() and not any(w.warming or any(c.tag for c in w.connections) for w in watched):
+                warm.set()
             for key, _ in selector.select(0.002):
                 connection = key.data
                 w = owner[connection]
@@ -263,6 +276,7 @@ def trials(
                     selector.register(fresh.sock, selectors.EVENT_READ, fresh)
     finally:
         stop.set()
+        warm.set()
         thread.join()
         for connection in owner:
             with contextlib.suppress(KeyError, ValueError):
@@ -274,7 +288,9 @@ def trials(
     return StoreRun(store, ttl, watched, cli_started, cli_returned, timeout)
 
 
-def _dispatch(w: Watched, connection: Connection, requests: dict[str, bytes], now: float, gap: float) -> None:
+def _dispatch(
+    w: Watched, connection: Connection, requests: dict[str, bytes], now: float, gap: float, warming_gap: float
+) -> None:
     """Give an idle connection its next request: a revoked user first, else a background one when due."""
     due = next((u for u in w.pending if now - w.last_poll.get(u, 0.0) >= PENDING_GAP), None)
     if due is not None:
@@ -285,9 +301,13 @@ def _dispatch(w: Watched, connection: Connection, requests: dict[str, bytes], no
         if last is not None:
             w.poll_gaps.append(now - last)
         w.last_poll[user] = now
+    elif w.warming:
+        if now < w.next_background:
+            return
+        user = w.warming.popleft()
+        w.next_background = now + warming_gap
     elif w.background and now >= w.next_background:
-        user = w.background[0]
-        w.background.rotate(-1)
+        user = w.rng.choice(w.background)
         w.next_background = now + gap
     else:
         return
