@@ -192,7 +192,8 @@ class Sizes:
     #: (None: the settings' default, what a deployment gets) and how long a trial may wait.
     trials: int = 50
     in_flight: int = 6
-    propagation_ttl: float | None = None
+    #: Issue 11's proof: a long TTL, so that only the feed can carry a revocation in time.
+    propagation_ttl: float | None = 300.0
     propagation_timeout: float = 15.0
 
 

@@ -2,18 +2,22 @@
 
 Two server processes on one store, gunicorn (one gthread worker, Flask behind JWTGuardWSGI) and
 uvicorn (Starlette behind JWTGuardASGI), both configured by ``JWTGUARD_*`` variables only, so
-they propagate a revocation by whatever mechanism the settings enable: today the state TTL (an
-entry is read again once it expired); an invalidation feed, once it exists and is on, with no
-change here. The benchmark process revokes through the real CLI (a subprocess, as an operator
-would) and times from the CLI's return to the first 401 each server gives that user's token.
+they propagate a revocation by whatever mechanism those settings enable: the invalidation feed
+(:mod:`jwtguard.feed`, on by default) and, behind it, the state TTL (an entry is read again once
+it expired). The full run uses issue 11's 300 s TTL, so that only the feed can be in time. The
+benchmark process revokes through the real CLI (a subprocess, as an operator would) and times
+from the CLI's return to the first 401 each server gives that user's token. The write happens
+somewhere within the CLI's run, so that time is a lower bound of the write-to-refusal time, and
+the time from the CLI's start (also shown) an upper bound.
 
 Trials overlap, up to ``Sizes.in_flight`` at once, each for its own user, so that 50 trials take
-about 50 × the CLI's run time rather than 50 × the TTL. Once every user has been asked for on both
-servers (spread over one TTL), users not yet revoked are asked for at random, each a few times per TTL on average, on
-each server independently (as live traffic keeps the caches: entries of every age, unrelated
-between the two processes, when a revocation lands); a revoked user is asked for every 10 ms on
-a few keep-alive connections until that server refuses it. A refusal of a user not yet revoked is a false reject,
-and counted. The trials run on the real MongoDB-wire server and on the embedded SQLite store.
+about 50 × the CLI's run time rather than 50 × the TTL. Once every user has been asked for on
+both servers (spread over one TTL, five seconds at most), users not yet revoked are asked for at
+random, each a few times per TTL on average, on each server independently (as live traffic keeps
+the caches: entries of every age, unrelated between the two processes, when a revocation lands);
+a revoked user is asked for every 10 ms on a few keep-alive connections until that server refuses
+it. A refusal of a user not yet revoked is a false reject, and counted. The trials run on the real
+MongoDB-wire server and on the embedded SQLite store.
 """
 
 from __future__ import annotations
@@ -81,6 +85,8 @@ class StoreRun:
 
     store: str
     ttl: float
+    #: How the servers' settings propagate a change besides the TTL.
+    feed: str
     watched: list[Watched]
     cli_started: dict[str, float]
     cli_returned: dict[str, float]
@@ -94,13 +100,15 @@ class StoreRun:
             if user in watched.refused_at
         ]
 
-    def everywhere(self) -> list[float]:
-        """Per trial refused by every server: the later of the servers' latencies."""
+    def everywhere(self, *, from_start: bool = False) -> list[float]:
+        """Per trial refused by every server: the later of the servers' latencies (from the CLI's return,
+        or from its start)."""
         out = []
         for user, returned in self.cli_returned.items():
             times = [w.refused_at.get(user) for w in self.watched]
             if all(t is not None for t in times):
-                out.append(max(0.0, max(t for t in times if t is not None) - returned))
+                origin = self.cli_started[user] if from_start else returned
+                out.append(max(0.0, max(t for t in times if t is not None) - origin))
         return out
 
     def early(self) -> int:
@@ -150,7 +158,8 @@ def run_store(store: str, url: str, sizes: Sizes, directory: Path) -> StoreRun:
             watched.append(Watched(name, server))
         servers.ready([w.server for w in watched])
         timeout = min(sizes.propagation_timeout, settings.cache_ttl + 3.0)
-        return trials(store, settings.cache_ttl, watched, users, tokens, settings, sizes, timeout)
+        feed = f"the feed every {settings.feed_interval:g} s" if settings.feed else "no feed"
+        return trials(store, settings.cache_ttl, feed, watched, users, tokens, settings, sizes, timeout)
     finally:
         for w in watched:
             w.server.stop()
@@ -159,6 +168,7 @@ def run_store(store: str, url: str, sizes: Sizes, directory: Path) -> StoreRun:
 def trials(
     store: str,
     ttl: float,
+    feed: str,
     watched: list[Watched],
     users: list[str],
     tokens: dict[str, str],
@@ -285,7 +295,7 @@ def trials(
         selector.close()
     if failures:
         raise RuntimeError("; ".join(failures))
-    return StoreRun(store, ttl, watched, cli_started, cli_returned, timeout)
+    return StoreRun(store, ttl, feed, watched, cli_started, cli_returned, timeout)
 
 
 def _dispatch(
@@ -357,14 +367,16 @@ def report(runs: list[StoreRun], sizes: Sizes, mongo: Mongo | None) -> Section:
         f"`JWTGUARD_CACHE_TTL={sizes.propagation_ttl:g}`"
         if sizes.propagation_ttl is not None
         else f"default settings (`JWTGUARD_CACHE_TTL` unset: {runs[0].ttl:g} s)"
-    )
+    ) + f", {runs[0].feed}"
     table = Table(
         "Propagation across processes",
         f"{sizes.trials} trials per store, up to {sizes.in_flight} at once; two server processes (gunicorn, "
         f"one gthread worker, Flask + JWTGuardWSGI; uvicorn, Starlette + JWTGuardASGI) at {ttl_note}; a "
         "third process revokes each trial's user with `jwtguard disable USER`. Seconds from the CLI's return "
-        "to the first 401 each server gave (the answer's arrival: an upper bound); “everywhere” is the later "
-        "of the two per trial. A refusal that came before the CLI returned counts as 0. Poll gap: how often "
+        "to the first 401 each server gave (the answer's arrival); “everywhere” is the later of the two per "
+        "trial. The CLI writes somewhere within its run: from its return is a lower bound of the "
+        "write-to-refusal time (a refusal that came before the return counts as 0), from its start an upper "
+        "one. Poll gap: how often "
         "a revoked user was asked for, per server (the resolution).",
         [
             "store",
@@ -422,6 +434,22 @@ def report(runs: list[StoreRun], sizes: Sizes, mongo: Mongo | None) -> Section:
                 "",
             ]
         )
+        upper = result.everywhere(from_start=True)
+        table.rows.append(
+            [
+                store,
+                "everywhere, from the CLI's start (an upper bound)",
+                f"{len(upper)}/{len(result.cli_returned)}",
+                _seconds(median(upper)) if upper else "–",
+                _seconds(percentile(upper, 0.90)) if upper else "–",
+                _seconds(percentile(upper, 0.99)) if upper else "–",
+                _seconds(max(upper)) if upper else "–",
+                "",
+                "",
+                "",
+                "",
+            ]
+        )
         cli = [result.cli_returned[u] - result.cli_started[u] for u in result.cli_returned]
         table.rows.append(
             [
@@ -439,8 +467,11 @@ def report(runs: list[StoreRun], sizes: Sizes, mongo: Mongo | None) -> Section:
             ]
         )
         short = store.partition(" (")[0]
-        panels.append(svg.Panel(f"{short}, TTL {result.ttl:g} s", series, p99, result.missing()))
-        targets.append(f"{store} p99 {_seconds(p99)} s")
+        panels.append(svg.Panel(f"{short}, TTL {result.ttl:g} s, {result.feed}", series, p99, result.missing()))
+        upper_p99 = percentile(upper, 0.99) if upper else float("inf")
+        targets.append(
+            f"{store.partition(' (')[0]} p99 {_seconds(p99)} s ({_seconds(upper_p99)} s from the CLI's start)"
+        )
         if not p99 <= GOAL_SECONDS:
             met = False
             misses.append(f"{store} by {p99 - GOAL_SECONDS:.2f} s")
