@@ -87,9 +87,10 @@ def test_http_drives_both_servers_bare_and_guarded(server: BenchMongo) -> None:
 def test_store_load_counts_every_query(server: BenchMongo) -> None:
     section = store_load.run(server, QUICK)
     values = dict(section.tables[0].rows)
-    loads, own = values["state loads (guard's own count)"].replace("(", "").replace(")", "").split()
+    loads, own = values["state loads (the guard's own count)"].replace("(", "").replace(")", "").split()
     assert int(loads) == int(own) > 0  # the listener saw every load the guard made
     assert values["two loads of one user less than a TTL apart"].startswith("0")
+    assert float(values["feed reads per interval, idle"].split()[0]) > 0  # the feed's own client is counted too
 
 
 def test_propagation_times_the_cli_against_two_servers() -> None:
