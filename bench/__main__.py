@@ -15,7 +15,7 @@ its output in its place, or says that it is missing.
 
     .venv/bin/python -m bench                        # everything, a few minutes; writes bench/RESULTS.md
     .venv/bin/python -m bench --quick --out /tmp/r.md   # tiny sizes: a check that it all runs
-    .venv/bin/python -m bench --parts http,propagation --propagation-ttl 300
+    .venv/bin/python -m bench --parts http,propagation --propagation-ttl 5
 
 The store parts need a MongoDB-wire server: ``JWTGUARD_TEST_MONGO_URI``, else mongod on PATH, else
 FerretDB (``JWTGUARD_FERRETDB``, or the binary ``scripts/get-ferretdb.sh`` caches): see
@@ -286,7 +286,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--no-external", action="store_true", help="do not run bench/first_sight.py, bench/memory.py")
     parser.add_argument(
-        "--propagation-ttl", type=float, default=None, metavar="SECONDS", help="JWTGUARD_CACHE_TTL of the servers"
+        "--propagation-ttl",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="JWTGUARD_CACHE_TTL of the servers (default 300)",
     )
     parser.add_argument("--trials", type=int, default=None, help="propagation trials per store (default 50)")
     args = parser.parse_args(argv)
