@@ -205,6 +205,13 @@ def trials(
     command = cli_command()
 
     def revoker() -> None:
+        try:
+            revoke_all()
+        except BaseException as exc:  # the watcher stops and the run fails with it
+            failures.append(f"the revoker failed: {exc!r}")
+            stop.set()
+
+    def revoke_all() -> None:
         rng = random.Random(11)
         # Both servers cache every user first.
         warm.wait()
@@ -233,7 +240,7 @@ def trials(
     thread = threading.Thread(target=revoker, name="revoker")
     thread.start()
     try:
-        while thread.is_alive() or any(w.pending for w in watched):
+        while (thread.is_alive() or any(w.pending for w in watched)) and not failures:
             now = time.monotonic()
             while True:
                 try:
@@ -243,7 +250,8 @@ def trials(
                 for w in watched:
                     with contextlib.suppress(ValueError):
                         w.background.remove(user)
-                    w.pending.append(user)
+                    if user not in w.refused_at:  # a background request may have been refused already
+                        w.pending.append(user)
             for w in watched:
                 for user in list(w.pending):
                     returned = cli_returned.get(user)
@@ -262,12 +270,7 @@ def trials(
                 try:
                     statuses = connection.receive()
                 except ConnectionError:
-                    selector.unregister(connection.sock)
-                    connection.close()
-                    fresh = Connection(w.server.port)
-                    w.connections[w.connections.index(connection)] = fresh
-                    owner[fresh] = w
-                    selector.register(fresh.sock, selectors.EVENT_READ, fresh)
+                    _reconnect(selector, owner, w, connection)  # the request in flight is asked again
                     continue
                 if not statuses:
                     continue
@@ -278,12 +281,7 @@ def trials(
                 if user in w.refused_at:
                     _close_trial(user, watched, open_trials, lock)
                 if connection.closing:
-                    selector.unregister(connection.sock)
-                    connection.close()
-                    fresh = Connection(w.server.port)
-                    w.connections[w.connections.index(connection)] = fresh
-                    owner[fresh] = w
-                    selector.register(fresh.sock, selectors.EVENT_READ, fresh)
+                    _reconnect(selector, owner, w, connection)
     finally:
         stop.set()
         warm.set()
@@ -296,6 +294,16 @@ def trials(
     if failures:
         raise RuntimeError("; ".join(failures))
     return StoreRun(store, ttl, feed, watched, cli_started, cli_returned, timeout)
+
+
+def _reconnect(selector: selectors.BaseSelector, owner: dict[Connection, Watched], w: Watched, old: Connection) -> None:
+    """A new connection in place of *old* (closed by the server, or closing)."""
+    selector.unregister(old.sock)
+    old.close()
+    fresh = Connection(w.server.port)
+    w.connections[w.connections.index(old)] = fresh
+    owner[fresh] = w
+    selector.register(fresh.sock, selectors.EVENT_READ, fresh)
 
 
 def _dispatch(
