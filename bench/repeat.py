@@ -130,15 +130,25 @@ def run(sizes: Sizes = FULL) -> Section:
                     spread(per_round(values, times[bare], ratio), 3),
                 ]
             )
-    ours = per_round(times[FLASK_GUARD], times[FLASK], minus)
-    theirs = per_round(times[FLASK_FJWT], times[FLASK], minus)
-    factor = median(per_round(theirs, ours, ratio))
-    target = Target(
+    ours = median(per_round(times[FLASK_GUARD], times[FLASK], minus))
+    theirs = median(per_round(times[FLASK_FJWT], times[FLASK], minus))
+    return Section(tables=[table], targets=[fjwt_target(ours, theirs)])
+
+
+def fjwt_target(ours: float, theirs: float) -> Target:
+    """The target row from the two median overheads (µs): jwtguard's and flask-jwt-extended's."""
+    # Compared as ours × 20 ≤ theirs, not as a ratio: an overhead within the noise (a median at or
+    # below zero) makes the ratio meaningless, and it meets the target all the same.
+    met = ours * FJWT_FACTOR_TARGET <= theirs
+    if ours > 0:
+        measured = f"{ours:+.1f} µs vs {theirs:+.1f} µs: {theirs / ours:.1f}× less"
+    else:
+        measured = f"{ours:+.1f} µs (within the noise) vs {theirs:+.1f} µs"
+    return Target(
         "repeat-token overhead vs flask-jwt-extended",
         "+6.3 µs vs +227 µs",
         f"stays ≥ {FJWT_FACTOR_TARGET:g}× less",
-        f"{median(ours):+.1f} µs vs {median(theirs):+.1f} µs: {factor:.1f}× less",
-        factor >= FJWT_FACTOR_TARGET,
-        "" if factor >= FJWT_FACTOR_TARGET else f"{FJWT_FACTOR_TARGET - factor:.1f}× short",
+        measured,
+        met,
+        "" if met else f"{FJWT_FACTOR_TARGET - theirs / ours:.1f}× short",
     )
-    return Section(tables=[table], targets=[target])

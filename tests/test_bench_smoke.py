@@ -60,6 +60,22 @@ def test_repeat_token_measures_every_app() -> None:
     assert target.measure.startswith("repeat-token overhead") and target.met is not None
 
 
+@pytest.mark.parametrize(
+    ("ours", "theirs", "met", "measured"),
+    [
+        (6.3, 227.0, True, "+6.3 µs vs +227.0 µs: 36.0× less"),
+        (-0.2, 485.3, True, "-0.2 µs (within the noise) vs +485.3 µs"),
+        (0.0, 10.0, True, "+0.0 µs (within the noise) vs +10.0 µs"),
+        (20.0, 227.0, False, "+20.0 µs vs +227.0 µs: 11.3× less"),
+    ],
+    ids=["issue-11-today", "below-noise", "zero", "too-slow"],
+)
+def test_the_flask_jwt_extended_target(ours: float, theirs: float, met: bool, measured: str) -> None:
+    target = repeat.fjwt_target(ours, theirs)
+    assert (target.met, target.measured) == (met, measured)
+    assert target.detail == ("" if met else "8.7× short")
+
+
 def test_cache_miss_against_the_real_store(server: BenchMongo) -> None:
     (table,) = cache_miss.run(server, QUICK).tables
     assert [row[0] for row in table.rows] == [
