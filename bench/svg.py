@@ -17,7 +17,7 @@ WIDTH = 760
 PANEL_HEIGHT = 250
 MARGIN_LEFT = 56
 MARGIN_RIGHT = 16
-TOP = 34  # title and legend
+TOP = 48  # the panel's title, then its legend
 BOTTOM = 44  # tick labels and axis title
 
 
@@ -76,8 +76,8 @@ def histogram(panels: Sequence[Panel], *, goal: float, title: str, bins: int = 4
             label = f"{name} (n={len(panel.series[name])})"
             legend_x -= 12 + 7 * len(label)
             colour = COLOURS[series_index % len(COLOURS)]
-            out.append(f'<rect x="{legend_x}" y="{y0 + 7}" width="10" height="10" fill="{colour}"/>')
-            out.append(f'<text x="{legend_x + 14}" y="{y0 + 16}">{escape(label)}</text>')
+            out.append(f'<rect x="{legend_x}" y="{y0 + 23}" width="10" height="10" fill="{colour}"/>')
+            out.append(f'<text x="{legend_x + 14}" y="{y0 + 32}">{escape(label)}</text>')
         # y grid and ticks: counts
         y_step = max(1, math.ceil(tallest / 5))
         for tick in range(0, tallest + 1, y_step):
