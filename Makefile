@@ -1,6 +1,6 @@
 # The two commands of the README: `make demo` and `make test`. Both do all set-up themselves.
-# `make lint` (the static checks, with ruff's format check) and `make bench` (the per-request
-# overhead against bare Flask and Starlette) set up what they need too.
+# `make lint` (the static checks, with ruff's format check) and `make bench` (issue 11's benchmark,
+# written to bench/RESULTS.md) set up what they need too.
 .PHONY: demo test lint bench clean
 
 demo:
@@ -14,8 +14,7 @@ lint:
 	scripts/lint.sh
 
 bench:
-	scripts/venv.sh demo
-	.venv/bin/python bench/overhead.py
+	scripts/bench.sh
 
 clean:
 	rm -rf .venv build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache .coverage .coverage.* htmlcov .tox
