@@ -78,8 +78,17 @@ def url(request: pytest.FixtureRequest, tmp_path: Any) -> str:
 @pytest.fixture(scope="module")
 def pool() -> Iterator[Any]:
     # spawn: no store connection or lock is inherited from the test process.
-    with multiprocessing.get_context("spawn").Pool(PROCESSES) as workers:
+    workers = multiprocessing.get_context("spawn").Pool(PROCESSES)
+    try:
         yield workers
+    finally:
+        # Pool.terminate() joins workers it only asked to stop (SIGTERM); one stuck on a lock at exit
+        # would hang the run. SIGKILL first: these workers hold nothing that needs a clean exit.
+        for process in list(getattr(workers, "_pool", ())):  # the pool's own processes
+            if process.exitcode is None:
+                process.kill()
+        workers.terminate()
+        workers.join()
 
 
 @pytest.fixture
