@@ -10,6 +10,7 @@ revocation is lost.
 from __future__ import annotations
 
 import multiprocessing
+import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -82,13 +83,14 @@ def pool() -> Iterator[Any]:
     try:
         yield workers
     finally:
-        # Pool.terminate() joins workers it only asked to stop (SIGTERM); one stuck on a lock at exit
-        # would hang the run. SIGKILL first: these workers hold nothing that needs a clean exit.
-        for process in list(getattr(workers, "_pool", ())):  # the pool's own processes
-            if process.exitcode is None:
-                process.kill()
-        workers.terminate()
-        workers.join()
+        # A graceful end: every task has been answered, so close() lets each worker take its sentinel and
+        # exit. Never terminate() or kill: a worker stopped while it holds the pool's shared queue lock
+        # leaves that lock taken, and the pool's own teardown then waits for it forever.
+        workers.close()
+        joiner = threading.Thread(target=workers.join, daemon=True)
+        joiner.start()
+        joiner.join(60)
+        assert not joiner.is_alive(), "the race workers did not exit"
 
 
 @pytest.fixture
