@@ -109,6 +109,20 @@ def _signed(settings: Settings, outcome: Login | Rotated, ttl: float | None, cla
     return TokenPair(access, outcome.refresh_token, int(lifetime), outcome.sid, outcome.user_id)
 
 
+def _login_flow(
+    settings: Settings, store: object, user_id: UserId, key: UserKey, description: str
+) -> RecordFlow[Login | Refused]:
+    """The flow of a login for both admins: the embedded store first makes the user known."""
+    return flows.login(
+        user_id,
+        user_ref(key),
+        now=time.time(),
+        settings=settings,
+        description=description,
+        create=_keeps_own_users(store),
+    )
+
+
 def _logged_in(
     settings: Settings,
     outcome: Login | Refused,
@@ -271,14 +285,7 @@ class Admin:
         """
         _sessions_on(self.settings, "login()")
         key = _key(user_id, self.settings)
-        flow = flows.login(
-            user_id,
-            user_ref(key),
-            now=time.time(),
-            settings=self.settings,
-            description=description,
-            create=_keeps_own_users(self.store),
-        )
+        flow = _login_flow(self.settings, self.store, user_id, key, description)
         try:
             outcome = self._records().run(flow)
         finally:
@@ -481,14 +488,7 @@ class AsyncAdmin:
         """:meth:`Admin.login`."""
         _sessions_on(self.settings, "login()")
         key = _key(user_id, self.settings)
-        flow = flows.login(
-            user_id,
-            user_ref(key),
-            now=time.time(),
-            settings=self.settings,
-            description=description,
-            create=_keeps_own_users(self.store),
-        )
+        flow = _login_flow(self.settings, self.store, user_id, key, description)
         try:
             outcome = await self._records().run(flow)
         finally:

@@ -567,7 +567,7 @@ def test_the_login_hook_gets_a_link_that_is_no_access_token(open_sessions: Calla
     assert (alert.user_id, alert.session_id, alert.description) == (
         "alice",
         pair.session_id,
-        pair and alert.description,
+        "Chrome from 203.0.113.0/24",
     )
     assert alert.not_me is not None
     assert api.judge(alert.not_me) == "invalid"  # signed with another key, for another audience

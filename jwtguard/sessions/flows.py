@@ -135,10 +135,6 @@ def record_lifetime(settings: Settings) -> float:
     return max(settings.refresh_ttl, settings.token_ttl, settings.max_token_lifetime or 0.0)
 
 
-def _state(document: Any, settings: Settings) -> UserState | None:
-    return user_state(document, settings)
-
-
 def _refusal(state: UserState | None) -> Refused | None:
     if state is None:
         return Refused("unknown_user")
@@ -220,7 +216,7 @@ def login(
     """
     if create:
         yield r.ApplyUser(user_id, Change(create=True))
-    state = _state((yield r.LoadUser(user_id)), settings)
+    state = user_state((yield r.LoadUser(user_id)), settings)
     refused = _refusal(state)
     if refused is not None:
         return refused
@@ -275,7 +271,7 @@ def refresh(presented: object, *, now: float, settings: Settings) -> r.RecordFlo
     if grant is None or not _usable_grant(grant, now):
         return _UNKNOWN
     user_id, sid = grant["user"], grant["sid"]
-    state = _state((yield r.LoadUser(user_id)), settings)
+    state = user_state((yield r.LoadUser(user_id)), settings)
     if state is None or _refusal(state) is not None or not session_alive(state, sid, now):
         return _ENDED
     successor = new_secret()
@@ -364,7 +360,7 @@ def end_provider_session(
 
 def sessions_of(user_id: UserId, *, now: float, settings: Settings) -> r.RecordFlow[list[SessionInfo]]:
     """The user's live sessions, oldest first (ended, lapsed and outdated ones are left out)."""
-    state = _state((yield r.LoadUser(user_id)), settings)
+    state = user_state((yield r.LoadUser(user_id)), settings)
     if state is None or state.malformed:
         return []
     found = yield r.FindUser(r.ref_of(user_id, settings))
