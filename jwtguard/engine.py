@@ -24,9 +24,10 @@ import logging
 import time
 from collections.abc import Callable, Collection, Generator, Mapping
 from functools import partial
-from typing import Any, NamedTuple, cast
+from sys import getsizeof
+from typing import Any, Final, NamedTuple, cast
 
-from .cache import StateCache, TTLMap
+from .cache import StateCache, TokenCache, token_digest
 from .config import Settings
 from .errors import StoreError
 from .invalidation import InvalidationBus, default_bus
@@ -100,10 +101,14 @@ class Engine:
         self.store = store
         self.async_store = async_store
         self._clock = clock
-        # A zero token_cache_ttl means: check every signature, remember none.
-        self._remember_tokens = settings.token_cache_ttl > 0
-        self._tokens: TTLMap[str, Verified] = TTLMap(
-            maxsize=settings.cache_maxsize, ttl=settings.token_cache_ttl or 1, timer=timer
+        # A zero token_cache_ttl (or token_cache_bytes) means: check every signature, remember none.
+        self._remember_tokens = settings.token_cache_ttl > 0 and settings.token_cache_bytes > 0
+        #: Verified tokens by their digest (issue 11: no token is held), bounded by entries and bytes.
+        self._tokens: TokenCache[Verified] = TokenCache(
+            maxsize=settings.cache_maxsize,
+            maxbytes=settings.token_cache_bytes,
+            ttl=settings.token_cache_ttl or 1,
+            timer=timer,
         )
         #: User states by canonical id; admin changes published on *bus* drop entries at once.
         self.states: StateCache[UserState | None] = StateCache(
@@ -154,7 +159,8 @@ class Engine:
                     self._hint_login(request)
             return decision
         now = self._clock()
-        verified = self._tokens.get(token)
+        digest = token_digest(token)
+        verified = self._tokens.get(digest)
         if verified is not None:
             self.metrics.token_cache_hits += 1
         else:
@@ -167,7 +173,7 @@ class Engine:
                 return self._refused(cast(Decision, outcome), None, cookie)
             verified = outcome
             if self._remember_tokens:
-                self._tokens.set(token, verified)
+                self._tokens.set(digest, verified, footprint(verified))
         refused = policy.times(verified, now)
         if refused is not None:
             return self._refused(refused, verified.user_id, cookie)
@@ -317,6 +323,38 @@ class Engine:
         except StopIteration as done:
             return cast(Decision, done.value)
 
+
+def footprint(verified: Verified) -> int:
+    """About the bytes a cached *verified* holds: what :class:`~jwtguard.cache.TokenCache` weighs it.
+
+    Its claims walked to the last nested value (``sys.getsizeof`` of each, keys included: a
+    token of many small values holds far more than its length suggests), the
+    :class:`~jwtguard.sansio.claims.Verified`, its accept decision and its user key. The time
+    claims, ids and user id are the claims' own objects, counted once. Shared singletons
+    (small integers, ``True``) are counted too: an estimate on the safe side.
+    """
+    return _frozen_size(verified.claims) + _VERIFIED + getsizeof(verified.key.value)
+
+
+def _frozen_size(value: Any) -> int:
+    size = getsizeof(value)
+    if type(value) is tuple:
+        for item in value:
+            size += _frozen_size(item)
+        return size
+    if isinstance(value, dict):
+        size += sum(map(getsizeof, value))
+        for item in value.values():
+            size += _frozen_size(item) if type(item) is tuple or isinstance(item, dict) else getsizeof(item)
+    return size
+
+
+#: A Verified, its accept Decision and its UserKey tuple (their value slots; what they point to is counted apart).
+_VERIFIED: Final = (
+    getsizeof(Verified({}, "", 0, 0, None, UserKey("str", ""), Decision("accept", "accepted")))
+    + getsizeof(Decision("accept", "accepted"))
+    + getsizeof(UserKey("str", ""))
+)
 
 _WARNED: set[str] = set()
 
