@@ -105,7 +105,9 @@ ENTRY_OVERHEAD: Final = (
 
 
 class TokenCache(Generic[V]):
-    """Verified tokens by :func:`token_digest`, bounded by *maxsize* entries and *maxbytes* bytes.
+    """Verified tokens, held by :func:`token_digest`, bounded by *maxsize* entries and *maxbytes* bytes.
+
+    Its methods take the token and keep only its digest.
 
     Each entry is weighed when it is set (the caller passes its size: see
     :func:`jwtguard.engine.footprint`); beyond either bound the oldest written go first
@@ -126,8 +128,9 @@ class TokenCache(Generic[V]):
         self._lock = threading.Lock()
         self.nbytes = 0
 
-    def get(self, key: bytes) -> V | None:
-        """The live value for *key*, or None."""
+    def get(self, token: str) -> V | None:
+        """The live value for *token*, or None."""
+        key = sha256(token.encode()).digest()  # token_digest, without its call: every request's cost
         entry = self._data.get(key)
         if entry is None:
             return None
@@ -139,8 +142,9 @@ class TokenCache(Generic[V]):
                 self.nbytes -= entry[2]
         return None
 
-    def set(self, key: bytes, value: V, weight: int) -> None:
-        """Keep *value* for *key*, weighing *weight* bytes, evicting the oldest entries to make room."""
+    def set(self, token: str, value: V, weight: int) -> None:
+        """Keep *value* for *token*, weighing *weight* bytes, evicting the oldest entries to make room."""
+        key = token_digest(token)
         weight += ENTRY_OVERHEAD
         deadline = self._timer() + self._ttl
         with self._lock:
@@ -155,9 +159,9 @@ class TokenCache(Generic[V]):
             data[key] = (value, deadline, weight)
             self.nbytes += weight
 
-    def pop(self, key: bytes) -> None:
+    def pop(self, token: str) -> None:
         with self._lock:
-            old = self._data.pop(key, None)
+            old = self._data.pop(token_digest(token), None)
             if old is not None:
                 self.nbytes -= old[2]
 
@@ -218,13 +222,13 @@ class StateCache(Generic[V]):
     def __len__(self) -> int:
         return len(self._values)
 
-    def peek(self, key: Hashable) -> tuple[V] | None:
-        """The cached value for *key* as a 1-tuple (a hit is counted), or None on a miss (not counted:
-        the :meth:`load` that follows counts it). Lock-free: the repeat request's path."""
+    def peek(self, key: Hashable) -> tuple[V, float] | None:
+        """The cached value for *key* first in a tuple (a hit is counted), or None on a miss (not
+        counted: the :meth:`load` that follows counts it). Lock-free: the repeat request's path."""
         entry = self._values._data.get(key)  # TTLMap.get without its call: this module owns both
         if entry is not None and entry[1] > self._timer():
             self.hits += 1
-            return (entry[0],)
+            return entry  # (value, deadline): immutable, so handed out as it is
         return None
 
     def _store(self, key: Hashable, value: V, generation: int) -> None:
