@@ -50,6 +50,8 @@ _CANONICAL_LAST: Final = {2: frozenset(b"AQgw"), 3: frozenset(b"AEIMQUYcgkosw048
 _PADDING: Final = (b"", b"", b"==", b"=")
 
 _DECODER: Final = json.JSONDecoder()
+#: What JSON skips around a value (RFC 8259 §2), as :mod:`json` does.
+_JSON_WHITESPACE: Final = " \t\n\r"
 
 
 def _segment(data: bytes, start: int, end: int, padding: int, name: str) -> bytes:
@@ -70,8 +72,12 @@ def _json_object(data: bytes, name: str) -> dict[str, Any]:
     try:
         if data[:1] == b"{" and data[1:2] != b"\0":
             # What json.loads(bytes) does for text that starts with "{" (its encoding sniff says
-            # UTF-8 then), without the sniff; anything else takes json.loads itself.
-            value = _DECODER.decode(data.decode("utf-8", "surrogatepass"))
+            # UTF-8 then, and no whitespace precedes the value), without the sniff and the
+            # wrappers; anything else takes json.loads itself.
+            text = data.decode("utf-8", "surrogatepass")
+            value, end = _DECODER.raw_decode(text)
+            if end != len(text) and text[end:].strip(_JSON_WHITESPACE):
+                raise json.JSONDecodeError("Extra data", text, end)
         else:
             value = json.loads(data)
     except (ValueError, RecursionError) as exc:  # UnicodeDecodeError and JSONDecodeError are ValueErrors

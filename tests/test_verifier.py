@@ -151,9 +151,12 @@ def _text(value: Any, raw: bytes | None) -> bytes:
 @st.composite
 def tokens(draw: st.DrawFn) -> str:
     """A token over any header and payload, re-signed after its segments were spelt in odd ways."""
-    odd_header = [b"", b"{", b'{"alg":"HS256"}\x00', b"\xff{}", b' {"alg":"HS256"}']
+    odd_header = [b"", b"{", b'{"alg":"HS256"}\x00', b"\xff{}", b' {"alg":"HS256"}', b'{"alg":"HS256"} \r\n\t']
+    odd_header += [b'{"alg":"HS256"} x', b'{"alg":"HS256"}{}', b'{"alg":"HS256"}\x0c', b'{"alg":"HS256","alg":"HS384"}']
     header = _text(draw(headers), draw(st.sampled_from([None] * 6 + odd_header)))
-    odd_payload = [b"[]", b'{"sub":"alice"', b"\xef\xbb\xbf{}", b'{"sub":"\xed\xa0\x80"}']
+    odd_payload = [b"[]", b'{"sub":"alice"', b"\xef\xbb\xbf{}", b'{"sub":"\xed\xa0\x80"}', b"{}\n", b"{} 1"]
+    good = json.dumps(GOOD_CLAIMS).encode()
+    odd_payload += [good + b" ", good + "\u00a0".encode(), good.replace(b"{", b"{ \n", 1)]
     payload = _text(draw(payloads), draw(st.sampled_from([None] * 6 + odd_payload)))
     encoding = draw(st.sampled_from(["utf-8"] * 6 + ["utf-16", "utf-32", "utf-8-sig"]))
     if encoding != "utf-8":
