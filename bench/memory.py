@@ -162,13 +162,17 @@ def _mib(size: int) -> str:
 def report(result: Growth) -> str:
     """A Markdown table of *result*."""
     weighed = "n/a" if result.weighed is None else _mib(result.weighed)
+
+    def against(growth: int, ratio: float) -> str:
+        return f"{_mib(growth)} = {ratio:.2f}× the budget" if result.budget else f"{_mib(growth)} (no byte budget)"
+
     rows = [
         ("distinct tokens", f"{result.tokens:,} of {result.token_length:,} characters"),
         ("JWTGUARD_TOKEN_CACHE_BYTES / JWTGUARD_CACHE_MAXSIZE", f"{_mib(result.budget)} / {result.maxsize:,}"),
         ("entries held at the end, and their weight", f"{result.entries:,}, {weighed}"),
         ("RSS before → after", f"{_mib(result.before)} → {_mib(result.after)}"),
-        ("RSS growth (goal ≤ 1.2× the budget)", f"{_mib(result.growth)} = {result.ratio:.2f}× the budget"),
-        ("highest sampled growth", f"{_mib(result.peak - result.before)} = {result.peak_ratio:.2f}× the budget"),
+        ("RSS growth (goal ≤ 1.2× the budget)", against(result.growth, result.ratio)),
+        ("highest sampled growth", against(result.peak - result.before, result.peak_ratio)),
         ("time", f"{result.seconds:.0f} s ({result.seconds / result.tokens * 1e6:.0f} µs a request)"),
     ]
     lines = ["| measure | value |", "| --- | --- |", *(f"| {name} | {value} |" for name, value in rows)]

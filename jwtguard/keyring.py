@@ -273,12 +273,18 @@ def signing_key(settings: Settings, algorithm: str) -> SigningKey:
         private key. When no key serves *algorithm*, PyJWT's own error for the first key is
         raised, as before lists.
     """
-    if algorithm in settings.hmac_algorithms:
+    # Settings' derived properties (hmac_algorithms, private_keys) are computed on each read:
+    # every token would pay for them, so the cache below is keyed by the raw values.
+    if algorithm in HMAC_SECRET_BYTES and algorithm in settings.algorithms:
         assert settings.secret is not None  # Settings requires one for HS* algorithms
         return _prepared_signer(algorithm, settings.secret)
-    if not settings.private_key or not settings.private_keys:
-        raise ConfigError("JWTGUARD_PRIVATE_KEY", f"issuing {algorithm} tokens needs a private key")
+    if not settings.private_key:
+        raise _no_private_key(algorithm)
     return _prepared_signer(algorithm, settings.private_key)
+
+
+def _no_private_key(algorithm: str) -> ConfigError:
+    return ConfigError("JWTGUARD_PRIVATE_KEY", f"issuing {algorithm} tokens needs a private key")
 
 
 @functools.lru_cache(maxsize=16)
@@ -290,8 +296,11 @@ def _prepared_signer(algorithm: str, material: str) -> SigningKey:
     loader = get_default_algorithms()[algorithm]
     if isinstance(loader, HMACAlgorithm):
         return _signer(algorithm, loader.prepare_key(material), hmac_key_id(material))
+    blocks = pem_blocks(material)
+    if not blocks:
+        raise _no_private_key(algorithm)
     refused: Exception | None = None
-    for block in pem_blocks(material):
+    for block in blocks:
         try:
             prepared = loader.prepare_key(block)
         except Exception as exc:  # another type (or unreadable): the next key may serve it

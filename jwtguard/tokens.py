@@ -362,8 +362,13 @@ def _encode(payload: dict[str, Any], signer: SigningKey) -> str:
         raise TypeError("Issuer (iss) must be a string.")
     if signer.weak:
         warnings.warn(signer.weak, InsecureKeyLengthWarning, stacklevel=3)
-    signing_input = signer.header + _b64(json.dumps(payload, separators=(",", ":")).encode())
+    signing_input = signer.header + _b64(_PAYLOAD_JSON(payload).encode())
     return (signing_input + b"." + _b64(signer.sign(signing_input))).decode()
+
+
+#: ``json.dumps(payload, separators=(",", ":"))``, as jwt.encode writes a payload, without a new
+#: encoder on every call.
+_PAYLOAD_JSON: Final = json.JSONEncoder(separators=(",", ":")).encode
 
 
 def _b64(data: bytes) -> bytes:

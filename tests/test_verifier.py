@@ -23,7 +23,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from jwtguard import Settings, issue_token
+from jwtguard import ConfigError, Settings, issue_token
 from jwtguard.keyring import _prepared_signer, new_private_key, private_pem, public_pem, signing_key
 from jwtguard.tokens import TokenVerifier, read_compact
 
@@ -278,3 +278,16 @@ def test_private_keys_are_parsed_once_per_key_material() -> None:
     hs = Settings(secret=SECRET)
     assert SECRET not in repr(signing_key(hs, "HS256"))
     assert "PRIVATE" not in repr(first) and repr(first.key) not in repr(first)
+
+
+def test_issuing_without_a_usable_private_key_names_the_setting() -> None:
+    configured, _, _ = _signing_settings("ES256")
+    for missing in (None, "   \n"):
+        with pytest.raises(ConfigError) as raised:
+            issue_token(configured.replace(private_key=missing), "alice")
+        assert raised.value.variable == "JWTGUARD_PRIVATE_KEY"
+    # A key of another type only: PyJWT's own refusal, as before (and never cached).
+    rsa_only = configured.replace(private_key=private_pem(new_private_key("RS256")))
+    for _ in range(2):
+        with pytest.raises(jwt.InvalidKeyError):
+            issue_token(rsa_only, "alice")
