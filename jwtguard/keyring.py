@@ -27,9 +27,18 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
-from jwt.algorithms import ECAlgorithm, HMACAlgorithm, OKPAlgorithm, RSAAlgorithm, get_default_algorithms
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, padding, rsa
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+from jwt.algorithms import (
+    ECAlgorithm,
+    HMACAlgorithm,
+    OKPAlgorithm,
+    RSAAlgorithm,
+    RSAPSSAlgorithm,
+    get_default_algorithms,
+)
 
 from .config import Settings, key_position, pem_blocks
 from .errors import ConfigError
@@ -125,9 +134,11 @@ SignatureCheck = Callable[[bytes, bytes], bool]
 def signature_check(algorithm: str, prepared: Any) -> SignatureCheck:
     """The signature check of *algorithm* with the key *prepared* for it (a :class:`LocalKey`'s).
 
-    HMAC keeps the keyed hash's state after the key block (:meth:`hmac.HMAC.copy`): a check
-    hashes only the token, and compares in constant time. Every other algorithm is PyJWT's own
-    ``verify`` with the prepared key object, never parsed again.
+    What PyJWT's algorithm ``verify`` does, with everything that does not depend on the token
+    made once: HMAC keeps the keyed hash's state after the key block (:meth:`hmac.HMAC.copy`)
+    and compares in constant time; RSA and RSA-PSS keep their padding and hash objects; ECDSA
+    its curve's size (a JWS signature is ``r || s``, RFC 7518 §3.4, turned into DER) and its
+    ``ECDSA`` object; EdDSA calls the key. A test holds each to PyJWT's verdict.
     """
     loader = get_default_algorithms()[algorithm]
     if isinstance(loader, HMACAlgorithm):
@@ -140,12 +151,53 @@ def signature_check(algorithm: str, prepared: Any) -> SignatureCheck:
             return compare(mac.digest(), signature)
 
         return check_mac
-    verify = loader.verify
+    if isinstance(loader, (ECAlgorithm, OKPAlgorithm)) and isinstance(prepared, _PRIVATE_TYPES):
+        prepared = prepared.public_key()  # what PyJWT verifies with when given a private key
+    if isinstance(prepared, rsa.RSAPrivateKey):  # PyJWT fails on it, token by token: so do we
+        return _general_check(loader, prepared)
+    verify = prepared.verify
+    if isinstance(loader, RSAPSSAlgorithm):
+        hashed = loader.hash_alg()
+        arguments: tuple[Any, ...] = (padding.PSS(mgf=padding.MGF1(hashed), salt_length=hashed.digest_size), hashed)
+    elif isinstance(loader, RSAAlgorithm):
+        arguments = (padding.PKCS1v15(), loader.hash_alg())
+    elif isinstance(loader, ECAlgorithm):
+        size = (prepared.curve.key_size + 7) // 8
+        ecdsa = ec.ECDSA(loader.hash_alg())
+
+        def check_ecdsa(signing_input: bytes, signature: bytes) -> bool:
+            if len(signature) != 2 * size:
+                return False
+            r = int.from_bytes(signature[:size], "big")
+            s = int.from_bytes(signature[size:], "big")
+            try:
+                verify(encode_dss_signature(r, s), signing_input, ecdsa)
+            except InvalidSignature:
+                return False
+            return True
+
+        return check_ecdsa
+    elif isinstance(loader, OKPAlgorithm):
+        arguments = ()
+    else:  # pragma: no cover - every algorithm PyJWT signs with is one of the above
+        return _general_check(loader, prepared)
 
     def check(signing_input: bytes, signature: bytes) -> bool:
-        return bool(verify(signing_input, prepared, signature))
+        try:
+            if arguments:
+                verify(signature, signing_input, *arguments)
+            else:
+                verify(signature, signing_input)
+        except InvalidSignature:
+            return False
+        return True
 
     return check
+
+
+def _general_check(loader: Any, prepared: Any) -> SignatureCheck:
+    """PyJWT's own ``verify``, for the keys it does not verify with directly."""
+    return lambda signing_input, signature: bool(loader.verify(signing_input, prepared, signature))
 
 
 def hmac_keys(settings: Settings) -> tuple[LocalKey, ...]:

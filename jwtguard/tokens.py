@@ -220,7 +220,10 @@ class TokenVerifier:
             if named is not None:
                 keys = (named,)
             # No kid, or one of no configured key: each key of the algorithm, in order (see the class).
-            if not any(check(signing_input, signature) for check in keys):
+            for check in keys:
+                if check(signing_input, signature):
+                    break
+            else:
                 raise jwt.InvalidSignatureError("Signature verification failed")
         claims = _json_object(payload, "payload")
         self._check_claims(claims)

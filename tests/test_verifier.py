@@ -22,9 +22,10 @@ import jwt
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from jwt.algorithms import get_default_algorithms
 
 from jwtguard import ConfigError, Settings, issue_token
-from jwtguard.keyring import _prepared_signer, new_private_key, private_pem, public_pem, signing_key
+from jwtguard.keyring import _prepared_signer, new_private_key, private_pem, public_pem, signature_check, signing_key
 from jwtguard.tokens import TokenVerifier, read_compact
 
 from conftest import SECRET
@@ -291,3 +292,59 @@ def test_issuing_without_a_usable_private_key_names_the_setting() -> None:
     for _ in range(2):
         with pytest.raises(jwt.InvalidKeyError):
             issue_token(rsa_only, "alice")
+
+
+@pytest.mark.parametrize("alg", [name for name in ALGORITHMS if not name.startswith("HS")] + ["HS256", "HS512"])
+def test_each_signature_check_agrees_with_pyjwts_verify(alg: str) -> None:
+    """signature_check keeps what does not depend on the token; its verdict is PyJWT's on every signature."""
+    loader = get_default_algorithms()[alg]
+    if alg.startswith("HS"):
+        key: Any = loader.prepare_key(SECRET + "-" + "x" * 20)
+        other: Any = loader.prepare_key(SECRET[::-1] + "-" + "y" * 20)
+        public: Any = key
+    else:
+        key, other = new_private_key(alg), new_private_key(alg)
+        public = loader.prepare_key(public_pem(key))
+    check = signature_check(alg, public)
+    for message in (b"", b"eyJhbGciOiJ9.eyJzdWIiOiJhIn0", b"x" * 1000):
+        good = loader.sign(message, key)
+        candidates = [
+            good,
+            good[:-1],
+            good + b"\0",
+            bytes([good[0] ^ 1]) + good[1:],
+            good[:-1] + bytes([good[-1] ^ 0x80]),
+            b"",
+            b"\0" * len(good),
+            b"\xff" * len(good),
+            loader.sign(message + b".", key),
+            loader.sign(message, other),
+        ]
+        for signature in candidates:
+            try:
+                expected: object = loader.verify(message, public, signature)
+            except Exception as exc:
+                expected = type(exc)
+            try:
+                ours: object = check(message, signature)
+            except Exception as exc:
+                ours = type(exc)
+            assert ours == expected, (message[:10], signature[:10])
+        assert check(message, good) is True
+
+
+def test_a_private_key_given_as_public_verifies_as_pyjwt_lets_it() -> None:
+    """EC and EdDSA verify with its public half (PyJWT does); RSA fails token by token, as in PyJWT."""
+    for alg in ("ES256", "EdDSA", "RS256"):
+        loader = get_default_algorithms()[alg]
+        key = new_private_key(alg)
+        prepared = loader.prepare_key(private_pem(key))
+        check = signature_check(alg, prepared)
+        signature = loader.sign(b"m", key)
+        if alg == "RS256":
+            with pytest.raises(AttributeError):
+                loader.verify(b"m", prepared, signature)
+            with pytest.raises(AttributeError):
+                check(b"m", signature)
+        else:
+            assert check(b"m", signature) is loader.verify(b"m", prepared, signature) is True
