@@ -143,7 +143,11 @@ class TokenCache(Generic[V]):
         return None
 
     def set(self, token: str, value: V, weight: int) -> None:
-        """Keep *value* for *token*, weighing *weight* bytes, evicting the oldest entries to make room."""
+        """Keep *value* for *token*, weighing *weight* bytes, evicting the oldest entries to make room.
+
+        The digest is computed again (the miss computed it too): a first sight's cost, and the
+        cache keeps nothing of any token, not even the last one it missed.
+        """
         key = token_digest(token)
         weight += ENTRY_OVERHEAD
         deadline = self._timer() + self._ttl

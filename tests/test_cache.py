@@ -265,3 +265,4 @@ def test_the_key_is_a_digest_of_the_whole_token() -> None:
     cache.set(token, "verified", 10)
     assert list(cache._data) == [digest] and cache.get(token) == "verified"
     assert cache.get(token[:-1] + "h") is None
+    assert not any(isinstance(getattr(cache, name), str) for name in TokenCache.__slots__)  # not even the last miss
