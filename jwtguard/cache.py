@@ -1,4 +1,4 @@
-"""The short-TTL user-state cache: thread-safe, one load per key at a time.
+"""The short-TTL caches: user states (thread-safe, one load per key at a time) and verified tokens.
 
 Concurrent misses for the same user wait for a single store query, whether
 they are threads (:meth:`StateCache.load`) or coroutines
@@ -14,7 +14,9 @@ import asyncio
 import threading
 import time
 from collections.abc import Awaitable, Callable, Hashable
-from typing import Any, Generic, TypeVar
+from hashlib import sha256
+from sys import getsizeof
+from typing import Any, Final, Generic, TypeVar
 
 from cachetools import LRUCache
 
@@ -80,6 +82,103 @@ class TTLMap(Generic[K, V]):
         return len(self._data)
 
 
+def token_digest(token: str) -> bytes:
+    """The verified-token cache's key for *token*: its SHA-256 digest (FIPS 180-4).
+
+    32 bytes whatever the token's length, so the cache holds no token; a second token with the
+    same digest (the only way to read another token's entry) is a SHA-256 second preimage.
+    Computed on every request, hits included: for a typical token about half a microsecond more
+    than hashing its text as a ``dict`` key did (OpenSSL's per-call setup, more than the hashing),
+    which the repeat request gained back elsewhere (no generator: :meth:`jwtguard.engine.Engine._start`).
+    """
+    return sha256(token.encode()).digest()
+
+
+#: A ``dict`` entry (hash, key and value pointers) at the lowest fill before the table grows (1/3
+#: of its slots in use, so three slots an entry), and its index bytes.
+_DICT_SLOT: Final = 3 * 3 * 8 + 3 * 4
+
+#: What an entry of :class:`TokenCache` costs besides the value's own size: its digest key, the
+#: ``(value, deadline, weight)`` tuple with its float and int, and its ``dict`` slot.
+ENTRY_OVERHEAD: Final = (
+    getsizeof(bytes(32)) + getsizeof((None, 0.0, 0)) + getsizeof(0.5) + getsizeof(2**40) + _DICT_SLOT
+)
+
+
+class TokenCache(Generic[V]):
+    """Verified tokens, held by :func:`token_digest`, bounded by *maxsize* entries and *maxbytes* bytes.
+
+    Its methods take the token and keep only its digest.
+
+    Each entry is weighed when it is set (the caller passes its size: see
+    :func:`jwtguard.engine.footprint`); beyond either bound the oldest written go first
+    (entries share one TTL, so these are the first to expire anyway), and an entry heavier than
+    *maxbytes* is never kept. Reads take no lock: one ``dict.get`` of an immutable
+    ``(value, deadline, weight)`` tuple, atomic under the GIL, then a comparison with *timer*;
+    expired entries go when read. ``nbytes`` is the weight held.
+    """
+
+    __slots__ = ("_data", "_lock", "_maxbytes", "_maxsize", "_timer", "_ttl", "nbytes")
+
+    def __init__(self, *, maxsize: int, maxbytes: int, ttl: float, timer: Callable[[], float] = time.monotonic) -> None:
+        self._data: dict[bytes, tuple[V, float, int]] = {}
+        self._maxsize = maxsize
+        self._maxbytes = maxbytes
+        self._ttl = ttl
+        self._timer = timer
+        self._lock = threading.Lock()
+        self.nbytes = 0
+
+    def get(self, token: str) -> V | None:
+        """The live value for *token*, or None."""
+        key = sha256(token.encode()).digest()  # token_digest, without its call: every request's cost
+        entry = self._data.get(key)
+        if entry is None:
+            return None
+        if entry[1] > self._timer():
+            return entry[0]
+        with self._lock:
+            if self._data.get(key) is entry:
+                del self._data[key]
+                self.nbytes -= entry[2]
+        return None
+
+    def set(self, token: str, value: V, weight: int) -> None:
+        """Keep *value* for *token*, weighing *weight* bytes, evicting the oldest entries to make room.
+
+        The digest is computed again (the miss computed it too): a first sight's cost, and the
+        cache keeps nothing of any token, not even the last one it missed.
+        """
+        key = token_digest(token)
+        weight += ENTRY_OVERHEAD
+        deadline = self._timer() + self._ttl
+        with self._lock:
+            data = self._data
+            old = data.pop(key, None)  # a rewrite moves the key to the young end
+            if old is not None:
+                self.nbytes -= old[2]
+            if weight > self._maxbytes:
+                return  # larger than the whole budget: never kept
+            while data and (len(data) >= self._maxsize or self.nbytes + weight > self._maxbytes):
+                self.nbytes -= data.pop(next(iter(data)))[2]
+            data[key] = (value, deadline, weight)
+            self.nbytes += weight
+
+    def pop(self, token: str) -> None:
+        with self._lock:
+            old = self._data.pop(token_digest(token), None)
+            if old is not None:
+                self.nbytes -= old[2]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._data.clear()
+            self.nbytes = 0
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+
 class _Flight(Generic[V]):
     """One load in progress, shared by the threads that wait for it."""
 
@@ -134,15 +233,15 @@ class StateCache(Generic[V]):
     def __len__(self) -> int:
         return len(self._values)
 
-    def peek(self, key: Hashable) -> tuple[V] | None:
-        """The cached value for *key* as a 1-tuple (a hit is counted), or None on a miss (not counted:
-        the :meth:`load` that follows counts it). Lock-free: the repeat request's path."""
+    def peek(self, key: Hashable) -> tuple[V, float] | None:
+        """The cached value for *key* first in a tuple (a hit is counted), or None on a miss (not
+        counted: the :meth:`load` that follows counts it). Lock-free: the repeat request's path."""
         entry = self._values._data.get(key)  # TTLMap.get without its call: this module owns both
         if entry is not None:
             now = self._timer()
             if entry[1] > now and (self.fallback_ttl is None or entry[1] - self._ttl + self.fallback_ttl > now):
                 self.hits += 1
-                return (entry[0],)
+                return entry  # (value, deadline): immutable, so handed out as it is
         return None
 
     def _store(self, key: Hashable, value: V, generation: int) -> None:

@@ -577,6 +577,15 @@ class Settings:
             _float,
         ),
     )
+    token_cache_bytes: int = field(
+        default=32 * 1024 * 1024,
+        metadata=_declare(
+            "bytes (32 MiB) the remembered verified tokens may take, each weighed by its size (its claims "
+            "and the entry around them; tokens are held by SHA-256 digest only); the oldest go first; "
+            "`0` remembers none",
+            _int,
+        ),
+    )
     cache_maxsize: int = field(default=10_000, metadata=_declare("users (and tokens) remembered", _int))
     retry_after: int = field(default=5, metadata=_declare("`Retry-After` seconds on a 503", _int))
     on_store_error: StoreErrorPolicy = field(
@@ -777,6 +786,7 @@ class Settings:
         _check_number("jwks_lifespan", self.jwks_lifespan, minimum=1, maximum=86400)
         _check_number("stale_max_age", self.stale_max_age, minimum=0, maximum=7 * 86400)
         _check_int("cache_maxsize", self.cache_maxsize, minimum=1)
+        _check_int("token_cache_bytes", self.token_cache_bytes, minimum=0)
         _check_int("max_header_bytes", self.max_header_bytes, minimum=256)
         _check_int("max_user_id_length", self.max_user_id_length, minimum=1)
         _check_int("retry_after", self.retry_after, minimum=0)

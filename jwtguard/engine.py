@@ -6,9 +6,12 @@ at every step and *yields* the lookups that may need I/O, a signature check
 (:class:`VerifyToken`: a JWKS may have to be read) and a user's state
 (:class:`LoadState`: a store query), which a driver performs:
 :meth:`Engine.handle` (blocking, for WSGI) or :meth:`Engine.ahandle` (async,
-for ASGI: the store's own async client, JWKS reads in a thread). A request
-whose token and user are both cached yields nothing: it is one synchronous
-call on both drivers.
+for ASGI: the store's own async client, JWKS reads in a thread). The flow is
+written as two halves, cut at its first lookup: :meth:`Engine._start` decides
+from memory (plain calls) and :meth:`Engine._lookups` is the generator for the
+rest, so a request whose token and user are both cached is one synchronous
+call on both drivers, without even a generator (issue 11: that is about a
+tenth of the repeat request's cost).
 
 Flow::
 
@@ -26,9 +29,10 @@ import time
 import weakref
 from collections.abc import Callable, Collection, Generator, Mapping
 from functools import partial
-from typing import Any, NamedTuple, cast
+from sys import getsizeof
+from typing import Any, Final, NamedTuple, cast
 
-from .cache import StateCache, TTLMap
+from .cache import StateCache, TokenCache
 from .config import Settings
 from .errors import StoreError
 from .feed import Follower, feed_source, follower_for
@@ -62,6 +66,16 @@ class LoadState(NamedTuple):
 
     key: UserKey
     user_id: UserId
+
+
+class _Needs(NamedTuple):
+    """Where :meth:`Engine._start` stopped: the token to verify (``verified`` None), or the
+    verified token whose user state to load; the request's clock reading and token location."""
+
+    token: str
+    verified: Verified | None
+    now: float
+    cookie: bool
 
 
 Step = VerifyToken | LoadState
@@ -103,10 +117,14 @@ class Engine:
         self.store = store
         self.async_store = async_store
         self._clock = clock
-        # A zero token_cache_ttl means: check every signature, remember none.
-        self._remember_tokens = settings.token_cache_ttl > 0
-        self._tokens: TTLMap[str, Verified] = TTLMap(
-            maxsize=settings.cache_maxsize, ttl=settings.token_cache_ttl or 1, timer=timer
+        # A zero token_cache_ttl (or token_cache_bytes) means: check every signature, remember none.
+        self._remember_tokens = settings.token_cache_ttl > 0 and settings.token_cache_bytes > 0
+        #: Verified tokens by their digest (issue 11: no token is held), bounded by entries and bytes.
+        self._tokens: TokenCache[Verified] = TokenCache(
+            maxsize=settings.cache_maxsize,
+            maxbytes=settings.token_cache_bytes,
+            ttl=settings.token_cache_ttl or 1,
+            timer=timer,
         )
         #: User states by canonical id; admin changes published on *bus* drop entries at once.
         self.states: StateCache[UserState | None] = StateCache(
@@ -145,8 +163,20 @@ class Engine:
     # -- the flow ---------------------------------------------------------------------------
 
     def _flow(self, request: Request) -> Flow:
-        # Every refusal leaves through _refused or _counted with `cookie`: a token read from the
-        # cookie gets the answers that expire the cookies (policy.for_cookie).
+        """The request's whole story as one generator: what :meth:`_start` decides from memory, then
+        the lookups it still needs (:meth:`_lookups`). The drivers call the two themselves, so a
+        request that needs no lookup never starts a generator."""
+        first = self._start(request)
+        if type(first) is _Needs:
+            return (yield from self._lookups(first))
+        assert isinstance(first, Decision)
+        return first
+
+    # Every refusal leaves through _refused or _counted with `cookie`: a token read from the
+    # cookie gets the answers that expire the cookies (policy.for_cookie).
+
+    def _start(self, request: Request) -> Decision | _Needs:
+        """The request's decision from what is in memory, or the first lookup it needs."""
         policy = self.policy
         screened = policy.screen(request)
         cookie = False
@@ -163,19 +193,19 @@ class Engine:
             return decision
         now = self._clock()
         verified = self._tokens.get(token)
-        if verified is not None:
-            self.metrics.token_cache_hits += 1
-        else:
+        if verified is None:
             self.metrics.token_cache_misses += 1
             # Only tokens that passed this check are ever cached: a hit needs no regex.
             if TOKEN68.fullmatch(token) is None:
                 return self._refused(policy.refusals["malformed"], None, cookie)
-            outcome = yield VerifyToken(token)
-            if not isinstance(outcome, Verified):
-                return self._refused(cast(Decision, outcome), None, cookie)
-            verified = outcome
-            if self._remember_tokens:
-                self._tokens.set(token, verified)
+            return _Needs(token, None, now, cookie)
+        self.metrics.token_cache_hits += 1
+        return self._judge(token, verified, now, cookie)
+
+    def _judge(self, token: str, verified: Verified, now: float, cookie: bool) -> Decision | _Needs:
+        """The decision on a verified token from its time claims and its user's cached state, or the
+        state's lookup."""
+        policy = self.policy
         refused = policy.times(verified, now)
         if refused is not None:
             return self._refused(refused, verified.user_id, cookie)
@@ -185,11 +215,32 @@ class Engine:
         cached = self.states.peek(key)
         if cached is not None:
             decision = policy.decide(verified, cached[0], now)
-            if decision.kind == "accept" or not policy.predates(verified, cached[0], now):
-                return self._counted(decision, verified.user_id, cookie)
+            if decision.kind == "accept":  # the repeat request's end: _counted, without its call
+                self.metrics.accepted += 1
+                return decision
+            if not policy.predates(verified, cached[0], now):
+                return self._refused(decision, verified.user_id, cookie)
             # Its session may have been opened in another process after the state was cached
             # (issue 10): only the store's answer may refuse it.
             self.states.invalidate(key)
+        return _Needs(token, verified, now, cookie)
+
+    def _lookups(self, needs: _Needs) -> Flow:
+        """The rest of the flow from where :meth:`_start` stopped: it yields each lookup it needs."""
+        policy = self.policy
+        token, verified, now, cookie = needs
+        if verified is None:
+            outcome = yield VerifyToken(token)
+            if not isinstance(outcome, Verified):
+                return self._refused(cast(Decision, outcome), None, cookie)
+            verified = outcome
+            if self._remember_tokens:
+                self._tokens.set(token, verified, footprint(verified))
+            judged = self._judge(token, verified, now, cookie)
+            if type(judged) is not _Needs:
+                assert isinstance(judged, Decision)
+                return judged
+        key = verified.key
         loaded = yield LoadState(key, verified.user_id)
         if isinstance(loaded, StoreError):
             self._store_failed(loaded)
@@ -312,7 +363,10 @@ class Engine:
 
     def handle(self, request: Request) -> Decision:
         """The decision on *request*, performing lookups in this thread (the WSGI driver)."""
-        flow = self._flow(request)
+        first = self._start(request)
+        if type(first) is not _Needs:
+            return first  # type: ignore[return-value]  # a Decision: nothing to look up
+        flow = self._lookups(first)
         try:
             step = next(flow)
             while True:
@@ -326,7 +380,8 @@ class Engine:
                         answer = exc
                 step = flow.send(answer)
         except StopIteration as done:
-            return cast(Decision, done.value)
+            decision: Decision = done.value  # the flow's return value (no cast call: the hot path)
+            return decision
 
     async def ahandle(self, request: Request) -> Decision:
         """The decision on *request* without blocking the loop (the ASGI driver).
@@ -334,7 +389,10 @@ class Engine:
         Signatures that may need a JWKS read are checked in a worker thread;
         the store is awaited on its own async client.
         """
-        flow = self._flow(request)
+        first = self._start(request)
+        if type(first) is not _Needs:
+            return first  # type: ignore[return-value]  # a Decision: nothing to look up
+        flow = self._lookups(first)
         try:
             step = next(flow)
             while True:
@@ -351,8 +409,64 @@ class Engine:
                         answer = exc
                 step = flow.send(answer)
         except StopIteration as done:
-            return cast(Decision, done.value)
+            decision: Decision = done.value  # the flow's return value (no cast call: the hot path)
+            return decision
 
+
+def footprint(verified: Verified) -> int:
+    """About the bytes a cached *verified* holds: what :class:`~jwtguard.cache.TokenCache` weighs it.
+
+    Its claims walked to the last nested value (``sys.getsizeof`` of each, keys included: a
+    token of many small values holds far more than its length suggests), the
+    :class:`~jwtguard.sansio.claims.Verified`, its accept decision and its user key. The time
+    claims, ids and user id are the claims' own objects, counted once. Shared singletons
+    (small integers, ``True``) are counted too: an estimate on the safe side.
+    """
+    return _frozen_size(verified.claims) + _VERIFIED + _frozen_size(verified.key.value)
+
+
+def _frozen_size(value: Any) -> int:
+    """``sys.getsizeof`` of a frozen JSON value and everything in it, with the common cases
+    (ASCII strings, 64-bit integers, floats) computed instead of asked: ``getsizeof`` is a
+    method lookup per object, about a tenth of a first sight's own cost for a typical payload."""
+    kind = type(value)
+    if kind is str:
+        return _STR + len(value) if value.isascii() else getsizeof(value)
+    if kind is int:
+        return _INT if -_BIG < value < _BIG else getsizeof(value)
+    if kind is float:
+        return _FLOAT
+    if kind is tuple:
+        return getsizeof(value) + sum(map(_frozen_size, value))
+    if not isinstance(value, dict):
+        return getsizeof(value)  # True, False, None: shared, counted anyway
+    size = getsizeof(value)
+    for key, item in value.items():
+        size += _STR + len(key) if key.isascii() else getsizeof(key)
+        kind = type(item)
+        if kind is str:
+            size += _STR + len(item) if item.isascii() else getsizeof(item)
+        elif kind is int and -_BIG < item < _BIG:
+            size += _INT
+        else:
+            size += _frozen_size(item)
+    return size
+
+
+#: What getsizeof says of an ASCII string without its characters, of any integer below 2**60
+#: in magnitude (at most), and of a float: this interpreter's own sizes.
+_STR: Final = getsizeof("")
+_INT: Final = getsizeof(2**60 - 1)
+_BIG: Final = 2**60
+_FLOAT: Final = getsizeof(0.0)
+
+
+#: A Verified, its accept Decision and its UserKey tuple (their value slots; what they point to is counted apart).
+_VERIFIED: Final = (
+    getsizeof(Verified({}, "", 0, 0, None, UserKey("str", ""), Decision("accept", "accepted")))
+    + getsizeof(Decision("accept", "accepted"))
+    + getsizeof(UserKey("str", ""))
+)
 
 _WARNED: set[str] = set()
 

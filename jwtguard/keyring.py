@@ -18,19 +18,29 @@ Here too: :func:`jwk_set`, the public JWK Set (RFC 7517) of the verification key
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import json
 import secrets
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
-from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm, get_default_algorithms
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, padding, rsa
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+from jwt.algorithms import (
+    ECAlgorithm,
+    HMACAlgorithm,
+    OKPAlgorithm,
+    RSAAlgorithm,
+    RSAPSSAlgorithm,
+    get_default_algorithms,
+)
 
-from .config import Settings, key_position
+from .config import Settings, key_position, pem_blocks
 from .errors import ConfigError
 
 #: What an HMAC kid is computed over (keyed by the secret): a label of its own, so the kid is no
@@ -117,6 +127,79 @@ class LocalKey:
         return tuple(self.prepared)
 
 
+#: A prepared key's signature check: ``check(signing_input, signature)`` is True when the signature is good.
+SignatureCheck = Callable[[bytes, bytes], bool]
+
+
+def signature_check(algorithm: str, prepared: Any) -> SignatureCheck:
+    """The signature check of *algorithm* with the key *prepared* for it (a :class:`LocalKey`'s).
+
+    What PyJWT's algorithm ``verify`` does, with everything that does not depend on the token
+    made once: HMAC keeps the keyed hash's state after the key block (:meth:`hmac.HMAC.copy`)
+    and compares in constant time; RSA and RSA-PSS keep their padding and hash objects; ECDSA
+    its curve's size (a JWS signature is ``r || s``, RFC 7518 §3.4, turned into DER) and its
+    ``ECDSA`` object; EdDSA calls the key. A test holds each to PyJWT's verdict.
+    """
+    loader = get_default_algorithms()[algorithm]
+    if isinstance(loader, HMACAlgorithm):
+        keyed = hmac.new(prepared, digestmod=loader.hash_alg)
+        compare = hmac.compare_digest
+
+        def check_mac(signing_input: bytes, signature: bytes) -> bool:
+            mac = keyed.copy()
+            mac.update(signing_input)
+            return compare(mac.digest(), signature)
+
+        return check_mac
+    if isinstance(loader, (ECAlgorithm, OKPAlgorithm)) and isinstance(prepared, _PRIVATE_TYPES):
+        prepared = prepared.public_key()  # what PyJWT verifies with when given a private key
+    if isinstance(prepared, rsa.RSAPrivateKey):  # PyJWT fails on it, token by token: so do we
+        return _general_check(loader, prepared)
+    verify = prepared.verify
+    if isinstance(loader, RSAPSSAlgorithm):
+        hashed = loader.hash_alg()
+        arguments: tuple[Any, ...] = (padding.PSS(mgf=padding.MGF1(hashed), salt_length=hashed.digest_size), hashed)
+    elif isinstance(loader, RSAAlgorithm):
+        arguments = (padding.PKCS1v15(), loader.hash_alg())
+    elif isinstance(loader, ECAlgorithm):
+        size = (prepared.curve.key_size + 7) // 8
+        ecdsa = ec.ECDSA(loader.hash_alg())
+
+        def check_ecdsa(signing_input: bytes, signature: bytes) -> bool:
+            if len(signature) != 2 * size:
+                return False
+            r = int.from_bytes(signature[:size], "big")
+            s = int.from_bytes(signature[size:], "big")
+            try:
+                verify(encode_dss_signature(r, s), signing_input, ecdsa)
+            except InvalidSignature:
+                return False
+            return True
+
+        return check_ecdsa
+    elif isinstance(loader, OKPAlgorithm):
+        arguments = ()
+    else:  # pragma: no cover - every algorithm PyJWT signs with is one of the above
+        return _general_check(loader, prepared)
+
+    def check(signing_input: bytes, signature: bytes) -> bool:
+        try:
+            if arguments:
+                verify(signature, signing_input, *arguments)
+            else:
+                verify(signature, signing_input)
+        except InvalidSignature:
+            return False
+        return True
+
+    return check
+
+
+def _general_check(loader: Any, prepared: Any) -> SignatureCheck:
+    """PyJWT's own ``verify``, for the keys it does not verify with directly."""
+    return lambda signing_input, signature: bool(loader.verify(signing_input, prepared, signature))
+
+
 def hmac_keys(settings: Settings) -> tuple[LocalKey, ...]:
     """The HMAC secrets (``JWTGUARD_SECRET``), prepared for the allow-listed ``HS*`` algorithms.
 
@@ -183,10 +266,48 @@ def verification_keys(settings: Settings) -> tuple[LocalKey, ...]:
 
 @dataclass(frozen=True, slots=True)
 class SigningKey:
-    """What :func:`jwtguard.issue_token` signs with: the key PyJWT takes and the kid for the header."""
+    """What :func:`jwtguard.issue_token` signs with, prepared once (see :func:`signing_key`).
 
-    key: Any
+    :param key: the key PyJWT takes (the secret's bytes, or a ``cryptography`` private key);
+        never in ``repr()``.
+    :param kid: the key id the header names.
+    :param algorithm: the algorithm it signs.
+    :param header: the JOSE header's base64url segment and its ``.``, as ``jwt.encode`` writes
+        it (``{"alg":…,"kid":…,"typ":"JWT"}``, keys sorted).
+    :param sign: the signature of a signing input.
+    :param weak: PyJWT's warning about a key below its recommended size, else None (start-up
+        checks refuse such keys: kept for keys given past them).
+    """
+
+    key: Any = field(repr=False)
     kid: str
+    algorithm: str
+    header: bytes = field(repr=False)
+    sign: Callable[[bytes], bytes] = field(repr=False)
+    weak: str | None = None
+
+
+def _signer(algorithm: str, prepared: Any, kid: str) -> SigningKey:
+    loader = get_default_algorithms()[algorithm]
+    header = json.dumps({"alg": algorithm, "kid": kid, "typ": "JWT"}, separators=(",", ":"), sort_keys=True)
+    if isinstance(loader, HMACAlgorithm):
+        keyed = hmac.new(prepared, digestmod=loader.hash_alg)
+
+        def sign_mac(signing_input: bytes) -> bytes:
+            mac = keyed.copy()
+            mac.update(signing_input)
+            return mac.digest()
+
+        sign = sign_mac
+    else:
+        sign = functools.partial(_sign_with, loader.sign, prepared)
+    return SigningKey(
+        prepared, kid, algorithm, _b64(header.encode()).encode() + b".", sign, loader.check_key_length(prepared)
+    )
+
+
+def _sign_with(sign: Callable[[bytes, Any], bytes], key: Any, signing_input: bytes) -> bytes:
+    return sign(signing_input, key)
 
 
 def signing_key(settings: Settings, algorithm: str) -> SigningKey:
@@ -195,17 +316,41 @@ def signing_key(settings: Settings, algorithm: str) -> SigningKey:
     Private keys of one type are rotated by their order (the first signs); a list holding keys
     of two types (a move from RSA to EC) signs each algorithm with the first key of its type.
 
+    Prepared once: the key is parsed (an RSA PEM block takes tens of milliseconds) and its kid
+    computed on the first call for this key material and algorithm, then kept in a small
+    process-wide cache keyed by that material (the settings hold it already; nothing of it is
+    logged or shown).
+
     :raises ConfigError: naming ``JWTGUARD_PRIVATE_KEY`` when an asymmetric algorithm has no
         private key. When no key serves *algorithm*, PyJWT's own error for the first key is
         raised, as before lists.
     """
-    if algorithm in settings.hmac_algorithms:
+    # Settings' derived properties (hmac_algorithms, private_keys) are computed on each read:
+    # every token would pay for them, so the cache below is keyed by the raw values.
+    if algorithm in HMAC_SECRET_BYTES and algorithm in settings.algorithms:
         assert settings.secret is not None  # Settings requires one for HS* algorithms
-        return SigningKey(settings.secret, hmac_key_id(settings.secret))
-    blocks = settings.private_keys
-    if not blocks:
-        raise ConfigError("JWTGUARD_PRIVATE_KEY", f"issuing {algorithm} tokens needs a private key")
+        return _prepared_signer(algorithm, settings.secret)
+    if not settings.private_key:
+        raise _no_private_key(algorithm)
+    return _prepared_signer(algorithm, settings.private_key)
+
+
+def _no_private_key(algorithm: str) -> ConfigError:
+    return ConfigError("JWTGUARD_PRIVATE_KEY", f"issuing {algorithm} tokens needs a private key")
+
+
+@functools.lru_cache(maxsize=16)
+def _prepared_signer(algorithm: str, material: str) -> SigningKey:
+    """:func:`signing_key`'s work for *algorithm* and a secret or ``JWTGUARD_PRIVATE_KEY``'s text.
+
+    An exception is never cached: a key that cannot be used is refused again on every call.
+    """
     loader = get_default_algorithms()[algorithm]
+    if isinstance(loader, HMACAlgorithm):
+        return _signer(algorithm, loader.prepare_key(material), hmac_key_id(material))
+    blocks = pem_blocks(material)
+    if not blocks:
+        raise _no_private_key(algorithm)
     refused: Exception | None = None
     for block in blocks:
         try:
@@ -213,7 +358,7 @@ def signing_key(settings: Settings, algorithm: str) -> SigningKey:
         except Exception as exc:  # another type (or unreadable): the next key may serve it
             refused = refused or exc
             continue
-        return SigningKey(prepared, key_id(prepared))
+        return _signer(algorithm, prepared, key_id(prepared))
     assert refused is not None
     raise refused
 

@@ -1,38 +1,138 @@
-"""Token signatures with PyJWT: verification keys prepared once, and issuing.
+"""Token signatures: verification and signing keys prepared once, a compact JWS read once.
 
 Time claims are *not* checked here: :mod:`jwtguard.sansio.claims` checks them against an
 injected clock, on every request, cached or not.
+
+Why not ``jwt.decode``: PyJWT's generic path prepares the key again on every call (for an
+HMAC secret that is a PEM, SSH, DER and JWK sniff, about as long as the rest of the decode),
+merges its options dictionaries, and checks the base64url alphabet one character at a time in
+Python; with several keys the header was decoded twice. :class:`TokenVerifier` reads the token
+once (:func:`read_compact`, exactly as strictly as PyJWT 2.15 reads it, which a differential
+test pins) and verifies with PyJWT's own algorithm objects and the keys prepared at start-up.
+:func:`issue_token` likewise signs with keys prepared once (see :mod:`jwtguard.keyring`).
 """
 
 from __future__ import annotations
 
+import binascii
+import json
 import math
+import re
 import secrets
 import time
+import warnings
+from calendar import timegm
 from collections.abc import Callable, Mapping
-from typing import Any
+from datetime import datetime
+from typing import Any, Final
 
 import jwt
+from jwt.warnings import InsecureKeyLengthWarning
 
 from .config import Settings
 from .errors import ConfigError
-from .keyring import hmac_keys, signing_key, verification_keys
+from .keyring import SignatureCheck, SigningKey, hmac_keys, signature_check, signing_key, verification_keys
 from .keys import KeySource
 
-# PyJWT checks signature, audience and issuer; jwtguard checks the time claims
-# itself, against its own clock, so cached verifications are re-checked too.
-_DECODE_OPTIONS: Any = {
-    "verify_signature": True,
-    "verify_exp": False,
-    "verify_nbf": False,
-    "verify_iat": False,
-    "verify_aud": True,
-    "verify_iss": True,
-    "verify_sub": False,  # the user claim may be an integer; the policy checks its type
-    "verify_jti": False,
-    # RSA keys under 2048 bits are refused, never merely warned about (NIST SP 800-131A).
-    "enforce_minimum_key_length": True,
-}
+#: A compact JWS (RFC 7515 §7.1) as PyJWT reads one: three base64url segments (RFC 4648 §5),
+#: each with at most two "=" of padding at its end. Anything else (a fourth segment, "=" inside
+#: a segment, "+" or "/", any non-ASCII character) is no token.
+_COMPACT: Final = re.compile(r"([A-Za-z0-9_-]*)(={0,2})\.([A-Za-z0-9_-]*)(={0,2})\.([A-Za-z0-9_-]*)(={0,2})")
+
+#: base64url to the standard alphabet, for :func:`binascii.a2b_base64`, and back.
+_TO_STANDARD: Final = bytes.maketrans(b"-_", b"+/")
+_TO_URLSAFE: Final = bytes.maketrans(b"+/", b"-_")
+
+#: The last character of a segment whose length is 2 (or 3) modulo 4 carries 4 (or 2) bits that
+#: decode to nothing; they must be zero, so each byte string has one encoding only (PyJWT
+#: re-encodes and compares: GHSA-hxm8-2xgr-2p9m). The characters whose spare bits are zero:
+_CANONICAL_LAST: Final = {2: frozenset(b"AQgw"), 3: frozenset(b"AEIMQUYcgkosw048")}
+_PADDING: Final = (b"", b"", b"==", b"=")
+
+_DECODER: Final = json.JSONDecoder()
+#: What JSON skips around a value (RFC 8259 §2), as :mod:`json` does.
+_JSON_WHITESPACE: Final = " \t\n\r"
+
+
+def _segment(data: bytes, start: int, end: int, padding: int, name: str) -> bytes:
+    """The bytes of the base64url segment ``data[start:end]``, followed by *padding* "=" in the token.
+
+    The caller's regex has checked the alphabet and that at most two "=" follow.
+    """
+    size = end - start
+    rest = size % 4
+    # PyJWT: padding only to a whole quantum; never a lone sextet; no bits left over.
+    if (padding and (size + padding) % 4) or rest == 1 or (rest and data[end - 1] not in _CANONICAL_LAST[rest]):
+        raise jwt.DecodeError(f"Invalid {name} padding")
+    return binascii.a2b_base64(data[start:end] + _PADDING[rest])
+
+
+def _json_object(data: bytes, name: str) -> dict[str, Any]:
+    """*data* parsed as PyJWT parses a header or payload (``json.loads`` on bytes): a JSON object."""
+    try:
+        if data[:1] == b"{" and data[1:2] != b"\0":
+            # What json.loads(bytes) does for text that starts with "{" (its encoding sniff says
+            # UTF-8 then, and no whitespace precedes the value), without the sniff and the
+            # wrappers; anything else takes json.loads itself.
+            text = data.decode("utf-8", "surrogatepass")
+            value, end = _DECODER.raw_decode(text)
+            if end != len(text) and text[end:].strip(_JSON_WHITESPACE):
+                raise json.JSONDecodeError("Extra data", text, end)
+        else:
+            value = json.loads(data)
+    except (ValueError, RecursionError) as exc:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+        raise jwt.DecodeError(f"Invalid {name} string: {type(exc).__name__}") from None
+    if not isinstance(value, dict):
+        raise jwt.DecodeError(f"Invalid {name} string: must be a json object")
+    return value
+
+
+def _check_crit(header: Mapping[str, Any]) -> None:
+    """PyJWT's rule for ``crit`` (RFC 7515 §4.1.11): the only extension it knows is ``b64``."""
+    crit = header["crit"]
+    if not isinstance(crit, list) or not crit:
+        raise jwt.InvalidTokenError("Invalid 'crit' header: must be a non-empty list")
+    for extension in crit:
+        if not isinstance(extension, str):
+            raise jwt.InvalidTokenError("Invalid 'crit' header: values must be strings")
+        if extension != "b64":
+            raise jwt.InvalidTokenError("Unsupported critical extension")
+        if extension not in header:
+            raise jwt.InvalidTokenError("Critical extension is missing from headers")
+
+
+def read_compact(token: str) -> tuple[dict[str, Any], bytes, bytes, bytes]:
+    """``(header, payload, signing input, signature)`` of a compact JWS, nothing verified yet.
+
+    As strict as PyJWT's reader: three segments of the base64url alphabet, canonical
+    (:data:`_CANONICAL_LAST`), padding only at a segment's end and only to a whole quantum;
+    a JSON object as header; ``kid``, when present, a string; ``crit`` as PyJWT checks it. A
+    ``b64: false`` header (RFC 7797, an unencoded payload) is refused: jwtguard never has a
+    detached payload to verify it with, and PyJWT refuses it too then.
+
+    :raises jwt.DecodeError: or another :class:`jwt.InvalidTokenError`, naming what failed
+        (never the token).
+    """
+    match = _COMPACT.fullmatch(token)
+    if match is None:
+        raise jwt.DecodeError("Not a compact JWS: three base64url segments")
+    raw = token.encode("ascii")  # the regex admits nothing else
+    data = raw.translate(_TO_STANDARD)
+    span = match.span
+    start, end = span(1)
+    header = _json_object(_segment(data, start, end, span(2)[1] - end, "header"), "header")
+    if "kid" in header and not isinstance(header["kid"], str):
+        raise jwt.InvalidTokenError("Key ID header parameter must be a string")
+    if "crit" in header:
+        _check_crit(header)
+    if header.get("b64", True) is False:
+        raise jwt.DecodeError("An unencoded payload (b64: false) is not accepted")
+    start, end = span(3)
+    signed_end = span(4)[1]
+    payload = _segment(data, start, end, signed_end - end, "payload")
+    start, end = span(5)
+    signature = _segment(data, start, end, len(token) - end, "crypto")
+    return header, payload, raw[:signed_end], signature
 
 
 class TokenVerifier:
@@ -49,8 +149,14 @@ class TokenVerifier:
     refused outright: jwtguard's kids are derived from the keys, but an identity provider
     whose PEM public keys are configured here names its keys its own way, and such tokens
     verified before kids mattered. Trying costs one signature check per listed key, and a
-    token that fails them all is refused ``invalid`` like any bad signature. With one key
-    and no JWKS the header is not even parsed.
+    token that fails them all is refused ``invalid`` like any bad signature. The token is
+    read once (:func:`read_compact`), whatever the number of keys.
+
+    The checks, in PyJWT's order: the token's form and header (:func:`read_compact`); its
+    ``alg`` in the allow-list (RFC 8725 §3.1: never the header's choice of key family); the
+    signature, with a key of that algorithm (a JWKS key bound to it, RSA keys of at least
+    2048 bits); the payload a JSON object; ``iss`` (when configured), ``aud`` (required when
+    configured, refused when not); ``exp``, ``iat`` and the user claim present.
 
     Raises a :class:`jwt.PyJWTError` (or any other exception on hostile input),
     or :class:`~jwtguard.keys.KeySourceUnavailable` when the JWKS cannot be
@@ -60,24 +166,25 @@ class TokenVerifier:
 
     Security: with a JWKS, each key verifies only the algorithms it is bound
     to (its ``alg``, else those fitting its type and curve; RFC 8725 §3.1),
-    and PyJWT checks the binding again (a :class:`jwt.PyJWK` is passed).
+    and the key's own algorithm must be the token's (PyJWT's rule for a
+    :class:`jwt.PyJWK`).
     """
 
     def __init__(self, settings: Settings, *, timer: Callable[[], float] = time.monotonic) -> None:
-        self._algorithms = list(settings.algorithms)
+        self._algorithms = frozenset(settings.algorithms)
         self._audience = list(settings.audience) or None
         self._issuer = settings.issuer
         self._require = sorted({"exp", "iat", settings.user_claim})
-        self._jwt = jwt.PyJWT()
-        #: For each algorithm with configured keys: the prepared keys in their configured order,
-        #: and the same keys by kid. HMAC algorithms get only secrets and every other algorithm
+        #: For each algorithm with configured keys: their signature checks in the configured order,
+        #: and the same checks by kid. HMAC algorithms get only secrets and every other algorithm
         #: only public keys, so no key ever serves two families (RFC 8725 §3.1).
-        self._keys: dict[str, tuple[Any, ...]] = {}
-        self._by_kid: dict[str, dict[str, Any]] = {}
+        self._keys: dict[str, tuple[SignatureCheck, ...]] = {}
+        self._by_kid: dict[str, dict[str, SignatureCheck]] = {}
         for local in hmac_keys(settings) + verification_keys(settings):
             for name, prepared in local.prepared.items():
-                self._keys[name] = (*self._keys.get(name, ()), prepared)
-                self._by_kid.setdefault(name, {}).setdefault(local.kid, prepared)
+                check = signature_check(name, prepared)
+                self._keys[name] = (*self._keys.get(name, ()), check)
+                self._by_kid.setdefault(name, {}).setdefault(local.kid, check)
         #: The JWKS, kept by jwtguard (see :mod:`jwtguard.keys`); None without JWTGUARD_JWKS_URL.
         self.key_source: KeySource | None = None
         if settings.jwks_url:
@@ -90,10 +197,6 @@ class TokenVerifier:
                 retry_interval=settings.retry_after,
                 timer=timer,
             )
-        # One key for every allowed algorithm (the usual single-HS256 setup):
-        # no need to read the header before decoding.
-        only = next(iter(self._keys.values())) if len(self._keys) == 1 and self.key_source is None else ()
-        self._single_key = only[0] if len(only) == 1 else None
 
     @property
     def needs_io(self) -> bool:
@@ -102,44 +205,70 @@ class TokenVerifier:
 
     def verify(self, token: str) -> tuple[Mapping[str, Any], Mapping[str, Any]]:
         """Return ``(header, claims)`` of a token whose signature checks out."""
-        if self._single_key is not None:
-            return self._decode(token, self._single_key, self._algorithms)
-        header = jwt.get_unverified_header(token)
+        header, payload, signing_input, signature = read_compact(token)
         alg = header.get("alg")
-        if alg not in self._algorithms:
-            raise jwt.InvalidAlgorithmError("algorithm not allowed")
-        algorithms = [alg]
+        if type(alg) is not str or alg not in self._algorithms:
+            raise jwt.InvalidAlgorithmError("The specified alg value is not allowed")
         keys = self._keys.get(alg)
         if keys is None:
             if self.key_source is None:
                 raise jwt.InvalidKeyError("no key for algorithm")
-            return self._decode(token, self.key_source.key(header.get("kid"), alg), algorithms)
-        kid = header.get("kid")
-        named = self._by_kid[alg].get(kid) if isinstance(kid, str) else None
-        if named is not None:
-            return self._decode(token, named, algorithms)
-        # No kid, or one of no configured key: each key of the algorithm, in order (see the class).
-        for key in keys[:-1]:
-            try:
-                return self._decode(token, key, algorithms)
-            except jwt.InvalidSignatureError:
-                continue
-        return self._decode(token, keys[-1], algorithms)
+            _check_jwk(self.key_source.key(header.get("kid"), alg), alg, signing_input, signature)
+        else:
+            kid = header.get("kid")
+            named = self._by_kid[alg].get(kid) if kid is not None else None
+            if named is not None:
+                keys = (named,)
+            # No kid, or one of no configured key: each key of the algorithm, in order (see the class).
+            for check in keys:
+                if check(signing_input, signature):
+                    break
+            else:
+                raise jwt.InvalidSignatureError("Signature verification failed")
+        claims = _json_object(payload, "payload")
+        self._check_claims(claims)
+        return header, claims
 
-    def _decode(self, token: str, key: Any, algorithms: list[str]) -> tuple[Mapping[str, Any], Mapping[str, Any]]:
-        decoded = self._jwt.decode_complete(
-            token,
-            key,
-            algorithms=algorithms,
-            options=_DECODE_OPTIONS,
-            audience=self._audience,
-            issuer=self._issuer,
-        )
-        decoded_claims = decoded["payload"]
+    def _check_claims(self, claims: Mapping[str, Any]) -> None:
+        """``iss``, ``aud`` and the required claims, as PyJWT checks them (its order, its errors)."""
+        issuer = self._issuer
+        if issuer is not None:
+            if "iss" not in claims:
+                raise jwt.MissingRequiredClaimError("iss")
+            iss = claims["iss"]
+            if not isinstance(iss, str):
+                raise jwt.InvalidIssuerError("Payload Issuer (iss) must be a string")
+            if iss != issuer:
+                raise jwt.InvalidIssuerError("Invalid issuer")
+        audience = self._audience
+        aud = claims.get("aud")
+        if audience is None:
+            if aud:
+                raise jwt.InvalidAudienceError("Invalid audience")  # a token for someone else
+        else:
+            if not aud:
+                raise jwt.MissingRequiredClaimError("aud")
+            listed = [aud] if isinstance(aud, str) else aud
+            if not isinstance(listed, list) or not all(isinstance(item, str) for item in listed):
+                raise jwt.InvalidAudienceError("Invalid claim format in token")
+            if all(item not in listed for item in audience):
+                raise jwt.InvalidAudienceError("Audience doesn't match")
         for claim in self._require:
-            if decoded_claims.get(claim) is None:
+            if claims.get(claim) is None:
                 raise jwt.MissingRequiredClaimError(claim)
-        return decoded["header"], decoded_claims
+
+
+def _check_jwk(jwk: jwt.PyJWK, alg: str, signing_input: bytes, signature: bytes) -> None:
+    """A JWKS key's check, as PyJWT makes it for a :class:`jwt.PyJWK`: its own algorithm only, no weak key."""
+    if jwk.algorithm_name != alg:
+        raise jwt.InvalidAlgorithmError("The token's algorithm is not the key's")
+    algorithm = jwk.Algorithm
+    key = algorithm.prepare_key(jwk.key)
+    weak = algorithm.check_key_length(key)
+    if weak:
+        raise jwt.InvalidKeyError(weak)
+    if not algorithm.verify(signing_input, key, signature):
+        raise jwt.InvalidSignatureError("Signature verification failed")
 
 
 def now_iat(now: float | None = None) -> float:
@@ -217,4 +346,33 @@ def issue_token(
     payload["iat"] = iat
     payload["exp"] = int(iat + (settings.token_ttl if ttl is None else ttl))
     payload.setdefault("jti", secrets.token_urlsafe(16))
-    return jwt.encode(payload, signer.key, algorithm=alg, headers={"kid": signer.kid})
+    return _encode(payload, signer)
+
+
+def _encode(payload: dict[str, Any], signer: SigningKey) -> str:
+    """*payload* signed with the prepared *signer*: what ``jwt.encode(payload, key, alg, headers={"kid": kid})``
+    returns, byte for byte, without preparing the key again on every call.
+
+    As PyJWT does: ``datetime`` values of ``exp``, ``iat`` and ``nbf`` become NumericDates, an
+    ``iss`` that is no string is refused (:class:`TypeError`), the payload is compact JSON in
+    its own order, and a key below PyJWT's recommended size warns.
+    """
+    for name in ("exp", "iat", "nbf"):
+        value = payload.get(name)
+        if isinstance(value, datetime):
+            payload[name] = timegm(value.utctimetuple())
+    if "iss" in payload and not isinstance(payload["iss"], str):
+        raise TypeError("Issuer (iss) must be a string.")
+    if signer.weak:
+        warnings.warn(signer.weak, InsecureKeyLengthWarning, stacklevel=3)
+    signing_input = signer.header + _b64(_PAYLOAD_JSON(payload).encode())
+    return (signing_input + b"." + _b64(signer.sign(signing_input))).decode()
+
+
+#: ``json.dumps(payload, separators=(",", ":"))``, as jwt.encode writes a payload, without a new
+#: encoder on every call.
+_PAYLOAD_JSON: Final = json.JSONEncoder(separators=(",", ":")).encode
+
+
+def _b64(data: bytes) -> bytes:
+    return binascii.b2a_base64(data, newline=False).translate(_TO_URLSAFE).rstrip(b"=")

@@ -101,7 +101,7 @@ def user_key(claim: object, id_type: UserIdType = "auto", max_length: int | None
             return None
         number = int(claim)
         return UserKey("int", number) if -_INT64 <= number < _INT64 else None
-    hex24 = _HEX24.fullmatch(claim) is not None
+    hex24 = len(claim) == 24 and _HEX24.fullmatch(claim) is not None
     if id_type == "objectid":
         return UserKey("objectid", claim.lower()) if hex24 else None
     return UserKey("hex", claim.lower()) if hex24 else UserKey("str", claim)

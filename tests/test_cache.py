@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import threading
 import time
 
 import pytest
 
-from jwtguard.cache import StateCache
+from jwtguard.cache import ENTRY_OVERHEAD, StateCache, TokenCache, token_digest
 from jwtguard.errors import StoreError
 from jwtguard.invalidation import invalidate_everywhere
 
@@ -194,3 +195,74 @@ def test_size_is_bounded() -> None:
     for i in range(1000):
         cache.load(i, lambda i=i: i)  # type: ignore[misc]
     assert len(cache) == 100
+
+
+# -- the verified-token cache (issue 11: keyed by a digest, bounded by bytes) -------------------
+
+
+def _tokens(
+    maxsize: int = 100, maxbytes: int = 10_000, ttl: float = 5, clock: FakeClock | None = None
+) -> TokenCache[str]:
+    return TokenCache(maxsize=maxsize, maxbytes=maxbytes, ttl=ttl, timer=clock or FakeClock())
+
+
+def test_token_entries_are_weighed_and_the_oldest_go_first() -> None:
+    """Each entry weighs what the caller says plus its own overhead; beyond the budget the oldest written go."""
+    weight = 1000 - ENTRY_OVERHEAD  # each entry then weighs 1000
+    cache = _tokens(maxbytes=3500)
+    for name in "abc":
+        cache.set(name, name, weight)
+    assert len(cache) == 3 and cache.nbytes == 3000
+    cache.set("d", "d", weight)  # 4000 > 3500: "a" goes
+    assert [cache.get(name) for name in "abcd"] == [None, "b", "c", "d"]
+    assert cache.nbytes == 3000
+    cache.set("big", "big", 2500 - ENTRY_OVERHEAD)  # needs room for 2500: "b" and "c" go
+    assert [cache.get(name) for name in ("b", "c", "d", "big")] == [None, None, "d", "big"]
+    assert cache.nbytes == 3500
+    cache.set("d", "d2", 10 - ENTRY_OVERHEAD)  # a rewrite replaces its weight, moves to the young end
+    assert cache.nbytes == 2510 and cache.get("d") == "d2"
+    cache.pop("big")
+    assert cache.nbytes == 10 and len(cache) == 1
+    cache.clear()
+    assert cache.nbytes == 0 and len(cache) == 0
+
+
+def test_an_entry_heavier_than_the_budget_is_never_kept() -> None:
+    cache = _tokens(maxbytes=1000)
+    cache.set("small", "small", 100)
+    cache.set("huge", "huge", 1000)  # 1000 + the overhead > 1000
+    assert cache.get("huge") is None and cache.get("small") == "small"
+    assert cache.nbytes == 100 + ENTRY_OVERHEAD
+    assert len(_tokens(maxbytes=0)) == 0  # a zero budget keeps nothing at all
+
+
+def test_the_entry_count_stays_bounded_too() -> None:
+    cache = _tokens(maxsize=3, maxbytes=10**9)
+    for i in range(10):
+        cache.set(str(i), str(i), 1)
+    assert len(cache) == 3 and [cache.get(str(i)) for i in (6, 7, 8, 9)] == [None, "7", "8", "9"]
+    assert cache.nbytes == 3 * (1 + ENTRY_OVERHEAD)
+
+
+def test_expired_token_entries_give_their_bytes_back() -> None:
+    clock = FakeClock()
+    cache = _tokens(ttl=5, clock=clock)
+    cache.set("a", "a", 100)
+    clock.now += 4.9
+    assert cache.get("a") == "a"
+    clock.now += 0.1
+    assert cache.get("a") is None
+    assert len(cache) == 0 and cache.nbytes == 0
+
+
+def test_the_key_is_a_digest_of_the_whole_token() -> None:
+    """No token is held: the key is 32 bytes whatever the token, and a one-character change is another key."""
+    token = "eyJhbGciOiJIUzI1NiJ9." + "x" * 8000 + ".sig"
+    digest = token_digest(token)
+    assert digest == hashlib.sha256(token.encode()).digest() and len(digest) == 32
+    assert token_digest(token[:-1] + "h") != digest
+    cache = _tokens()
+    cache.set(token, "verified", 10)
+    assert list(cache._data) == [digest] and cache.get(token) == "verified"
+    assert cache.get(token[:-1] + "h") is None
+    assert not any(isinstance(getattr(cache, name), str) for name in TokenCache.__slots__)  # not even the last miss

@@ -11,10 +11,10 @@ import jwt
 import pytest
 
 from jwtguard import AsyncMemoryStore, Change, MemoryStore, Settings, issue_token
-from jwtguard.cache import StateCache, TTLMap
-from jwtguard.engine import Engine, LoadState, VerifyToken
+from jwtguard.cache import ENTRY_OVERHEAD, StateCache, TTLMap
+from jwtguard.engine import Engine, LoadState, VerifyToken, footprint
 from jwtguard.invalidation import InvalidationBus
-from jwtguard.sansio import Request, user_state
+from jwtguard.sansio import Request, Verified, user_state
 from jwtguard.userid import user_key
 
 from conftest import SECRET
@@ -201,3 +201,59 @@ def test_the_login_hint_never_writes_a_raw_newline(caplog: pytest.LogCaptureFixt
         engine.handle(Request("POST", "/x\n2026-01-01 INFO jwtguard: admin granted\n/login"))
     (message,) = [r.getMessage() for r in caplog.records if "JWTGUARD_EXEMPT_PATHS" in r.getMessage()]
     assert "\n" not in message
+
+
+def test_token_cache_bytes_bounds_what_is_remembered() -> None:
+    """Issue 11: JWTGUARD_TOKEN_CACHE_BYTES weighs each verification; the oldest go beyond it, 0 keeps none."""
+    settings = Settings(secret=SECRET)
+    store = MemoryStore(settings)
+    store.put("alice", {})
+    token = issue_token(settings, "alice", now=T - 10)
+    one = footprint(Engine(settings, store=store, clock=lambda: T, bus=InvalidationBus()).verify(token))  # type: ignore[arg-type]
+    budget = 3 * (one + ENTRY_OVERHEAD) + 10
+    engine = Engine(settings.replace(token_cache_bytes=budget), store=store, clock=lambda: T, bus=InvalidationBus())
+    tokens = [issue_token(settings, "alice", now=T - 10) for _ in range(5)]
+    for token in tokens:
+        assert engine.handle(request(token)).kind == "accept"
+    cache = engine._tokens
+    assert len(cache) == 3 and cache.nbytes <= budget
+    assert all(len(key) == 32 for key in cache._data)  # digests: no token is held
+    for token in tokens[2:]:
+        assert engine.handle(request(token)).kind == "accept"  # the three youngest are hits
+    assert engine.metrics.snapshot()["token_cache"] == {"hits": 3, "misses": 5, "size": 3}
+    none = Engine(settings.replace(token_cache_bytes=0), store=store, clock=lambda: T, bus=InvalidationBus())
+    for _ in range(2):
+        assert none.handle(request(tokens[0])).kind == "accept"
+    assert none.metrics.snapshot()["token_cache"] == {"hits": 0, "misses": 2, "size": 0}
+
+
+@pytest.mark.parametrize(
+    "claims",
+    [
+        {},
+        {"scope": "read write", "roles": ["admin", "user"], "email": "alice@example.com", "tv": 3},
+        {"pad": "x" * 6000},
+        {"groups": list(range(1000, 1600))},  # many small values: far more memory than the token's length
+        {"orgs": [{"id": i, "name": f"org-{i}", "tags": ["a", "b"]} for i in range(60)]},
+        {"name": "Zoë 🐍" * 200},  # a non-ASCII text takes up to four bytes a character
+    ],
+    ids=["minimal", "typical", "big-string", "many-ints", "nested", "non-ascii"],
+)
+def test_the_weight_of_a_verification_follows_the_memory_it_holds(claims: dict[str, Any]) -> None:
+    """Issue 11: footprint() is what tracemalloc sees a cached verification keep, within a margin, never far below."""
+    import tracemalloc
+
+    settings = Settings(secret=SECRET)
+    engine = Engine(settings, store=MemoryStore(settings), clock=lambda: T, bus=InvalidationBus())
+    token = issue_token(settings, "alice", now=T - 10, **claims)
+    engine.verify(token)  # warm: first-call allocations are not the entry's
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        verified = engine.verify(token)
+        held = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert isinstance(verified, Verified)
+    weight = footprint(verified)
+    assert held <= weight <= 2 * held + 512, (weight, held)

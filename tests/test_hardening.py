@@ -499,3 +499,26 @@ def test_explain_never_raises_on_any_claims() -> None:
         format_report(rows)
 
     check()
+
+
+@pytest.mark.parametrize("leeway", [0, 0.5, 30])
+def test_the_time_rule_is_one_rule(leeway: float) -> None:
+    """Issue 11: time_reason (every request) writes out time_claim_fails (explain's rows): one answer for both."""
+    from jwtguard.sansio.claims import Verified, time_claim_fails, time_reason
+
+    now = 1_800_000_000.25
+    around = [now + delta for delta in (-31, -30.5, -30, -1, -0.5, -0.25, 0, 0.25, 0.5, 1, 30, 30.5, 31)]
+    around += [int(now) + delta for delta in (-30, -1, 0, 1, 30)]
+    for exp in around:
+        for iat in around:
+            for nbf in [None, *around]:
+                expected = (
+                    "expired"
+                    if time_claim_fails("exp", exp, now, leeway)
+                    else "invalid"
+                    if time_claim_fails("iat", iat, now, leeway)
+                    or (nbf is not None and time_claim_fails("nbf", nbf, now, leeway))
+                    else None
+                )
+                verified = Verified({}, "alice", iat, exp, nbf, None, None)  # type: ignore[arg-type]
+                assert time_reason(verified, now, leeway) == expected, (exp, iat, nbf)

@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from harness import flask_app, starlette_app
 
-from jwtguard import Admin, ConfigError, JWTGuardASGI, JWTGuardWSGI, Settings, issue_token
+from jwtguard import Admin, ConfigError, JWTGuardASGI, JWTGuardWSGI, Settings, issue_token, tokens
 from jwtguard.config import MAX_KEYS, pem_blocks, split_secrets
 from jwtguard.endpoints.jwks import JWKS_PATH, JWKSASGI, JWKSWSGI, MEDIA_TYPE
 from jwtguard.keyring import hmac_key_id, jwk_set, key_id, public_jwk, thumbprint
@@ -265,17 +265,20 @@ def test_rotation_timeline(configured: str, signer: str, kid: str | None, verifi
     assert outcome(verifier, hs_token(signer, kid=kid)) == ("ok" if verifies else "InvalidSignatureError")
 
 
-def test_unknown_kids_cost_one_check_per_listed_key(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_unknown_kids_cost_one_check_per_listed_key() -> None:
     """The fallback is bounded by the list; a known kid costs one check, as does a single key."""
     verifier = TokenVerifier(Settings(secret=f"{NEW},{OLD},{STRANGER[::-1]}"))
     checks: list[object] = []
-    decode = verifier._jwt.decode_complete
 
-    def counted(token: str, key: Any, **options: Any) -> Any:
-        checks.append(key)
-        return decode(token, key, **options)
+    def counted(check: Callable[[bytes, bytes], bool]) -> Callable[[bytes, bytes], bool]:
+        def count(signing_input: bytes, signature: bytes) -> bool:
+            checks.append(check)
+            return check(signing_input, signature)
 
-    monkeypatch.setattr(verifier._jwt, "decode_complete", counted)
+        return count
+
+    verifier._keys["HS256"] = tuple(counted(check) for check in verifier._keys["HS256"])
+    verifier._by_kid["HS256"] = {kid: counted(check) for kid, check in verifier._by_kid["HS256"].items()}
     for token, expected, tries in (
         (hs_token(STRANGER, kid="forged"), "InvalidSignatureError", 3),
         (hs_token(STRANGER), "InvalidSignatureError", 3),
@@ -288,22 +291,22 @@ def test_unknown_kids_cost_one_check_per_listed_key(monkeypatch: pytest.MonkeyPa
         assert len(checks) == tries
 
 
-def test_one_key_without_a_jwks_reads_no_header(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The fast path stays: with a single key the header is never parsed; with two it is."""
-    parsed: list[str] = []
-    original = jwt.get_unverified_header
+def test_the_header_is_read_once_whatever_the_number_of_keys(monkeypatch: pytest.MonkeyPatch) -> None:
+    """issue 11: one read of the token (read_compact) serves the algorithm, the kid and the signature."""
+    read: list[str] = []
+    original = tokens._json_object
 
-    def spy(token: str) -> Any:
-        parsed.append(token)
-        return original(token)
+    def spy(data: bytes, name: str) -> Any:
+        read.append(name)
+        return original(data, name)
 
-    monkeypatch.setattr(jwt, "get_unverified_header", spy)
+    monkeypatch.setattr(tokens, "_json_object", spy)
     single, pair = TokenVerifier(Settings(secret=OLD)), TokenVerifier(Settings(secret=f"{NEW},{OLD}"))
     token = hs_token(OLD, kid="whatever")
-    assert outcome(single, token) == "ok"
-    assert parsed == []
-    assert outcome(pair, token) == "ok"
-    assert parsed == [token]
+    for verifier in (single, pair):
+        read.clear()
+        assert outcome(verifier, token) == "ok"
+        assert read == ["header", "payload"]
 
 
 def test_key_families_never_mix_during_a_rotation() -> None:
