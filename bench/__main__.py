@@ -9,9 +9,10 @@ with each target met or missed (and by how much). The parts, each a module of th
     load          store queries per user per TTL under load (10 000 users)
     propagation   CLI revocation to the first refusal in two other server processes
 
-The first-sight, issuing and memory measurements are separate scripts, ``bench/first_sight.py``
-and ``bench/memory.py``: the runner runs each one that exists (``python bench/NAME.py``) and pastes
-its output in its place, or says that it is missing.
+    first_sight   first sight of a token and issuing, against PyJWT's jwt.decode and jwt.encode
+    memory        RSS after 1 000 000 distinct 8 KiB tokens (in a process of its own)
+
+Each part also runs alone: ``python -m bench.NAME`` (see its module).
 
     .venv/bin/python -m bench                        # everything, a few minutes; writes bench/RESULTS.md
     .venv/bin/python -m bench --quick --out /tmp/r.md   # tiny sizes: a check that it all runs
@@ -36,51 +37,15 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
-from bench import cache_miss, over_http, propagation, repeat, store_load
-from bench.common import FULL, QUICK, Section, Sizes, Stopwatch, Target, target_table
+from bench import cache_miss, first_sight, memory, over_http, propagation, repeat, store_load
+from bench.common import FULL, QUICK, Section, Sizes, Stopwatch, target_table
 from bench.store import Mongo, mongo_server
 
 REPO = Path(__file__).resolve().parent.parent
 HERE = Path(__file__).resolve().parent
 
-PARTS = ("repeat", "miss", "http", "load", "propagation")
+PARTS = ("repeat", "first_sight", "miss", "http", "load", "propagation", "memory")
 NEEDS_STORE = {"miss", "http", "load", "propagation"}
-
-#: The scripts of the other measurements (issue 11: written on another branch), in their place in
-#: the report, with the targets they answer. Each is run as ``python bench/NAME.py`` when it exists.
-EXTERNAL = {
-    "first_sight": (
-        "First sight of a token, and issuing tokens",
-        [
-            Target(
-                "first sight vs PyJWT `jwt.decode`",
-                "HS256 1.58–1.67×, RS256 1.24×, ES256 1.17×",
-                "≤ 1.15× each",
-                "",
-                None,
-            ),
-            Target(
-                "`issue_token` RS256",
-                "52 ms a token vs 0.4 ms for `jwt.encode` with a key object",
-                "≤ 1.2× `jwt.encode` with a prepared key, all algorithms",
-                "",
-                None,
-            ),
-        ],
-    ),
-    "memory": (
-        "Memory",
-        [
-            Target(
-                "memory",
-                "RSS +145 MB after 10 000 distinct ~8 KiB tokens",
-                "RSS growth ≤ 1.2× `JWTGUARD_TOKEN_CACHE_BYTES` (32 MiB) after 1 000 000 distinct 8 KiB tokens",
-                "",
-                None,
-            )
-        ],
-    ),
-}
 
 #: Distributions whose versions the report lists.
 DISTRIBUTIONS = (
@@ -160,35 +125,6 @@ def machine(mongo: Mongo | None, load_before: str, load_after: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def external(name: str) -> Section:
-    """Run ``bench/NAME.py`` when it exists and paste its output; say so when it does not."""
-    title, targets = EXTERNAL[name]
-    script = HERE / f"{name}.py"
-    marked = [dataclasses.replace(t) for t in targets]
-    if not script.exists():
-        for target in marked:
-            target.measured = "not measured"
-            target.detail = f"`bench/{name}.py` is not in this checkout"
-        text = (
-            f"### {title}\n\nNot run: `bench/{name}.py` is not in this checkout (issue 11: these measurements "
-            "are written on their own branch). When it exists, this runner runs it (`python "
-            f"bench/{name}.py`) and pastes its output here.\n"
-        )
-        return Section(targets=marked, extra=text)
-    progress(f"{name}: python bench/{name}.py")
-    done = subprocess.run(
-        [sys.executable, str(script)], cwd=REPO, capture_output=True, text=True, timeout=600, check=False
-    )
-    for target in marked:
-        target.measured = f"see “{title}” (`bench/{name}.py`)"
-        target.detail = "its own output says" if done.returncode == 0 else f"`bench/{name}.py` failed"
-    status = "" if done.returncode == 0 else f"\n`bench/{name}.py` exited with {done.returncode}:\n"
-    text = f"### {title}\n\nThe output of `python bench/{name}.py`:\n\n```text\n{done.stdout.rstrip()}\n```\n" + (
-        f"{status}\n```text\n{done.stderr.rstrip()[-4000:]}\n```\n" if done.returncode else ""
-    )
-    return Section(targets=marked, extra=text)
-
-
 @dataclasses.dataclass
 class Report:
     """The Markdown of RESULTS.md and the files that go beside it."""
@@ -203,7 +139,6 @@ def run_all(
     mongo: Mongo | None,
     *,
     parts: Sequence[str] = PARTS,
-    run_external: bool = True,
     load_before: str | None = None,
 ) -> Report:
     """Run *parts* (the store parts only with *mongo*, propagation then on SQLite alone) and build the report."""
@@ -213,20 +148,21 @@ def run_all(
         "http": over_http.run,
         "load": store_load.run,
     }
-    order = ["repeat", "first_sight", "miss", "http", "load", "propagation", "memory"]
     sections: dict[str, Section] = {}
     durations: dict[str, float] = {}
-    for name in order:
+    for name in PARTS:
         watch = Stopwatch()
-        if name in EXTERNAL:
-            if not run_external:
-                continue
-            sections[name] = external(name)
-        elif name not in parts:
+        if name not in parts:
             continue
         elif name == "repeat":
             progress("repeat token, in process")
             sections[name] = repeat.run(sizes)
+        elif name == "first_sight":
+            progress("first sight and issuing, against PyJWT")
+            sections[name] = first_sight.section(sizes)
+        elif name == "memory":
+            progress(f"memory ({sizes.memory_tokens:,} distinct tokens, a process of its own)")
+            sections[name] = memory.section(sizes)
         elif name == "propagation":
             progress("propagation (two servers, the CLI)")
             sections[name] = propagation.run(mongo, sizes)
@@ -284,7 +220,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--parts", default=",".join(PARTS), help=f"comma-separated, of {', '.join(PARTS)} (default: all)"
     )
-    parser.add_argument("--no-external", action="store_true", help="do not run bench/first_sight.py, bench/memory.py")
     parser.add_argument(
         "--propagation-ttl",
         type=float,
@@ -306,7 +241,7 @@ def main(argv: list[str] | None = None) -> int:
     load_before = _load()
     watch = Stopwatch()
     with _store(bool(NEEDS_STORE & set(parts))) as mongo:
-        report = run_all(sizes, mongo, parts=parts, run_external=not args.no_external, load_before=load_before)
+        report = run_all(sizes, mongo, parts=parts, load_before=load_before)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(report.markdown)
     for name, text in report.files.items():

@@ -6,8 +6,8 @@ alternate between them, and each side reports its fastest batch and its tenth pe
 only ever adds time, so these estimate the undisturbed cost):
 
     git -C /work/main archive main | tar -x -C /tmp/main     # the version to compare with
-    .venv/bin/python bench/against.py /tmp/main
-    .venv/bin/python bench/against.py /tmp/main --batches 600 --only repeat
+    .venv/bin/python -m bench.against /tmp/main
+    .venv/bin/python -m bench.against /tmp/main --batches 600 --only repeat
 
 Rows: the repeat request (token and user cached) through the engine alone (``Engine.handle``)
 and through JWTGuardWSGI in front of a trivial app; a token's first sight through
@@ -28,9 +28,9 @@ from types import ModuleType
 from typing import Any
 
 import jwt
-from overhead import SECRET, DictStore, trivial_app, wsgi_environ
 
 import jwtguard
+from bench.overhead import SECRET, DictStore, trivial_app, wsgi_environ
 
 Batch = Callable[[int], float]
 
@@ -96,7 +96,7 @@ def first_sight(package: Any, alg: str, tokens: list[str], settings_of: Callable
 
 
 def first_sights(packages: tuple[Any, Any]) -> dict[str, tuple[Batch, Batch]]:
-    from first_sight import keys_for, token_pool
+    from bench.first_sight import keys_for, token_pool
 
     rows = {}
     for alg in ("HS256", "ES256"):

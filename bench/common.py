@@ -195,6 +195,11 @@ class Sizes:
     #: Issue 11's proof: a long TTL, so that only the feed can carry a revocation in time.
     propagation_ttl: float | None = 300.0
     propagation_timeout: float = 15.0
+    #: First sight and issuing: many short rounds (see :func:`bench.first_sight.section`).
+    sight_rounds: int = 41
+    sight_batch: float = 0.02
+    #: Memory: distinct tokens sent through one guard.
+    memory_tokens: int = 1_000_000
 
 
 FULL = Sizes()
@@ -212,4 +217,7 @@ QUICK = Sizes(
     in_flight=2,
     propagation_ttl=0.3,
     propagation_timeout=10.0,
+    sight_rounds=2,
+    sight_batch=0.002,
+    memory_tokens=2_000,
 )

@@ -10,9 +10,9 @@ Each pair is timed in rounds that alternate between the two sides (and which goe
 machine noise hits both alike; a ratio is computed within a round, then the median over rounds is
 reported with the range. Runs in about a minute:
 
-    .venv/bin/python bench/first_sight.py                        # both tables
-    .venv/bin/python bench/first_sight.py --only decode --rounds 15 --check
-    .venv/bin/python bench/first_sight.py --rounds 41 --batch 0.02   # many short rounds: a busy machine
+    .venv/bin/python -m bench.first_sight                        # both tables
+    .venv/bin/python -m bench.first_sight --only decode --rounds 15 --check
+    .venv/bin/python -m bench.first_sight --rounds 41 --batch 0.02   # many short rounds: a busy machine
 
 "fastest rounds" is jwtguard's fastest round over PyJWT's: noise only ever adds time, so on a
 machine shared with other work it is the steadier estimate of the two costs' ratio.
@@ -33,8 +33,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import jwt
-import overhead
-from overhead import (
+
+from bench import overhead
+from bench.common import Section, Sizes, Target
+from bench.overhead import (
     SECRET,
     AsyncDictStore,
     DictStore,
@@ -45,7 +47,6 @@ from overhead import (
     wsgi_environ,
     wsgi_side,
 )
-
 from jwtguard import JWTGuardASGI, JWTGuardWSGI, Settings, issue_token
 from jwtguard.keyring import new_private_key, private_pem, public_pem, signing_key
 
@@ -256,6 +257,59 @@ def table(rows: Sequence[Row], title: str) -> str:
             f"| ≤ {row.target:.2f}× {'ok' if row.ok else 'MISSED'} |"
         )
     return "\n".join(lines) + "\n"
+
+
+def _ratios(rows: Sequence[Row]) -> str:
+    return ", ".join(f"{row.algorithm} {row.ratio:.2f}×" for row in rows)
+
+
+def section(sizes: Sizes) -> Section:
+    """Both tables and their two targets, for the runner (``python -m bench``).
+
+    Many short rounds (:attr:`Sizes.sight_rounds` of :attr:`Sizes.sight_batch` seconds a side):
+    on a shared machine a long round is more likely to be hit by another process on one side only.
+    """
+    overhead.BATCH_SECONDS = sizes.sight_batch
+    decoded = first_sight(DECODE_ALGORITHMS, sizes.sight_rounds)
+    issued = issuing(ISSUING_ALGORITHMS, sizes.sight_rounds)
+    wsgi = [row for row in decoded if row.measure.endswith("WSGI")]
+    asgi = [row for row in decoded if row.measure.endswith("ASGI")]
+    worst = max(decoded, key=lambda row: row.ratio)
+    slowest = max(issued, key=lambda row: row.ratio)
+    rs256 = next(row for row in issued if row.algorithm == "RS256")
+    sight = Target(
+        "first sight vs PyJWT `jwt.decode`",
+        "HS256 1.58–1.67×, RS256 1.24×, ES256 1.17×",
+        "≤ 1.15× each",
+        f"WSGI {_ratios(wsgi)}; ASGI {_ratios(asgi)}",
+        all(row.ok for row in decoded),
+        f"worst {worst.algorithm} {worst.measure.rpartition(' ')[2]} {worst.ratio:.2f}×"
+        + ("" if worst.ok else f", {worst.ratio - FIRST_SIGHT_TARGET:.2f}× over"),
+    )
+    issue = Target(
+        "`issue_token` RS256",
+        "52 ms a token vs 0.4 ms for `jwt.encode` with a key object",
+        "≤ 1.2× `jwt.encode` with a prepared key, all algorithms",
+        f"RS256 {rs256.ratio:.2f}×; {len(issued)} algorithms "
+        f"{min(row.ratio for row in issued):.2f}–{slowest.ratio:.2f}×",
+        all(row.ok for row in issued),
+        f"slowest {slowest.algorithm} {slowest.ratio:.2f}×"
+        + ("" if slowest.ok else f", {slowest.ratio - ISSUING_TARGET:.2f}× over"),
+    )
+    text = (
+        "### First sight of a token, and issuing tokens\n\n"
+        "First sight: a token not in the verified-token cache (its user's state is) through "
+        "JWTGuardWSGI and JWTGuardASGI in front of a trivial app, against `jwt.decode(token, key, "
+        "algorithms=[alg])` with a prepared key; issuing: `issue_token` against `jwt.encode` of the same "
+        f"claims with a prepared key. {sizes.sight_rounds} interleaved rounds of about "
+        f'{sizes.sight_batch * 1000:.0f} ms a side; ratio within a round, median (min–max); "fastest '
+        "rounds\" is jwtguard's fastest round over PyJWT's (noise only adds time). Alone: "
+        "`.venv/bin/python -m bench.first_sight`.\n\n"
+        + table(decoded, "First sight of a token vs jwt.decode")
+        + "\n"
+        + table(issued, "issue_token vs jwt.encode with a prepared key")
+    )
+    return Section(targets=[sight, issue], extra=text)
 
 
 def main(argv: list[str] | None = None) -> int:

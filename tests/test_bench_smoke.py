@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 import bench.__main__ as runner
-from bench import cache_miss, common, over_http, propagation, repeat, store_load, svg
+from bench import cache_miss, common, first_sight, memory, over_http, propagation, repeat, store_load, svg
 from bench.store import Mongo as BenchMongo
 
 from conftest import Mongo
@@ -131,15 +131,28 @@ def test_histogram_is_well_formed_svg() -> None:
     assert "goal 1 s" in picture and "p99 4.90 s" in picture and "1 never refused" in picture
 
 
-def test_the_runner_writes_results_and_pastes_other_scripts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_first_sight_and_issuing_hand_back_both_targets() -> None:
+    section = first_sight.section(QUICK)
+    measures = [target.measure for target in section.targets]
+    assert measures == ["first sight vs PyJWT `jwt.decode`", "`issue_token` RS256"]
+    assert all(target.met is not None for target in section.targets)
+    for alg in (*first_sight.DECODE_ALGORITHMS, *first_sight.ISSUING_ALGORITHMS):
+        assert f"| {alg} |" in section.extra
+
+
+def test_memory_runs_in_a_process_of_its_own() -> None:
+    section = memory.section(QUICK)
+    (target,) = section.targets
+    assert target.met is None and "2,000 tokens only" in target.detail  # judged only at 1 000 000
+    assert "RSS growth (goal ≤ 1.2× the budget)" in section.extra
+
+
+def test_the_runner_writes_results(tmp_path: Path) -> None:
     need("flask_jwt_extended", "fastapi")
-    (tmp_path / "first_sight.py").write_text("print('first sight: 1.10x')\n")
-    monkeypatch.setattr(runner, "HERE", tmp_path)  # bench/memory.py is "missing" there
     out = tmp_path / "out" / "RESULTS.md"
-    assert runner.main(["--quick", "--parts", "repeat", "--out", str(out)]) == 0
+    assert runner.main(["--quick", "--parts", "repeat,memory", "--out", str(out)]) == 0
     text = out.read_text()
     for heading in ("## Machine and versions", "## Against the targets (issue 11)", "### Repeat token, in process"):
         assert heading in text
-    assert "first sight: 1.10x" in text
-    assert "Not run: `bench/memory.py` is not in this checkout" in text
+    assert "### Memory" in text and "### First sight" not in text  # only the parts asked for
     assert "| flask-jwt-extended |" in text
