@@ -23,7 +23,7 @@ import re
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 import jwt
 
@@ -62,6 +62,12 @@ _MODES: tuple[Mode, ...] = ("require", "optional")
 
 TokenLocation = Literal["header", "cookie", "both"]
 _TOKEN_LOCATIONS: tuple[TokenLocation, ...] = ("header", "cookie", "both")
+UnknownUsers = Literal["refuse", "allow"]
+_UNKNOWN_USERS: tuple[UnknownUsers, ...] = ("refuse", "allow")
+#: What an endpoint client may call (issue 12); ``gtr`` (global token revocation) only when named.
+ENDPOINT_GRANTS: Final = ("revoke", "introspect", "gtr")
+#: The grants of a client listed without any (``id:secret``): never ``gtr``.
+DEFAULT_ENDPOINT_GRANTS: Final = ("revoke", "introspect")
 
 #: RFC 6265 §5.2.4: a cookie's Path is any CHAR but CTLs and ";" (spaces left out: trimmed by browsers).
 _COOKIE_PATH = re.compile(r"/[\x21-\x3A\x3C-\x7E]*")
@@ -187,6 +193,60 @@ def _bool(name: str, raw: str) -> bool:
     raise _error(name, f"accepts true or false, got {raw!r}")
 
 
+EndpointClient = tuple[str, str, tuple[str, ...]]
+
+
+def _endpoint_clients(name: str, raw: str) -> tuple[EndpointClient, ...]:
+    """``JWTGUARD_ENDPOINT_CLIENTS``: ``id:secret[:grant+grant]`` items, comma-separated.
+
+    Client ids and secrets hold no ``:`` or ``,`` (RFC 6749 §2.3.1's Basic scheme joins the two
+    with a ``:``); messages name an item by its position and id, never its secret.
+    """
+    clients: list[EndpointClient] = []
+    items = [item.strip() for item in raw.split(",") if item.strip()]
+    for index, item in enumerate(items, 1):
+        parts = item.split(":")
+        where = f"client {index} of {len(items)}"
+        if len(parts) not in (2, 3) or not parts[0] or not parts[1]:
+            raise _error(name, f"{where}: accepts id:secret or id:secret:grants (no ':' inside an id or secret)")
+        client_id, secret = parts[0], parts[1]
+        grants = tuple(parts[2].split("+")) if len(parts) == 3 else DEFAULT_ENDPOINT_GRANTS
+        clients.append((client_id, secret, grants))
+    return tuple(clients)
+
+
+def _checked_clients(value: Any) -> tuple[EndpointClient, ...]:
+    """Endpoint clients given in code (the variable's text, or ``(id, secret, grants)`` triples), checked."""
+    if isinstance(value, str):
+        value = _endpoint_clients("endpoint_clients", value)
+    clients: list[EndpointClient] = []
+    seen: set[str] = set()
+    for index, client in enumerate(value, 1):
+        where = f"client {index} of {len(value)}"
+        if not (isinstance(client, tuple | list) and len(client) == 3):
+            raise _error("endpoint_clients", f"{where}: accepts (id, secret, grants)")
+        client_id, secret, grants = client[0], client[1], tuple(client[2])
+        if not isinstance(client_id, str) or not _header_text(client_id) or ":" in client_id or "," in client_id:
+            raise _error("endpoint_clients", f"{where}: the id must be printable ASCII without ':' or ','")
+        if not isinstance(secret, str) or len(secret.encode()) < 8 or ":" in secret or "," in secret:
+            raise _error(
+                "endpoint_clients",
+                f"{where} ({client_id}): the secret must be at least 8 bytes, without ':' or ','",
+            )
+        unknown = [grant for grant in grants if grant not in ENDPOINT_GRANTS]
+        if not grants or unknown:
+            raise _error(
+                "endpoint_clients",
+                f"{where} ({client_id}): grants are {'+'.join(ENDPOINT_GRANTS)} joined by '+', "
+                f"got {'+'.join(map(str, grants))!r}",
+            )
+        if client_id in seen:
+            raise _error("endpoint_clients", f"{where}: the id {client_id!r} is listed twice")
+        seen.add(client_id)
+        clients.append((client_id, secret, tuple(dict.fromkeys(grants))))
+    return tuple(clients)
+
+
 def split_secrets(text: str) -> tuple[str, ...]:
     """``JWTGUARD_SECRET``'s ordered list: comma-separated secrets, the first one signs.
 
@@ -234,6 +294,11 @@ def _shown(value: Any) -> str:
     if isinstance(value, tuple):
         return ",".join(value) or "(none)"
     return str(value)
+
+
+def _clients_shown(value: Any) -> str:
+    """Endpoint clients as ``check-config`` shows them: ids and grants, never a secret."""
+    return ",".join(f"{client[0]}:***:{'+'.join(client[2])}" for client in value) or "(none)"
 
 
 def _hidden(value: Any) -> str:
@@ -721,6 +786,53 @@ class Settings:
             documented_default="(unset: `<users>_events`)",
         ),
     )
+    # -- identity providers and the standard endpoints (issue 12) -----------------------------
+    unknown_users: UnknownUsers = field(
+        default="refuse",
+        metadata=_declare(
+            "`refuse`: a token whose user has no stored state is refused (`unknown_user`); `allow`: it "
+            "passes (the users live in an identity provider), and every signal that arrives creates the "
+            "state it needs (see [Connect your identity provider](#connect-your-identity-provider))",
+            _lower,
+        ),
+    )
+    state_collection: str = field(
+        default="jwtguard_state",
+        metadata=_declare(
+            "collection (table) of what identity providers and the standard endpoints said about users "
+            "(ended provider sessions, cut-offs, disabled accounts, denied token ids), keyed by issuer and "
+            "`sub` and read with the user's state; jwtguard never writes into the users collection for them"
+        ),
+    )
+    oidc_client_id: str | None = field(
+        default=None,
+        metadata=_declare(
+            "this application's client id at the identity provider: the `aud` that back-channel logout "
+            "tokens (and, by default, security event tokens) must carry; unset: `/oidc/backchannel-logout` "
+            "refuses every logout token"
+        ),
+    )
+    endpoint_clients: tuple[tuple[str, str, tuple[str, ...]], ...] = field(
+        default=(),
+        repr=False,
+        metadata=_declare(
+            "clients of `/oauth/revoke`, `/oauth/introspect` and `/global-token-revocation` (HTTP Basic), "
+            "comma-separated `id:secret:grants`, grants `+`-joined from `revoke`, `introspect`, `gtr` "
+            "(e.g. `gw:s3cret:introspect,okta:x9:gtr`); `id:secret` alone grants `revoke+introspect`, never "
+            "`gtr`",
+            _endpoint_clients,
+            show=_clients_shown,
+            secret=True,
+        ),
+    )
+    logout_token_max_age: float = field(
+        default=300.0,
+        metadata=_declare(
+            "seconds (1 to 86400): how old (by its `iat`) a back-channel logout token may be; with "
+            "`JWTGUARD_LEEWAY` for clocks",
+            _float,
+        ),
+    )
 
     def __post_init__(self) -> None:
         # Lists given to the constructor become tuples, and one string is split on commas
@@ -842,6 +954,14 @@ class Settings:
             raise _error("token_location", "accepts header, cookie or both")
         if not _COOKIE_PATH.fullmatch(self.refresh_path):
             raise _error("refresh_path", "accepts a URL path starting with '/', without spaces or ';', e.g. /token")
+        if self.unknown_users not in _UNKNOWN_USERS:
+            raise _error("unknown_users", "accepts refuse or allow")
+        if not self.state_collection or self.state_collection.startswith("$") or "." in self.state_collection:
+            raise _error("state_collection", f"{self.state_collection!r} is not a usable name (no '$' prefix, no '.')")
+        _check_number("logout_token_max_age", self.logout_token_max_age, minimum=1, maximum=86400)
+        if self.oidc_client_id is not None and not _header_text(self.oidc_client_id):
+            raise _error("oidc_client_id", "accepts a client id: printable ASCII")
+        object.__setattr__(self, "endpoint_clients", _checked_clients(self.endpoint_clients))
         if self.sessions and not self.issuer:
             # Sessions tell jwtguard's own tokens from other issuers' by `iss` (a missing session
             # refuses only jwtguard's own): without an issuer there is no telling them apart.

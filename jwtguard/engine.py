@@ -191,6 +191,11 @@ class Engine:
                 if decision.reason == "missing_token" and not request.authorization:
                     self._hint_login(request)
             return decision
+        return self._begin(token, cookie)
+
+    def _begin(self, token: str, cookie: bool) -> Decision | _Needs:
+        """The decision on *token* from what is in memory, or the first lookup it needs."""
+        policy = self.policy
         now = self._clock()
         verified = self._tokens.get(token)
         if verified is None:
@@ -363,7 +368,17 @@ class Engine:
 
     def handle(self, request: Request) -> Decision:
         """The decision on *request*, performing lookups in this thread (the WSGI driver)."""
-        first = self._start(request)
+        return self._drive(self._start(request))
+
+    def handle_token(self, token: str) -> Decision:
+        """The guard's decision on *token* as if a request carried it (RFC 7662 introspection)."""
+        return self._drive(self._begin(token, False))
+
+    async def ahandle_token(self, token: str) -> Decision:
+        """:meth:`handle_token` without blocking the loop."""
+        return await self._adrive(self._begin(token, False))
+
+    def _drive(self, first: Decision | _Needs) -> Decision:
         if type(first) is not _Needs:
             return first  # type: ignore[return-value]  # a Decision: nothing to look up
         flow = self._lookups(first)
@@ -389,7 +404,9 @@ class Engine:
         Signatures that may need a JWKS read are checked in a worker thread;
         the store is awaited on its own async client.
         """
-        first = self._start(request)
+        return await self._adrive(self._start(request))
+
+    async def _adrive(self, first: Decision | _Needs) -> Decision:
         if type(first) is not _Needs:
             return first  # type: ignore[return-value]  # a Decision: nothing to look up
         flow = self._lookups(first)

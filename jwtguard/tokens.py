@@ -205,6 +205,14 @@ class TokenVerifier:
 
     def verify(self, token: str) -> tuple[Mapping[str, Any], Mapping[str, Any]]:
         """Return ``(header, claims)`` of a token whose signature checks out."""
+        header, claims = self.signed(token)
+        self._check_claims(claims)
+        return header, claims
+
+    def signed(self, token: str) -> tuple[dict[str, Any], dict[str, Any]]:
+        """``(header, claims)`` of a compact JWS whose signature checks out with the configured keys,
+        its ``alg`` allow-listed; no claim is checked (a logout token or a security event token
+        has rules of its own, see :mod:`jwtguard.endpoints`)."""
         header, payload, signing_input, signature = read_compact(token)
         alg = header.get("alg")
         if type(alg) is not str or alg not in self._algorithms:
@@ -225,9 +233,7 @@ class TokenVerifier:
                     break
             else:
                 raise jwt.InvalidSignatureError("Signature verification failed")
-        claims = _json_object(payload, "payload")
-        self._check_claims(claims)
-        return header, claims
+        return header, _json_object(payload, "payload")
 
     def _check_claims(self, claims: Mapping[str, Any]) -> None:
         """``iss``, ``aud`` and the required claims, as PyJWT checks them (its order, its errors)."""

@@ -103,6 +103,16 @@ PARSING: list[tuple[str, str, Any, str | None]] = [
     ("JWTGUARD_FEED_INTERVAL", "0.5", 0.5, "0.01"),
     ("JWTGUARD_FEED_FALLBACK_TTL", "2", 2.0, "-1"),
     ("JWTGUARD_EVENTS_COLLECTION", "app_events", "app_events", "$e"),
+    ("JWTGUARD_UNKNOWN_USERS", "ALLOW", "allow", "maybe"),
+    ("JWTGUARD_STATE_COLLECTION", "idp_state", "idp_state", "a.b"),
+    ("JWTGUARD_OIDC_CLIENT_ID", "my-app", "my-app", "tab\there"),
+    (
+        "JWTGUARD_ENDPOINT_CLIENTS",
+        "gw:s3cret-12:introspect, okta:s3cret-34:gtr+revoke",
+        (("gw", "s3cret-12", ("introspect",)), ("okta", "s3cret-34", ("gtr", "revoke"))),
+        "gw:s3cret-12:everything",
+    ),
+    ("JWTGUARD_LOGOUT_TOKEN_MAX_AGE", "60", 60.0, "0"),
 ]
 
 #: Texts that may appear in a bad value and must never come back in a message.
@@ -366,6 +376,11 @@ def test_describe_keeps_its_format() -> None:
         "JWTGUARD_FEED_INTERVAL": "0.25",
         "JWTGUARD_FEED_FALLBACK_TTL": "5.0",
         "JWTGUARD_EVENTS_COLLECTION": "None",
+        "JWTGUARD_UNKNOWN_USERS": "refuse",
+        "JWTGUARD_STATE_COLLECTION": "jwtguard_state",
+        "JWTGUARD_OIDC_CLIENT_ID": "None",
+        "JWTGUARD_ENDPOINT_CLIENTS": "(none)",
+        "JWTGUARD_LOGOUT_TOKEN_MAX_AGE": "300.0",
     }
     assert Settings(secret=SECRET, max_token_lifetime=86400.0).describe()["JWTGUARD_MAX_TOKEN_LIFETIME"] == "86400"
 

@@ -420,17 +420,25 @@ def test_ids_of_the_wrong_type_are_invalid(api: Sessions, claim: str, value: Any
     assert api.judge(issue_token(api.settings, "alice", **{claim: value})) == "invalid"
 
 
-def test_own_tokens_need_a_live_session_foreign_ones_only_an_unended_one(api: Sessions) -> None:
+def test_own_tokens_need_a_live_session_foreign_ones_only_an_unended_one(
+    open_sessions: Callable[..., Sessions],
+) -> None:
     """A jwtguard-issued token naming no session of ours is refused; another issuer's `sid` is not ours to know."""
     from jwtguard import issue_token
-    from jwtguard.sessions import flows
+    from jwtguard.sessions import signals
 
+    api = open_sessions(oidc_client_id="app")  # the state table of issue 12 is read
     assert api.judge(issue_token(api.settings, "alice", sid="never-opened")) == "session_revoked"
     # A guard whose tokens come from elsewhere (no sessions of its own): a `sid` is refused only once ended.
     foreign = issue_token(api.settings, "alice", sid="provider-session")
     guard = Engine(api.settings.replace(sessions=False), store=api.engine.store, bus=InvalidationBus())
     assert guard.handle(Request("GET", "/", ("Bearer " + foreign,))).reason == "accepted"
-    api.run(flows.end_provider_session("provider-session", "alice", "alice", now=time.time(), settings=api.settings))
+    issuer = api.settings.issuer
+    assert issuer is not None
+    ended = signals.end_provider_session(
+        issuer, "provider-session", "alice", now=time.time(), settings=api.settings, source="test"
+    )
+    assert api.run(ended)
     assert guard.handle(Request("GET", "/", ("Bearer " + foreign,))).reason == "session_revoked"
     assert well_formed("A" * 43) and not well_formed("A" * 15)
 
@@ -520,9 +528,9 @@ def test_a_file_made_by_the_previous_release_is_migrated(tmp_path: Any) -> None:
     finally:
         api.close()
     check = sqlite3.connect(path)
-    assert check.execute("PRAGMA user_version").fetchone()[0] == 2
+    assert check.execute("PRAGMA user_version").fetchone()[0] == 3  # issue 12 added the state table
     tables = {row[0] for row in check.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-    assert {"users", "users_revocations", "users_tokens"} <= tables
+    assert {"users", "users_revocations", "users_tokens", "users_events", "jwtguard_state"} <= tables
     check.execute("PRAGMA user_version = 7")  # a later release's file keeps its number
     check.commit()
     check.close()
@@ -592,7 +600,7 @@ def test_a_failing_login_hook_does_not_fail_the_login(api: Sessions) -> None:
 
 
 def test_a_users_records_come_in_the_same_read_on_mongodb(mongo_uri: str) -> None:
-    """Issue 10: a user's denied ids, ended sessions and sessions load with the state: two finds, no more."""
+    """Issue 10 and 12: a user's denied ids, ended sessions, sessions and provider state load with it: three finds."""
     from pymongo import monitoring
 
     class Finds(monitoring.CommandListener):
@@ -624,7 +632,7 @@ def test_a_users_records_come_in_the_same_read_on_mongodb(mongo_uri: str) -> Non
         store = MongoStore(settings, client=client)
         listener.names.clear()
         document = store.load("alice")
-        assert listener.names == ["find", "find"]
+        assert listener.names == ["find", "find", "find"]  # the user, its records, what providers said (issue 12)
         engine = Engine(settings, store=store, bus=InvalidationBus())
         verdicts = [engine.handle(Request("GET", "/", ("Bearer " + p.access_token,))).reason for p in pairs]
         assert verdicts == ["session_revoked", "revoked", "accepted"]

@@ -117,6 +117,7 @@ class Policy:
             if reason.clears and self._cookie
         }
         self._cache_ttl = settings.cache_ttl
+        self._allow_unknown = settings.unknown_users == ALLOW
 
     # -- the request --------------------------------------------------------------------
 
@@ -287,7 +288,9 @@ class Policy:
         jwtguard's own tokens, no live session (:func:`~jwtguard.sansio.state.session_alive`).
         """
         if state is None:
-            return self.refusals["unknown_user"]
+            if not self._allow_unknown:
+                return self.refusals["unknown_user"]
+            state = _NO_STATE  # JWTGUARD_UNKNOWN_USERS=allow: the users live in an identity provider
         if state.malformed:
             return self.refusals["revoked"]
         if not state.enabled:
@@ -300,6 +303,8 @@ class Policy:
         if sid is not None:
             if sid in state.ended:
                 return self.refusals["session_revoked"]
+            if state.provider_ended and (verified.claims.get("iss"), sid) in state.provider_ended:
+                return self.refusals["session_revoked"]  # an identity provider ended it (issue 12)
             if verified.own and not session_alive(state, sid, now):
                 return self.refusals["session_revoked"]
         return verified.accept
@@ -402,6 +407,8 @@ def route_decision(
 
 #: A header-less location (``cookie``): what the header would have said.
 _NO_HEADER: Final = NoToken("missing_token")
+#: The state of a user nothing is stored about, under JWTGUARD_UNKNOWN_USERS=allow.
+_NO_STATE: Final = UserState()
 
 #: The answer of a per-route check on a request the guard never decided on (fail closed).
 UNGUARDED: Final = refusal("missing_token", realm="api", retry_after=0, clear_site_data=False)

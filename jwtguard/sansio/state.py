@@ -24,7 +24,10 @@ VERSION: Final = "version"
 SESSION: Final = "session"
 ENDED: Final = "ended"
 DENIED: Final = "denied"
-KINDS: Final = frozenset({VERSION, SESSION, ENDED, DENIED})
+#: Issue 12, in the state table: a cut-off (tokens issued before ``at`` die), an account switch.
+CUTOFF: Final = "cutoff"
+ACCOUNT: Final = "account"
+KINDS: Final = frozenset({VERSION, SESSION, ENDED, DENIED, CUTOFF, ACCOUNT})
 
 #: Longest ``jti`` and ``sid`` read from a token or a record: ids, not payloads.
 MAX_ID_LENGTH: Final = 256
@@ -57,8 +60,9 @@ class UserState:
     ``enabled``: the admin switch. ``version``: the token version (``tv``);
     tokens and sessions of a lower version are dead. ``sessions``: jwtguard's
     sessions of the user by ``sid``, as stored (ended or outdated ones too:
-    :func:`session_alive` judges them). ``ended``: ended session ids (jwtguard's
-    or an identity provider's). ``denied``: denied token ids (``jti``).
+    :func:`session_alive` judges them). ``ended``: jwtguard's ended session ids.
+    ``provider_ended``: identity providers' ended sessions, ``(iss, sid)``.
+    ``denied``: denied token ids (``jti``).
     ``malformed`` marks a stored value jwtguard cannot read; such a user's
     tokens are refused (fail closed). ``unreadable`` names what could not be
     read, for the log (never a value).
@@ -72,6 +76,7 @@ class UserState:
     sessions: Mapping[str, Session] = field(default_factory=dict)
     ended: frozenset[str] = frozenset()
     denied: frozenset[str] = frozenset()
+    provider_ended: frozenset[tuple[str, str]] = frozenset()
 
 
 def session_alive(state: UserState, sid: str, now: float) -> bool:
@@ -121,46 +126,88 @@ def user_state(document: Mapping[str, Any] | None, settings: Settings) -> UserSt
     read = _read_records(records)
     if isinstance(read, str):
         return UserState(enabled=enabled, malformed=True, unreadable=read)
-    version, sessions, ended, denied = read
+    if read.cutoffs:
+        latest = max(read.cutoffs) if latest is None else max(latest, *read.cutoffs)
     return UserState(
         not_before=latest,
-        enabled=enabled,
-        version=version,
-        sessions=sessions,
-        ended=frozenset(ended),
-        denied=frozenset(denied),
+        # An identity provider's enable never lifts a disable made here (the document's field),
+        # nor the reverse: each source keeps its own switch, and both must say enabled.
+        enabled=enabled and read.enabled(),
+        version=read.version,
+        sessions=read.sessions,
+        ended=frozenset(read.ended),
+        denied=frozenset(read.denied),
+        provider_ended=frozenset(read.provider_ended),
     )
 
 
-def _read_records(records: Any) -> tuple[int, dict[str, Session], set[str], set[str]] | str:
-    """The user's records read into (version, sessions, ended, denied), or what could not be read.
+@dataclass
+class _Records:
+    """What a user's records say, as :func:`_read_records` gathers it."""
+
+    version: int = 0
+    sessions: dict[str, Session] = field(default_factory=dict)
+    ended: set[str] = field(default_factory=set)
+    provider_ended: set[tuple[str, str]] = field(default_factory=set)
+    denied: set[str] = field(default_factory=set)
+    cutoffs: list[float] = field(default_factory=list)
+    #: Account switches from identity providers: (at, enabled, purged).
+    accounts: list[tuple[float, bool, bool]] = field(default_factory=list)
+
+    def enabled(self) -> bool:
+        """What the providers' switches say: the latest wins (a disable on a tie); a purge is for good."""
+        if not self.accounts:
+            return True
+        if any(purged for _, _, purged in self.accounts):
+            return False
+        latest = max(at for at, _, _ in self.accounts)
+        return all(enabled for at, enabled, _ in self.accounts if at == latest)
+
+
+def _read_records(records: Any) -> _Records | str:
+    """The user's records read into a :class:`_Records`, or what could not be read.
 
     Any record of a known kind whose fields are not of their types makes the
     user's tokens refused (a record that revokes something must never be
     skipped because it was damaged).
     """
-    version = 0
-    sessions: dict[str, Session] = {}
-    ended: set[str] = set()
-    denied: set[str] = set()
+    read = _Records()
     for record in records:
         kind = record.get("kind")
         if kind == VERSION:
             tv = record.get("tv")
             if not is_version(tv):
                 return "a version record"
-            version = max(version, tv)
+            read.version = max(read.version, tv)
         elif kind == SESSION:
             sid, created, tv, expires = (record.get(name) for name in ("sid", "created", "tv", "expires"))
             if not (is_id(sid) and _is_time(created) and is_version(tv) and _is_time(expires)):
                 return "a session record"
-            sessions[sid] = Session(created, tv, expires)
-        elif kind in (ENDED, DENIED):
-            value = record.get("sid" if kind == ENDED else "jti")
-            if not is_id(value):
-                return f"an {kind} record" if kind == ENDED else "a denied-token record"
-            (ended if kind == ENDED else denied).add(value)
-    return version, sessions, ended, denied
+            read.sessions[sid] = Session(created, tv, expires)
+        elif kind == ENDED:
+            sid, iss = record.get("sid"), record.get("iss")
+            if not is_id(sid) or (iss is not None and not isinstance(iss, str)):
+                return "an ended record"
+            if iss is None:
+                read.ended.add(sid)
+            else:  # an identity provider's session: its ids are the provider's, keyed by issuer
+                read.provider_ended.add((iss, sid))
+        elif kind == DENIED:
+            jti = record.get("jti")
+            if not is_id(jti):
+                return "a denied-token record"
+            read.denied.add(jti)
+        elif kind == CUTOFF:
+            at = record.get("at")
+            if not _is_time(at):
+                return "a cut-off record"
+            read.cutoffs.append(at)
+        elif kind == ACCOUNT:
+            at, enabled, purged = record.get("at"), record.get("enabled"), record.get("purged", False)
+            if not (_is_time(at) and isinstance(enabled, bool) and isinstance(purged, bool)):
+                return "an account record"
+            read.accounts.append((at, enabled, purged))
+    return read
 
 
 def is_id(value: object) -> bool:

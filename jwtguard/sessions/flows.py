@@ -350,12 +350,41 @@ def end_session(
     return user_id
 
 
-def end_provider_session(
-    sid: str, user_id: UserId, ref: str | int, *, now: float, settings: Settings
-) -> r.RecordFlow[bool]:
-    """End any session named *sid* for *user_id*, jwtguard's or an identity provider's (back-channel logout)."""
-    ended: bool = yield from _end(sid, ref, user_id, now, settings)
-    return ended
+def end_refresh_session(presented: object, *, now: float, settings: Settings) -> r.RecordFlow[UserId | None]:
+    """RFC 7009 for a refresh token of jwtguard's: end its session (the access tokens die with it).
+
+    Returns the session's user, or None for a token that is no usable refresh token of jwtguard's
+    (garbage, unknown, expired): nothing to revoke.
+    """
+    if not well_formed(presented):
+        return None
+    assert isinstance(presented, str)
+    grant = yield r.Get("refresh", r.refresh_id(digest(presented)))
+    if grant is None or not _usable_grant(grant, now):
+        return None
+    user_id, sid = grant["user"], grant["sid"]
+    yield from _end(sid, r.ref_of(user_id, settings), user_id, now, settings)
+    user: UserId = user_id
+    return user
+
+
+def refresh_status(presented: object, *, now: float, settings: Settings) -> r.RecordFlow[tuple[UserId, float] | None]:
+    """RFC 7662 for a refresh token of jwtguard's: ``(user, expires)`` while it can be spent, else None.
+
+    A read: nothing is spent. Spent, unknown, expired tokens and those of a dead session are None.
+    """
+    if not well_formed(presented):
+        return None
+    assert isinstance(presented, str)
+    spent = digest(presented)
+    grant = yield r.Get("refresh", r.refresh_id(spent))
+    if grant is None or not _usable_grant(grant, now) or (yield r.Get("refresh", r.spent_id(spent))) is not None:
+        return None
+    user_id: UserId = grant["user"]
+    state = user_state((yield r.LoadUser(user_id)), settings)
+    if state is None or _refusal(state) is not None or not session_alive(state, grant["sid"], now):
+        return None
+    return user_id, float(grant["expires"])
 
 
 def sessions_of(user_id: UserId, *, now: float, settings: Settings) -> r.RecordFlow[list[SessionInfo]]:

@@ -41,7 +41,7 @@ class MemoryStore:
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
         self._documents: dict[UserKey, dict[str, Any]] = {}
-        self._tables: dict[r.Table, dict[str, r.Record]] = {"records": {}, "refresh": {}, "events": {}}
+        self._tables: dict[r.Table, dict[str, r.Record]] = {"records": {}, "refresh": {}, "events": {}, "state": {}}
         self._lock = threading.RLock()
 
     def put(self, user_id: UserId, document: Mapping[str, Any]) -> None:
@@ -57,10 +57,13 @@ class MemoryStore:
         with self._lock:
             document = self._documents.get(key)
             if document is None:
-                return None
-            ref = r.user_ref(key)
-            found = [dict(record) for record in self._tables["records"].values() if record.get("user") == ref]
-            return r.with_records(dict(document), found)
+                if self._settings.unknown_users != "allow":
+                    return None
+                document = {"_id": user_id}  # the users live elsewhere: jwtguard's tables are the state
+            return r.with_records(dict(document), self._user_records(r.user_ref(key)))
+
+    def _user_records(self, ref: str | int) -> list[r.Record]:
+        return [dict(x) for table in ("records", "state") for x in self._tables[table].values() if x.get("user") == ref]
 
     def run(self, flow: r.RecordFlow[T]) -> T:
         """Perform a records flow (:mod:`jwtguard.stores.records`); each operation is atomic."""
@@ -80,7 +83,7 @@ class MemoryStore:
         if isinstance(op, r.ApplyUser):
             return self.apply(op.user_id, op.change)
         if isinstance(op, r.FindUser):
-            return [dict(x) for x in self._tables["records"].values() if x.get("user") == op.user]
+            return self._user_records(op.user)
         if isinstance(op, r.Since):
             events = sorted((x for x in self._tables["events"].values() if x["at"] >= op.after), key=lambda x: x["at"])
             return [dict(x) for x in events[: op.limit]]

@@ -56,7 +56,7 @@ CODEC_OPTIONS: CodecOptions[dict[str, Any]] = CodecOptions(
 )
 
 T = TypeVar("T")
-Collection = Literal["users", "records", "refresh", "events"]
+Collection = Literal["users", "records", "refresh", "events", "state"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,15 +120,22 @@ def load_flow(key: UserKey, settings: Settings) -> Flow[Document | None]:
         document = yield Op("users", "find_one", (user_filter(key), projection(settings)), _SAME_DOCUMENT)
     except BSONError as exc:
         return {UNREADABLE: type(exc).__name__}
+    ref = r.user_ref(key)
     if document is None:
-        return None
+        if settings.unknown_users != "allow":
+            return None
+        # JWTGUARD_UNKNOWN_USERS=allow: the users live in an identity provider; what jwtguard's
+        # own collections say about this one is its state.
+        document = {"_id": ref}
     # Cut-off records of earlier releases name the user by its document's _id; every other
     # record by its canonical id (records.user_ref): one query finds both.
     owners = [document["_id"]]
-    if (ref := r.user_ref(key)) != document["_id"]:
+    if ref != document["_id"]:
         owners.append(ref)
     try:
         found = yield Op("records", "find", ({"user": {"$in": owners}},))
+        # Issue 12: what identity providers and the standard endpoints said about the user.
+        found = [*found, *(yield Op("state", "find", ({"user": ref},)))]
     except BSONError as exc:
         return {"_id": document["_id"], UNREADABLE: type(exc).__name__}
     cutoffs = [record.get("at") for record in found if "kind" not in record]
@@ -162,7 +169,8 @@ def records_flow(flow: r.RecordFlow[T], settings: Settings, *, indexed: bool = T
     if not indexed:
         yield Op("records", "create_index", ([("user", 1), ("at", 1)],))
         yield Op("events", "create_index", ([("at", 1)],))
-        for table in ("records", "refresh", "events"):
+        yield Op("state", "create_index", ([("user", 1)],))
+        for table in ("records", "refresh", "events", "state"):
             try:
                 yield Op(table, "create_index", ([("expires", 1)],), {"expireAfterSeconds": 0})
             except PyMongoError:
@@ -181,7 +189,9 @@ def records_flow(flow: r.RecordFlow[T], settings: Settings, *, indexed: bool = T
                 except DuplicateKeyError:
                     answer = False
             elif isinstance(op, r.FindUser):
-                found = yield Op("records", "find", ({"user": op.user, "kind": {"$in": sorted(r.KINDS)}},))
+                query = ({"user": op.user, "kind": {"$in": sorted(r.KINDS)}},)
+                found = yield Op("records", "find", query)
+                found = [*found, *(yield Op("state", "find", query))]
                 answer = [_from_mongo(record) for record in found]
             elif isinstance(op, r.Update):
                 result = yield Op(op.table, "update_one", ({"_id": op.id}, {"$set": _to_mongo(dict(op.fields))}))
@@ -303,6 +313,7 @@ def _collections(database: Any, settings: Settings) -> dict[Collection, Any]:
         "records": database.get_collection(records_collection(settings), codec_options=CODEC_OPTIONS),
         "refresh": database.get_collection(settings.refresh_table, codec_options=CODEC_OPTIONS),
         "events": database.get_collection(settings.events_table, codec_options=CODEC_OPTIONS),
+        "state": database.get_collection(settings.state_collection, codec_options=CODEC_OPTIONS),
     }
 
 

@@ -6,8 +6,8 @@ yield the operations below and are sent their answers; each store has one
 executor for them (:meth:`MongoStore.run`, :meth:`SQLiteStore.run`,
 :meth:`MemoryStore.run`, and their async twins).
 
-Two tables (MongoDB collections), named by ``JWTGUARD_RECORDS_COLLECTION`` and
-``JWTGUARD_REFRESH_COLLECTION``:
+Four tables (MongoDB collections), named by ``JWTGUARD_RECORDS_COLLECTION``,
+``JWTGUARD_REFRESH_COLLECTION``, ``JWTGUARD_EVENTS_COLLECTION`` and ``JWTGUARD_STATE_COLLECTION``:
 
 * ``records``: per-user records, loaded with the user's state in the same read
   (so a request still costs one store read per user per ``JWTGUARD_CACHE_TTL``):
@@ -16,6 +16,13 @@ Two tables (MongoDB collections), named by ``JWTGUARD_RECORDS_COLLECTION`` and
   ``kind``) live here too.
 * ``refresh``: refresh-token hashes (``rt|``), their spent marks (``spent|``)
   and used one-time links (``link|``), looked up by id, never by user.
+* ``events``: the invalidation feed (:mod:`jwtguard.feed`).
+* ``state``: what identity providers and the standard endpoints said (issue 12),
+  per user and issuer: ``ended`` provider sessions (``iss``, ``sid``), ``cutoff``
+  records, ``account`` switches (with their source), ``denied`` token ids; read
+  with the user's records, always (a process configured without a provider
+  still refuses what one said); and the ids of processed signals (``seen|``),
+  looked up by id.
 
 The one atomic primitive on every store is an insert with a unique ``_id``
 (FerretDB applies updates as read-modify-replace): every record that revokes
@@ -43,7 +50,7 @@ from ..userid import UserId, UserKey, user_key
 from .base import Change, Document
 
 T = TypeVar("T")
-Table = Literal["records", "refresh", "events"]
+Table = Literal["records", "refresh", "events", "state"]
 Record = dict[str, Any]
 
 
@@ -62,7 +69,8 @@ class Insert(NamedTuple):
 
 
 class FindUser(NamedTuple):
-    """Every record of kind in :data:`KINDS` that belongs to *user* (see :func:`user_ref`)."""
+    """Every record of kind in :data:`KINDS` that belongs to *user* (see :func:`user_ref`): in the
+    records table and in the state table."""
 
     user: str | int
 
@@ -150,6 +158,21 @@ def ended_id(sid: str) -> str:
 
 def denied_id(ref: str | int, jti: str) -> str:
     return f"denied|{_ref_text(ref)}|{jti}"
+
+
+def provider_ended_id(iss: str, sid: str) -> str:
+    """An identity provider's session ``(iss, sid)`` ended (back-channel logout, CAEP)."""
+    return f"pended|{iss}|{sid}"
+
+
+def signal_id(kind: str, iss: str, ref: str | int, unique: str) -> str:
+    """A record made by one signal (*unique*: the signal's own id): the same signal twice is one record."""
+    return f"{kind}|{iss}|{_ref_text(ref)}|{unique}"
+
+
+def seen_id(iss: str, jti: str) -> str:
+    """A processed signal (a logout token's or a SET's ``jti``): providers retry, nothing happens twice."""
+    return f"seen|{iss}|{jti}"
 
 
 def refresh_id(digest: str) -> str:

@@ -187,7 +187,7 @@ def _later(stored: object, cut_off: float) -> bool:
 
 
 #: The schema this release reads and writes (``PRAGMA user_version``).
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 #: Columns of the records and refresh tables; a record's other fields are its JSON ``body``.
 _COLUMNS = frozenset({"_id", "user", "kind", "at", "expires"})
@@ -204,7 +204,8 @@ def migrations(settings: Settings) -> list[list[str]]:
     1. the users table (every release so far: a file they made has version 0
        and this table, which ``IF NOT EXISTS`` keeps as it is);
     2. the records, refresh and events tables (sessions, versions, denied ids, refresh tokens,
-       the invalidation feed), one shape: the columns queries filter on, and a JSON body.
+       the invalidation feed), one shape: the columns queries filter on, and a JSON body;
+    3. the state table (issue 12: what identity providers said), the same shape.
     """
     users = _quoted(settings.users_collection)
     steps = [[f"CREATE TABLE IF NOT EXISTS {users} (id PRIMARY KEY, not_before REAL, enabled INTEGER) WITHOUT ROWID"]]
@@ -220,6 +221,15 @@ def migrations(settings: Settings) -> list[list[str]]:
     second.append(f"CREATE INDEX IF NOT EXISTS {_quoted(records + '_user')} ON {_quoted(records)} (user)")
     second.append(f"CREATE INDEX IF NOT EXISTS {_quoted(events + '_at')} ON {_quoted(events)} (at)")
     steps.append(second)
+    state = _quoted(settings.state_collection)
+    steps.append(
+        [
+            f"CREATE TABLE IF NOT EXISTS {state} (id TEXT PRIMARY KEY, user, kind TEXT, at REAL, expires REAL, "
+            "body TEXT NOT NULL) WITHOUT ROWID",
+            f"CREATE INDEX IF NOT EXISTS {_quoted(settings.state_collection + '_expires')} ON {state} (expires)",
+            f"CREATE INDEX IF NOT EXISTS {_quoted(settings.state_collection + '_user')} ON {state} (user)",
+        ]
+    )
     return steps
 
 
@@ -271,11 +281,22 @@ class SQLiteStore:
         self._records = _quoted(settings.records_table)
         self._refresh = _quoted(settings.refresh_table)
         self._events = _quoted(settings.events_table)
-        self._tables = {"records": self._records, "refresh": self._refresh, "events": self._events}
+        self._state = _quoted(settings.state_collection)
+        self._tables = {
+            "records": self._records,
+            "refresh": self._refresh,
+            "events": self._events,
+            "state": self._state,
+        }
         # Identifiers in these statements are the quoted table name and fixed
         # column names; every value is a bound parameter.
         self._select = f"SELECT id, not_before, enabled FROM {table} WHERE id = ?"  # noqa: S608
-        self._select_records = f"{_SELECT} {self._records} WHERE user = ?"
+        # Issue 12: what identity providers and the standard endpoints said, in the same statement.
+        self._select_records = (
+            f"{_SELECT} {self._records} WHERE user = ? UNION ALL {_SELECT} {self._state} WHERE user = ?"
+        )
+        self._record_params = 2
+        self._allow_unknown = settings.unknown_users == "allow"
         self._table = table
         self._not_before_field = settings.not_before_fields[0]
         self._enabled_field = settings.enabled_field
@@ -407,11 +428,13 @@ class SQLiteStore:
             return None
         with self._connection(write=False) as connection:
             row = None if connection is None else connection.execute(self._select, (key.value,)).fetchone()
-            if row is None:
+            if row is None and (connection is None or not self._allow_unknown):
                 return None
             assert connection is not None
             # The same read: the user's sessions, versions, ended sessions and denied ids.
-            found = connection.execute(self._select_records, (r.user_ref(key),)).fetchall()
+            found = connection.execute(self._select_records, (r.user_ref(key),) * self._record_params).fetchall()
+        if row is None:  # JWTGUARD_UNKNOWN_USERS=allow: what jwtguard's own tables say is the state
+            return r.with_records({"_id": key.value}, [_record(record) for record in found])
         document: dict[str, Any] = {"_id": row[0]}
         if row[1] is not None:
             document[self._not_before_field] = _stored_date(row[1])
@@ -485,7 +508,8 @@ class SQLiteStore:
     def _record_op(self, connection: sqlite3.Connection, op: r.Operation) -> Any:
         # Identifiers are the quoted table names; every value is a bound parameter.
         if isinstance(op, r.FindUser):
-            return [_record(row) for row in connection.execute(self._select_records, (op.user,)).fetchall()]
+            found = connection.execute(self._select_records, (op.user,) * self._record_params).fetchall()
+            return [_record(row) for row in found]
         if isinstance(op, r.Since):
             query = f"{_SELECT} {self._events} WHERE at >= ? ORDER BY at LIMIT ?"
             return [_record(row) for row in connection.execute(query, (op.after, op.limit)).fetchall()]

@@ -1,0 +1,151 @@
+"""What identity providers and the standard endpoints say about users, written once as flows (issue 12).
+
+Back-channel logout, shared signals (CAEP, RISC), global token revocation and
+RFC 7009 revocation of other issuers' tokens all end in one of the records
+below, in jwtguard's own state table (``JWTGUARD_STATE_COLLECTION``), keyed by
+the issuer and the user (its ``sub``, read as ``JWTGUARD_USER_ID_TYPE`` says):
+jwtguard never writes into the users collection for a provider's users. Each
+is read with the user's state (:func:`jwtguard.sansio.state.user_state`).
+
+As every flow of :mod:`jwtguard.sessions.flows`: an insert under an id that
+names what it revokes, so a signal delivered twice (providers retry) makes one
+record, and the feed's event is written first (:func:`announce`), so every
+process forgets the user before the change can be read.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from ..config import Settings
+from ..sansio.state import ACCOUNT, CUTOFF, DENIED, ENDED
+from ..stores import records as r
+from ..userid import UserId
+from .flows import announce, record_lifetime
+
+#: How long a processed signal's id is remembered: far beyond any retry schedule we know of
+#: (RFC 8935 and OpenID back-channel logout leave retries to the transmitter).
+SEEN_RETENTION: Final = 7 * 86400.0
+
+
+def seen(iss: str, jti: str) -> r.RecordFlow[bool]:
+    """Whether the signal *jti* of *iss* was processed already (a read: changes nothing)."""
+    return (yield r.Get("state", r.seen_id(iss, jti))) is not None
+
+
+def mark_seen(iss: str, jti: str, *, now: float) -> r.RecordFlow[bool]:
+    """Note that the signal *jti* of *iss* was processed: True the first time only.
+
+    Written after the signal's change, so a crash between the two makes the
+    provider's retry do the (idempotent) change again, never skip it.
+    """
+    noted: bool = yield r.Insert(
+        "state", {"_id": r.seen_id(iss, jti), "kind": "seen", "at": now, "expires": now + SEEN_RETENTION}
+    )
+    return noted
+
+
+def end_provider_session(
+    iss: str, sid: str, user_id: UserId, *, now: float, settings: Settings, source: str
+) -> r.RecordFlow[bool]:
+    """End the identity provider's session ``(iss, sid)`` of *user_id*: the tokens carrying that ``sid`` die.
+
+    True when this call ended it, False when it was ended already.
+    """
+    ref = r.ref_of(user_id, settings)
+    yield from announce(ref, "provider_logout", now=now, settings=settings, sid=sid)
+    record = {
+        "_id": r.provider_ended_id(iss, sid),
+        "user": ref,
+        "user_id": user_id,
+        "kind": ENDED,
+        "iss": iss,
+        "sid": sid,
+        "source": source,
+        "at": now,
+        "expires": now + record_lifetime(settings),
+    }
+    ended: bool = yield r.Insert("state", record)
+    return ended
+
+
+def cut_off(
+    iss: str, user_id: UserId, at: float, *, unique: str, now: float, settings: Settings, source: str
+) -> r.RecordFlow[bool]:
+    """Every token of *user_id* issued before *at* dies (a logout everywhere, a credential change).
+
+    *unique*: the signal's own id (its ``jti``), so the same signal twice is
+    one record. True when this call recorded it.
+    """
+    ref = r.ref_of(user_id, settings)
+    yield from announce(ref, "provider_cutoff", now=now, settings=settings)
+    record = {
+        "_id": r.signal_id(CUTOFF, iss, ref, unique),
+        "user": ref,
+        "user_id": user_id,
+        "kind": CUTOFF,
+        "iss": iss,
+        "source": source,
+        "at": at,
+        # Once every token issued before it has expired, the record decides nothing.
+        "expires": max(at, now) + record_lifetime(settings),
+    }
+    recorded: bool = yield r.Insert("state", record)
+    return recorded
+
+
+def set_account(
+    iss: str,
+    user_id: UserId,
+    *,
+    enabled: bool,
+    at: float,
+    unique: str,
+    now: float,
+    settings: Settings,
+    source: str,
+    purged: bool = False,
+) -> r.RecordFlow[bool]:
+    """A provider's account switch for *user_id* at *at* (RISC ``account-disabled`` / ``-enabled`` / ``-purged``).
+
+    The latest switch of the providers wins; a purge is for good. None of them
+    lifts a disable made here (``jwtguard disable``: the document's field),
+    which keeps its own source. Kept until removed by hand: a disabled account
+    stays disabled. True when this call recorded it.
+    """
+    ref = r.ref_of(user_id, settings)
+    yield from announce(ref, "provider_account", now=now, settings=settings)
+    record = {
+        "_id": r.signal_id(ACCOUNT, iss, ref, unique),
+        "user": ref,
+        "user_id": user_id,
+        "kind": ACCOUNT,
+        "iss": iss,
+        "source": source,
+        "enabled": enabled,
+        "purged": purged,
+        "at": at,
+    }
+    recorded: bool = yield r.Insert("state", record)
+    return recorded
+
+
+def deny_token(
+    iss: str, user_id: UserId, jti: str, *, expires: float, now: float, settings: Settings, source: str
+) -> r.RecordFlow[bool]:
+    """Refuse *user_id*'s token *jti* until *expires* (its own ``exp``): RFC 7009, the SSF ``jwt_id`` subject."""
+    ref = r.ref_of(user_id, settings)
+    yield from announce(ref, "revoke_token", now=now, settings=settings, jti=jti)
+    record = {
+        "_id": r.denied_id(ref, jti),
+        "user": ref,
+        "user_id": user_id,
+        "kind": DENIED,
+        "iss": iss,
+        "jti": jti,
+        "source": source,
+        "at": now,
+        "expires": max(expires, now),
+    }
+    denied: bool = yield r.Insert("state", record)
+    return denied
