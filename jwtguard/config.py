@@ -215,6 +215,11 @@ def _endpoint_clients(name: str, raw: str) -> tuple[EndpointClient, ...]:
     return tuple(clients)
 
 
+def endpoint_clients(text: str) -> tuple[EndpointClient, ...]:
+    """``JWTGUARD_ENDPOINT_CLIENTS``'s syntax read into what ``Settings(endpoint_clients=...)`` takes."""
+    return _checked_clients(_endpoint_clients("endpoint_clients", text))
+
+
 def _checked_clients(value: Any) -> tuple[EndpointClient, ...]:
     """Endpoint clients given in code (the variable's text, or ``(id, secret, grants)`` triples), checked."""
     if isinstance(value, str):

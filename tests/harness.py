@@ -95,15 +95,19 @@ class WSGITarget:
 
     kind = "wsgi"
 
-    def __init__(self, settings: Settings, store: Any = None, *, app: Any = None, **options: Any) -> None:
+    def __init__(
+        self, settings: Settings, store: Any = None, *, app: Any = None, outer: Any = None, **options: Any
+    ) -> None:
         app = app or flask_app()
         self.middleware = JWTGuardWSGI(app.wsgi_app, settings=settings, store=store, **options)
-        app.wsgi_app = self.middleware
+        #: *outer*: what wraps the guard (the standard endpoints, issue 12), given the guard.
+        self.outer = None if outer is None else outer(self.middleware)
+        app.wsgi_app = self.outer or self.middleware
         self.app = app
         self.engine = self.middleware.engine
         self._local = threading.local()
 
-    def request(self, method: str, path: str, headers: Headers | None = None) -> Reply:
+    def request(self, method: str, path: str, headers: Headers | None = None, body: bytes = b"") -> Reply:
         """One request from this thread's own test client; header values as str, or latin-1 bytes."""
         client = getattr(self._local, "client", None)
         if client is None:
@@ -112,7 +116,7 @@ class WSGITarget:
             client = self._local.client = self.app.test_client(use_cookies=False)
         # WSGI carries header values as latin-1 str (PEP 3333).
         fields = [(k, v.decode("latin-1") if isinstance(v, bytes) else v) for k, v in headers or []]
-        response = client.open(path, method=method, headers=fields)
+        response = client.open(path, method=method, headers=fields, data=body or None)
         every = tuple((k.lower(), v) for k, v in response.headers.items())
         return Reply(response.status_code, dict(every), response.get_data(), every)
 
@@ -145,6 +149,8 @@ class WSGITarget:
         return Load(results, join)
 
     def close(self) -> None:
+        if self.outer is not None:
+            self.outer.close()
         self.middleware.close()
 
 
@@ -153,13 +159,17 @@ class ASGITarget:
 
     kind = "asgi"
 
-    def __init__(self, settings: Settings, store: Any = None, *, app: Any = None, **options: Any) -> None:
+    def __init__(
+        self, settings: Settings, store: Any = None, *, app: Any = None, outer: Any = None, **options: Any
+    ) -> None:
         self.loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self._thread.start()
         self.middleware = JWTGuardASGI(app or starlette_app(), settings=settings, store=store, **options)
         self.engine = self.middleware.engine
-        self.client = httpx.AsyncClient(transport=httpx.ASGITransport(app=self.middleware), base_url="http://test")
+        self.outer = None if outer is None else outer(self.middleware)
+        served = self.outer or self.middleware
+        self.client = httpx.AsyncClient(transport=httpx.ASGITransport(app=served), base_url="http://test")
 
     def submit(self, coroutine: Awaitable[T]) -> Future[T]:
         return asyncio.run_coroutine_threadsafe(coroutine, self.loop)  # type: ignore[arg-type]
@@ -167,16 +177,16 @@ class ASGITarget:
     def run(self, coroutine: Awaitable[T], timeout: float = 60) -> T:
         return self.submit(coroutine).result(timeout)
 
-    async def arequest(self, method: str, path: str, headers: Headers | None = None) -> Reply:
+    async def arequest(self, method: str, path: str, headers: Headers | None = None, body: bytes = b"") -> Reply:
         fields = [(k.encode("latin-1"), v if isinstance(v, bytes) else v.encode("latin-1")) for k, v in headers or []]
-        response = await self.client.request(method, path, headers=fields)
+        response = await self.client.request(method, path, headers=fields, content=body or None)
         self.client.cookies.clear()  # no cookie jar either: each request carries exactly its headers
         every = tuple((k.lower(), v) for k, v in response.headers.multi_items())
         return Reply(response.status_code, {k.lower(): v for k, v in response.headers.items()}, response.content, every)
 
-    def request(self, method: str, path: str, headers: Headers | None = None) -> Reply:
+    def request(self, method: str, path: str, headers: Headers | None = None, body: bytes = b"") -> Reply:
         """One request on the target's loop; header values as str, or latin-1 bytes."""
-        return self.run(self.arequest(method, path, headers))
+        return self.run(self.arequest(method, path, headers, body))
 
     async def aget(self, token: str | None = None, path: str = "/api/me") -> Reply:
         return await self.arequest("GET", path, bearer_of(token))
@@ -210,6 +220,8 @@ class ASGITarget:
     def close(self) -> None:
         try:
             self.run(self.client.aclose())
+            if self.outer is not None:
+                self.run(self.outer.close())
             self.run(self.middleware.close())
         finally:
             self.loop.call_soon_threadsafe(self.loop.stop)
