@@ -62,9 +62,23 @@ NOTES = {
 PAGE = Path(__file__).with_name("page.html")
 
 
+def provider_mode(settings: Settings) -> bool:
+    """Whether tokens come from an identity provider (``JWTGUARD_JWKS_URL`` is set): the examples
+    then skip their own login, seed no users, and answer ``/api/me`` with the provider's ``sub``."""
+    return settings.jwks_url is not None
+
+
 def settings_from_env(environ: Mapping[str, str] | None = None) -> Settings:
     env = dict(os.environ if environ is None else environ)
     overrides: dict[str, Any] = {}
+    if env.get("JWTGUARD_JWKS_URL"):
+        # Provider mode (issue 12): the provider issues the tokens and keeps the users; jwtguard
+        # keeps only what its signals said. No demo secret, no sessions of jwtguard's own.
+        if not env.get("JWTGUARD_EXEMPT_PATHS"):
+            overrides["exempt_paths"] = DEMO_EXEMPT_PATHS
+        if not env.get("JWTGUARD_UNKNOWN_USERS"):
+            overrides["unknown_users"] = "allow"
+        return Settings.from_env(env, **overrides)
     if not env.get("JWTGUARD_SECRET"):
         print("WARNING: JWTGUARD_SECRET is unset; using the demo secret. Never do this in production.")
         overrides["secret"] = DEMO_SECRET

@@ -23,8 +23,11 @@ def running(framework: str, settings: Settings) -> Iterator[Callable[..., Reply]
         app = create_app(settings)
         client = app.test_client()
 
-        def call(method: str, path: str, token: str | None = None, json: Any = None, form: Any = None) -> Reply:
+        def call(
+            method: str, path: str, token: str | None = None, json: Any = None, form: Any = None, **extra: str
+        ) -> Reply:
             headers = {"Authorization": f"Bearer {token}"} if token else {}
+            headers.update({name.replace("_", "-"): value for name, value in extra.items()})
             if isinstance(form, bytes):
                 headers["Content-Type"] = "application/x-www-form-urlencoded"
             response = client.open(path, method=method, headers=headers, json=json, data=form)
@@ -42,8 +45,11 @@ def running(framework: str, settings: Settings) -> Iterator[Callable[..., Reply]
 
     with TestClient(create_asgi_app(settings)) as test_client:
 
-        def asgi_call(method: str, path: str, token: str | None = None, json: Any = None, form: Any = None) -> Reply:
+        def asgi_call(
+            method: str, path: str, token: str | None = None, json: Any = None, form: Any = None, **extra: str
+        ) -> Reply:
             headers = {"Authorization": f"Bearer {token}"} if token else {}
+            headers.update({name.replace("_", "-"): value for name, value in extra.items()})
             if isinstance(form, bytes):
                 headers["Content-Type"] = "application/x-www-form-urlencoded"
                 response = test_client.request(method, path, headers=headers, content=form)
@@ -477,3 +483,101 @@ def test_cookie_mode_keeps_tokens_out_of_the_page(cookie_example: Callable[..., 
     expired = [value for value in gone[2] if "Max-Age=0" in value]
     assert {value.split("=", 1)[0] for value in expired} == set(jar)
     assert all("Clear-Site-Data" not in name for name in gone[1])
+
+
+# -- issue 12: the standard endpoints, and provider mode ------------------------------------------
+
+
+def _basic(client_id: str, secret: str) -> str:
+    import base64
+
+    return "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode()
+
+
+def test_the_examples_serve_the_standard_endpoints_without_a_token(example_settings: tuple[str, Settings]) -> None:
+    """Issue 12: both examples expose /oauth/revoke, /oauth/introspect, /oidc/backchannel-logout and
+    /global-token-revocation at these paths, in front of the guard (no access token needed)."""
+    from urllib.parse import urlencode
+
+    from jwtguard.config import endpoint_clients
+
+    framework, settings = example_settings
+    settings = settings.replace(endpoint_clients=endpoint_clients("gw:gw-secret-1"))
+    with running(framework, settings) as call:
+        token = login(call)
+        gateway = _basic("gw", "gw-secret-1")
+        form = urlencode({"token": token}).encode()
+        reply = call("POST", "/oauth/introspect", form=form, Authorization=gateway)
+        assert reply.status == 200 and reply.json()["active"] is True and reply.json()["sub"] == "alice"
+        assert call("POST", "/oauth/revoke", form=form, Authorization=gateway).status == 200
+        assert call("GET", "/api/me", token).status == 401
+        assert call("POST", "/oauth/introspect", form=form, Authorization=gateway).json() == {"active": False}
+        logout = call("POST", "/oidc/backchannel-logout", form=urlencode({"logout_token": token}).encode())
+        assert logout.status == 400 and "JWTGUARD_OIDC_CLIENT_ID" in logout.json()["error_description"]
+        assert (
+            call("POST", "/global-token-revocation", json={"sub_id": {"format": "opaque", "id": "alice"}}).status == 401
+        )
+
+
+def test_with_a_jwks_url_the_examples_take_the_providers_tokens(
+    framework: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 12: with JWTGUARD_JWKS_URL the examples skip their own login, seed no users, and
+    /api/me answers the provider's verified `sub`; its back-channel logout ends the session."""
+    import time
+    import uuid
+    from urllib.parse import urlencode
+
+    import jwt
+    from test_jwks import JWKSServer
+
+    from examples.common import settings_from_env
+    from jwtguard.endpoints.backchannel import BACKCHANNEL_EVENT
+    from jwtguard.keyring import jwk_set, new_private_key, public_pem
+
+    monkeypatch.chdir(tmp_path)
+    key = new_private_key("RS256")
+    server = JWKSServer()
+    server.keys = jwk_set(Settings(algorithms=("RS256",), public_key=public_pem(key)))["keys"]
+    server.start()
+    try:
+        issuer = "https://idp.test/realms/demo"
+        settings = settings_from_env(
+            {
+                "JWTGUARD_JWKS_URL": server.url,
+                "JWTGUARD_ALGORITHMS": "RS256",
+                "JWTGUARD_ISSUER": issuer,
+                "JWTGUARD_OIDC_CLIENT_ID": "demo-app",
+                "JWTGUARD_STORE_URL": f"sqlite:///{tmp_path / 'jwtguard.db'}",
+            }
+        )
+        now = int(time.time())
+        claims = {"iss": issuer, "sub": "f3b1c2d4-provider-user", "iat": now, "exp": now + 300, "sid": "s-1"}
+        kid = {"kid": server.keys[0]["kid"]}  # a JWKS names its keys (RFC 7515 §4.1.4)
+        token = jwt.encode({**claims, "jti": uuid.uuid4().hex}, key, algorithm="RS256", headers=kid)
+        with running(framework, settings) as call:
+            assert call("POST", "/login", json={"username": "alice", "password": "alice-password"}).status == 404
+            reply = call("GET", "/api/me", token)
+            assert reply.status == 200 and reply.json()["user"] == "f3b1c2d4-provider-user"
+            logout = {
+                "iss": issuer,
+                "aud": "demo-app",
+                "iat": now,
+                "exp": now + 60,
+                "jti": uuid.uuid4().hex,
+                "sub": claims["sub"],
+                "sid": "s-1",
+                "events": {BACKCHANNEL_EVENT: {}},
+            }
+            form = urlencode(
+                {"logout_token": jwt.encode(logout, key, algorithm="RS256", headers={"typ": "logout+jwt", **kid})}
+            )
+            assert call("POST", "/oidc/backchannel-logout", form=form.encode()).status == 200
+            assert call("GET", "/api/me", token).status == 401
+    finally:
+        server.stop()
+
+
+@pytest.fixture(params=["flask", "starlette"])
+def framework(request: pytest.FixtureRequest) -> str:
+    return str(request.param)

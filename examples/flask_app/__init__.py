@@ -10,6 +10,7 @@ from typing import Any
 from flask import Flask, Response, g, jsonify, request
 
 from jwtguard import Admin, JWTGuardWSGI, Settings, StoreError, cookies
+from jwtguard.endpoints import EndpointsWSGI
 from jwtguard.errors import InvalidGrant, LoginRefused
 from jwtguard.metrics import render
 from jwtguard.sansio.decision import Decision
@@ -34,6 +35,7 @@ from ..common import (
     not_me_token,
     page_html,
     presented_refresh_token,
+    provider_mode,
     settings_from_env,
 )
 from ..common import token_answer as answer_tokens
@@ -46,7 +48,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     outbox = Outbox(accounts)
     admin = Admin(settings, on_login=outbox.login_alert)
     accounts.seed()
-    for username in DEMO_USERS:
+    provider = provider_mode(settings)
+    for username in () if provider else DEMO_USERS:
         # The embedded store keeps users of its own (on MongoDB this makes a document). Only new
         # ones: create_user also switches a user on, and a restart must not re-enable anyone.
         if admin.status(username) is None:
@@ -83,6 +86,8 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     @app.post("/login")
     def login() -> Any:
+        if provider:
+            return jsonify(error="not_found", detail="log in at the identity provider (JWTGUARD_JWKS_URL is set)"), 404
         credentials = login_payload(request.get_json(silent=True))
         if credentials is None or not accounts.check(*credentials):
             return jsonify(error="invalid_credentials"), 401
@@ -186,11 +191,15 @@ def create_app(settings: Settings | None = None) -> Flask:
         body, content_type = render(guard.metrics)
         return Response(body, content_type=content_type)
 
-    app.wsgi_app = guard  # type: ignore[method-assign]
+    # The standard endpoints (issue 12) in front of the guard: /oauth/revoke, /oauth/introspect,
+    # /oidc/backchannel-logout, /global-token-revocation need no access token.
+    endpoints = EndpointsWSGI(guard, settings=settings)
+    app.wsgi_app = endpoints  # type: ignore[method-assign]
 
     def close() -> None:
         """Close the store connections (the tests call it; a server process just exits)."""
         admin.close()
+        endpoints.close()
         guard.close()
 
     app.extensions["jwtguard.close"] = close

@@ -17,6 +17,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from jwtguard import AsyncAdmin, JWTGuardASGI, Settings, StoreError, cookies
+from jwtguard.endpoints import EndpointsASGI
 from jwtguard.errors import InvalidGrant, LoginRefused
 from jwtguard.metrics import render
 from jwtguard.sansio.decision import Decision
@@ -41,6 +42,7 @@ from ..common import (
     not_me_token,
     page_html,
     presented_refresh_token,
+    provider_mode,
     settings_from_env,
 )
 from ..common import token_answer as answer_tokens
@@ -48,7 +50,7 @@ from ..common import token_answer as answer_tokens
 Handler = Callable[[Request], Awaitable[Response]]
 
 
-def create_app(settings: Settings | None = None) -> JWTGuardASGI:
+def create_app(settings: Settings | None = None) -> EndpointsASGI:
     settings = settings or settings_from_env()
     accounts = Accounts(settings)
     outbox = Outbox(accounts)
@@ -95,6 +97,9 @@ def create_app(settings: Settings | None = None) -> JWTGuardASGI:
             return None
 
     async def login(request: Request) -> Response:
+        if provider_mode(settings):
+            detail = "log in at the identity provider (JWTGUARD_JWKS_URL is set)"
+            return JSONResponse({"error": "not_found", "detail": detail}, 404)
         credentials = login_payload(await json_body(request))
         if credentials is None or not await asyncio.to_thread(accounts.check, *credentials):
             return JSONResponse({"error": "invalid_credentials"}, 401)
@@ -206,12 +211,13 @@ def create_app(settings: Settings | None = None) -> JWTGuardASGI:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await asyncio.to_thread(accounts.seed)
-        for username in DEMO_USERS:
+        for username in () if provider_mode(settings) else DEMO_USERS:
             # Only new users: create_user also switches a user on, and a restart must not re-enable anyone.
             if await admin.status(username) is None:
                 await admin.create_user(username)
         yield
         await admin.close()
+        await endpoints.close()
         await guard.close()
 
     routes = [
@@ -233,4 +239,6 @@ def create_app(settings: Settings | None = None) -> JWTGuardASGI:
         Route("/admin/users/{username}/{action}", admin_switch, methods=["POST"]),
     ]
     guard = JWTGuardASGI(Starlette(routes=routes, lifespan=lifespan), settings=settings)
-    return guard
+    # The standard endpoints (issue 12) in front of the guard: they need no access token.
+    endpoints = EndpointsASGI(guard, settings=settings)
+    return endpoints
