@@ -588,3 +588,81 @@ def test_the_providers_account_rule(switches: list[tuple[float, bool, bool]], en
     ]
     state = user_state({"_id": "u", "$jwtguard.records": records}, provider_settings("sqlite:///unused.db"))
     assert state is not None and state.enabled is enabled, why
+
+
+def test_every_accepted_signal_is_logged_and_counted_never_a_token(
+    api: Endpoints, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Issue 12: every accepted signal is logged (never the token) and counted."""
+    token, logout = provider_token(sid="s-9"), logout_token(sid="s-9")
+    with caplog.at_level("INFO", logger="jwtguard"):
+        assert api.revoke(token).status == 200
+        assert api.logout(logout).status == 200
+        assert api.gtr({"format": "opaque", "id": "alice"}).status == 204
+        assert api.logout("not-a-token").status == 400
+    text = caplog.text
+    assert "RFC 7009: client gw revoked token" in text
+    assert "back-channel logout from https://idp.test/realms/demo: session s-9 of user 'alice' ended" in text
+    assert "global token revocation by client okta" in text
+    assert token not in text and logout not in text
+    outer: Any = api.target.outer
+    assert outer.metrics.snapshot() == {
+        "/global-token-revocation": {"204": 1},
+        "/oauth/revoke": {"200": 1},
+        "/oidc/backchannel-logout": {"200": 1, "400": 1},
+    }
+
+
+HOSTILE_BODIES = [
+    b"",
+    b"token",
+    b"token=%",
+    b"token=" + b"\xff" * 10,
+    b"logout_token=" + b"e" * 5000,
+    b"logout_token=a.b.c",
+    b"logout_token=eyJhbGciOiJub25lIn0.e30.",
+    b'{"sub_id": {"format": {"$ne": null}}}',
+    b'{"sub_id": {"format": "opaque", "id": {"$gt": ""}}}',
+    b"[" * 50_000,
+    b"\x00" * 1000,
+]
+
+
+def _answered(reply: Reply) -> None:
+    """An answer of the protocol: never a 5xx, and an error body with every 4xx."""
+    assert reply.status < 500, reply.status
+    if reply.status >= 400:
+        assert isinstance(reply.json()["error"], str)
+
+
+@pytest.mark.parametrize(
+    "path", ["/oauth/revoke", "/oauth/introspect", "/oidc/backchannel-logout", "/global-token-revocation"]
+)
+def test_hostile_input_is_never_a_5xx(api: Endpoints, path: str) -> None:
+    """Issue 12: bounded bodies, bad input a 4xx in the protocol's error shape (or the RFC's 200
+    for an invalid token), never a 500."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    media = [
+        "application/x-www-form-urlencoded",
+        "application/json",
+        "text/plain",
+        "application/x-www-form-urlencoded; charset=x",
+    ]
+    credentials = [OKTA[1], GATEWAY[1], "Basic", "Basic Og==", "Bearer x", "Basic " + "A" * 5000]
+    token = provider_token()
+    for body in HOSTILE_BODIES:
+        for content_type in media[:2]:
+            for authorization in (OKTA[1], GATEWAY[1]):
+                _answered(api.post(path, body, ("Content-Type", content_type), ("Authorization", authorization)))
+
+    @settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(
+        body=st.binary(max_size=300), content_type=st.sampled_from(media), authorization=st.sampled_from(credentials)
+    )
+    def fuzz(body: bytes, content_type: str, authorization: str) -> None:
+        _answered(api.post(path, body, ("Content-Type", content_type), ("Authorization", authorization)))
+
+    fuzz()
+    assert api.verdict(token) == 200  # and nothing was revoked by it

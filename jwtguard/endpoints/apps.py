@@ -30,6 +30,7 @@ event, written by every flow that changes state, tells the other processes).
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping
@@ -95,6 +96,27 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
+class EndpointMetrics:
+    """What the endpoints answered: a count per path and status (``snapshot()`` for operators).
+
+    Bumped without a lock, as the guard's own counters (:mod:`jwtguard.metrics`): rates, not ledgers.
+    """
+
+    def __init__(self) -> None:
+        self.answers: collections.Counter[tuple[str, int]] = collections.Counter()
+
+    def count(self, path: str, answer: Answer) -> Answer:
+        self.answers[(path, answer.status)] += 1
+        return answer
+
+    def snapshot(self) -> dict[str, dict[str, int]]:
+        """``{path: {status: count}}``."""
+        shown: dict[str, dict[str, int]] = {}
+        for (path, status), count in sorted(self.answers.items()):
+            shown.setdefault(path, {})[str(status)] = count
+        return shown
+
+
 class _Endpoints:
     """What both translators share: the settings, the engine, the hooks and the endpoint table."""
 
@@ -111,6 +133,8 @@ class _Endpoints:
         self.resolver = resolver or default_resolver(self.settings)
         self.clock = clock
         self.endpoints = dict(ENDPOINTS if endpoints is None else endpoints)
+        #: Answers by path and status.
+        self.metrics = EndpointMetrics()
 
     def flow(self, endpoint: Endpoint, call: Call, engine: Engine) -> EndpointFlow:
         context = Context(self.settings, engine.policy, self.clients, self.resolver, self.clock())
@@ -161,7 +185,7 @@ class EndpointsWSGI(_Endpoints):
                 return self.app(environ, start_response)
             answer = oauth_error(404, "invalid_request", "no such endpoint")
         else:
-            answer = self._answer(endpoint, path, environ)
+            answer = self.metrics.count(path, self._answer(endpoint, path, environ))
         start_response(f"{answer.status} {HTTPStatus(answer.status).phrase}", list(answer.headers))
         return [answer.body]
 
@@ -235,7 +259,7 @@ class EndpointsASGI(_Endpoints):
                 if endpoint is None:
                     answer = oauth_error(404, "invalid_request", "no such endpoint")
                 else:
-                    answer = await self._answer(endpoint, path, scope, receive)
+                    answer = self.metrics.count(path, await self._answer(endpoint, path, scope, receive))
                 await send({"type": "http.response.start", "status": answer.status, "headers": answer.raw_headers})
                 await send({"type": "http.response.body", "body": answer.body})
                 return

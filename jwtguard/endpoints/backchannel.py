@@ -39,6 +39,7 @@ refused with ``400`` and a description, so the provider reports the failure.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from typing import Any, Final, NamedTuple
 
@@ -66,6 +67,8 @@ from .base import (
 from .subjects import Subject
 
 PATH = "/oidc/backchannel-logout"
+
+logger = logging.getLogger("jwtguard")
 
 #: §2.4: the event a logout token carries.
 BACKCHANNEL_EVENT: Final = "http://schemas.openid.net/event/backchannel-logout"
@@ -169,6 +172,12 @@ def backchannel_logout(call: Call, context: Context) -> EndpointFlow:
     yield Forget(key)
     if isinstance(changed, StoreDown):
         return unavailable(settings, "the store")
+    if logout.sid is not None:
+        logger.info(
+            "jwtguard: back-channel logout from %s: session %s of user %r ended", logout.iss, logout.sid, user_id
+        )
+    else:
+        logger.info("jwtguard: back-channel logout from %s: every older token of user %r ended", logout.iss, user_id)
     return answer(200)
 
 

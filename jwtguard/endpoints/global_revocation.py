@@ -24,6 +24,7 @@ What the draft requires, and where (tests in ``tests/test_endpoints.py`` name th
 from __future__ import annotations
 
 import json
+import logging
 import uuid
 from collections.abc import Mapping
 
@@ -46,6 +47,8 @@ from .subjects import Subject
 
 PATH = "/global-token-revocation"
 DRAFT = "draft-parecki-oauth-global-token-revocation-04"
+
+logger = logging.getLogger("jwtguard")
 
 
 def read_subject(body: bytes) -> Subject | str:
@@ -97,6 +100,7 @@ def global_revocation(call: Call, context: Context) -> EndpointFlow:
     yield Forget(key)
     if isinstance(recorded, StoreDown):
         return unavailable(settings, "the store")
+    logger.info("jwtguard: global token revocation by client %s: every token of user %r ended", client.id, user_id)
     return answer(204)
 
 

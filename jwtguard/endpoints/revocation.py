@@ -23,6 +23,8 @@ The RFC's MUSTs and SHOULDs this covers (tests in ``tests/test_endpoints.py`` na
 
 from __future__ import annotations
 
+import logging
+
 from ..sansio.decision import Decision
 from ..sessions import flows, signals
 from ..userid import user_key
@@ -46,6 +48,8 @@ from .base import (
 
 PATH = "/oauth/revoke"
 
+logger = logging.getLogger("jwtguard")
+
 
 def revoke(call: Call, context: Context) -> EndpointFlow:
     """The flow of one revocation request (see the module)."""
@@ -67,6 +71,7 @@ def revoke(call: Call, context: Context) -> EndpointFlow:
             return unavailable(settings, "the store")
         if ended is not None:
             yield Forget(user_key(ended, settings.user_id_type))
+            logger.info("jwtguard: RFC 7009: client %s revoked a refresh token of user %r", client.id, ended)
         return answer(200)
     checked = yield Verify(token)
     if isinstance(checked, KeysUnavailable):
@@ -102,4 +107,5 @@ def revoke(call: Call, context: Context) -> EndpointFlow:
     yield Forget(verified.key)
     if isinstance(denied, StoreDown):
         return unavailable(settings, "the store")
+    logger.info("jwtguard: RFC 7009: client %s revoked token %s of user %r", client.id, verified.jti, verified.user_id)
     return answer(200)
