@@ -100,7 +100,6 @@ def provider_settings(store_url: str, **changes: Any) -> Settings:
         "audience": ("api",),
         "user_id_type": "str",
         "store_url": store_url,
-        "store_timeout": 0.5,
         "unknown_users": "allow",
         "oidc_client_id": CLIENT,
         "endpoint_clients": CLIENTS,
@@ -293,7 +292,7 @@ def test_revoking_a_refresh_token_ends_its_session(build: Callable[[Settings], E
 def test_a_store_outage_is_503_never_a_silent_200(build: Callable[[Settings], Endpoints]) -> None:
     """RFC 7009 §2.2.1: the server may answer 503 (with Retry-After) when it cannot revoke now;
     RFC 7662 (issue 12): an outage is never active:false."""
-    api = build(provider_settings("mongodb://127.0.0.1:1/jwtguard?serverSelectionTimeoutMS=200"))
+    api = build(provider_settings("mongodb://127.0.0.1:1/jwtguard?serverSelectionTimeoutMS=200", store_timeout=0.3))
     token = provider_token()
     for reply in (api.revoke(token), api.introspect(token)):
         assert reply.status == 503 and reply.headers["retry-after"] == "5"

@@ -51,6 +51,7 @@ from .backchannel import backchannel_logout
 from .base import (
     MAX_BODY,
     Answer,
+    Authenticate,
     Authenticator,
     BasicClients,
     Call,
@@ -137,7 +138,7 @@ class _Endpoints:
         self.metrics = EndpointMetrics()
 
     def flow(self, endpoint: Endpoint, call: Call, engine: Engine) -> EndpointFlow:
-        context = Context(self.settings, engine.policy, self.clients, self.resolver, self.clock())
+        context = Context(self.settings, engine.policy, self.resolver, self.clock())
         return endpoint(call, context)
 
 
@@ -210,7 +211,9 @@ class EndpointsWSGI(_Endpoints):
         try:
             while True:
                 step = flow.send(reply)
-                if isinstance(step, Verify):
+                if isinstance(step, Authenticate):
+                    reply = self.clients(step.call, step.form)
+                elif isinstance(step, Verify):
                     reply = _verified(self.engine, step.token)
                 elif isinstance(step, Judge):
                     reply = self.engine.handle_token(step.token)
@@ -298,7 +301,12 @@ class EndpointsASGI(_Endpoints):
         try:
             while True:
                 step = flow.send(reply)
-                if isinstance(step, Verify):
+                if isinstance(step, Authenticate):
+                    if getattr(self.clients, "needs_io", True):  # a hook that may read a key set
+                        reply = await asyncio.to_thread(self.clients, step.call, step.form)
+                    else:
+                        reply = self.clients(step.call, step.form)
+                elif isinstance(step, Verify):
                     if self.engine.verifier.needs_io:
                         reply = await asyncio.to_thread(_verified, self.engine, step.token)
                     else:

@@ -144,6 +144,14 @@ class Judge(NamedTuple):
     token: str
 
 
+class Authenticate(NamedTuple):
+    """Run the client-authentication hook on the call (it may read a key set): answered with the
+    :class:`Client`, or None."""
+
+    call: Call
+    form: Mapping[str, str] | None
+
+
 class Records(NamedTuple):
     """Run *flow* on the store; answered with its result, or :class:`StoreDown`."""
 
@@ -167,7 +175,7 @@ class StoreDown(NamedTuple):
     message: str
 
 
-Lookup = Verify | Judge | Records | Forget
+Lookup = Authenticate | Verify | Judge | Records | Forget
 EndpointFlow = Generator[Lookup, Any, Answer]
 
 
@@ -184,6 +192,7 @@ class Client(NamedTuple):
 #: The client-authentication hook: the call and its form (None for a JSON body) to the
 #: authenticated :class:`Client`, or None when the call carries no valid credentials.
 #: It may read ``Authorization`` (Basic, Bearer) or the form's ``client_assertion`` (RFC 7523).
+#: The async driver runs it in a worker thread unless it has ``needs_io = False``.
 Authenticator = Callable[[Call, Mapping[str, str] | None], Client | None]
 
 
@@ -202,6 +211,9 @@ class BasicClients:
             for client_id, secret, grants in settings.endpoint_clients
         }
         self._decoy = _digest("")
+
+    #: Reads nothing but the call: the async driver calls it on the loop.
+    needs_io = False
 
     def __call__(self, call: Call, form: Mapping[str, str] | None) -> Client | None:
         credentials = basic_credentials(call.headers.get("authorization", ""))
@@ -239,14 +251,14 @@ def challenge(settings: Settings) -> tuple[str, str]:
 
 
 def authenticate(
-    call: Call, form: Mapping[str, str] | None, grant: str, clients: Authenticator, settings: Settings
-) -> Client | Answer:
+    call: Call, form: Mapping[str, str] | None, grant: str, settings: Settings
+) -> Generator[Lookup, Any, Client | Answer]:
     """The caller, when it may call the endpoint *grant*; else the answer that refuses it.
 
     No credentials or wrong ones: ``401 invalid_client`` with a Basic challenge (RFC 6749
     §5.2). A client without the grant: ``403 unauthorized_client``.
     """
-    client = clients(call, form)
+    client: Client | None = yield Authenticate(call, form)
     if client is None:
         return oauth_error(401, "invalid_client", "client authentication failed", challenge(settings))
     if grant not in client.grants:
@@ -260,11 +272,10 @@ def authenticate(
 @dataclass(frozen=True, slots=True)
 class Context:
     """What an endpoint flow reads besides the call: the settings, the guard's policy, the
-    client-authentication hook, the subject resolver and the time of the call."""
+    subject resolver and the time of the call."""
 
     settings: Settings
     policy: Policy
-    clients: Authenticator
     resolve: SubjectResolver
     now: float
 

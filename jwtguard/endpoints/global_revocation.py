@@ -71,7 +71,7 @@ def read_subject(body: bytes) -> Subject | str:
 def global_revocation(call: Call, context: Context) -> EndpointFlow:
     """The flow of one global revocation request (see the module)."""
     settings = context.settings
-    client = authenticate(call, None, "gtr", context.clients, settings)
+    client = yield from authenticate(call, None, "gtr", settings)
     if isinstance(client, Answer):
         return client
     if call.media_type != "application/json":

@@ -62,7 +62,7 @@ def introspect(call: Call, context: Context) -> EndpointFlow:
     form = read_form(call)
     if isinstance(form, Answer):
         return form
-    client = authenticate(call, form, "introspect", context.clients, settings)
+    client = yield from authenticate(call, form, "introspect", settings)
     if isinstance(client, Answer):
         return client
     token = form.get("token")

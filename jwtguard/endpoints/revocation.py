@@ -57,7 +57,7 @@ def revoke(call: Call, context: Context) -> EndpointFlow:
     form = read_form(call)
     if isinstance(form, Answer):
         return form
-    client = authenticate(call, form, "revoke", context.clients, settings)
+    client = yield from authenticate(call, form, "revoke", settings)
     if isinstance(client, Answer):
         return client
     token = form.get("token")
