@@ -665,3 +665,80 @@ def test_hostile_input_is_never_a_5xx(api: Endpoints, path: str) -> None:
 
     fuzz()
     assert api.verdict(token) == 200  # and nothing was revoked by it
+
+
+# -- clients that sign their calls (RFC 7523) ------------------------------------------------------
+
+
+CLIENT_KEY = new_private_key("ES256")
+OTHER_KEY_ES = new_private_key("ES256")
+
+
+def assertion(client_id: str = "okta-ul", *, key: Any = CLIENT_KEY, **changes: Any) -> str:
+    now = int(time.time())
+    claims = {"iss": client_id, "sub": client_id, "aud": "https://app.test/global-token-revocation", "iat": now}
+    claims |= {"exp": now + 60, "jti": uuid.uuid4().hex, **changes}
+    return jwt.encode({k: v for k, v in claims.items() if v is not None}, key, algorithm="ES256")
+
+
+@pytest.fixture
+def signed(adapter: str, store_url: str) -> Iterator[Endpoints]:
+    from jwtguard.endpoints import BasicClients
+    from jwtguard.endpoints.clients import SignedClient, SignedClients, either
+
+    settings = provider_settings(store_url)
+    hook = either(
+        BasicClients(settings),
+        SignedClients(
+            [SignedClient("okta-ul", frozenset({"gtr", "revoke"}), public_pem(CLIENT_KEY), ("ES256",))],
+            audience="https://app.test/global-token-revocation",
+        ),
+    )
+    wrap = EndpointsWSGI if adapter == "wsgi" else EndpointsASGI
+    target = TARGETS[adapter](settings, outer=lambda guard: wrap(guard, settings=settings, clients=hook))
+    try:
+        yield Endpoints(target)
+    finally:
+        target.close()
+
+
+def test_a_bearer_assertion_authenticates_global_revocation(signed: Endpoints) -> None:
+    """RFC 7523 §3 via `Authorization: Bearer` (Okta Universal Logout): iss = sub = client_id, aud,
+    exp, signature; a jti is used once."""
+    before = provider_token(iat=_now() - 5)
+    subject = {"format": "opaque", "id": "alice"}
+    call = assertion()
+    assert signed.gtr(subject, ("Authorization", f"Bearer {call}")).status == 204
+    assert signed.verdict(before) == 401
+    assert signed.gtr(subject, ("Authorization", f"Bearer {call}")).status == 401  # §3 item 7: a replay
+    assert signed.gtr(subject, OKTA).status == 204  # Basic clients beside it
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"sub": "someone-else"},
+        {"iss": "unknown-client", "sub": "unknown-client"},
+        {"aud": "https://evil.test/"},
+        {"exp": None},
+        {"exp": _now() - 120},
+        {"exp": _now() + 3600},
+        {"nbf": _now() + 3600},
+        {"key": OTHER_KEY_ES},
+    ],
+    ids=["sub", "unknown-iss", "aud", "no-exp", "expired", "too-long", "not-yet", "signature"],
+)
+def test_a_bad_assertion_is_invalid_client(signed: Endpoints, bad: dict[str, Any]) -> None:
+    """RFC 7523 §3 items 1–4, 9: each check refuses the call (401 invalid_client)."""
+    reply = signed.gtr({"format": "opaque", "id": "alice"}, ("Authorization", f"Bearer {assertion(**bad)}"))
+    assert reply.status == 401 and error(reply) == "invalid_client"
+
+
+def test_private_key_jwt_in_the_form(signed: Endpoints) -> None:
+    """RFC 7523 §2.2: client_assertion_type and client_assertion in the form (revocation)."""
+    token = provider_token()
+    form = {"token": token, "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"}
+    assert signed.post("/oauth/revoke", {**form, "client_assertion": assertion()}, FORM).status == 200
+    assert signed.verdict(token) == 401
+    wrong_type = {**form, "client_assertion_type": "password", "client_assertion": assertion()}
+    assert signed.post("/oauth/revoke", wrong_type, FORM).status == 401

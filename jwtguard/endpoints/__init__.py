@@ -16,6 +16,9 @@ from .base import Authenticator as Authenticator
 from .base import BasicClients as BasicClients
 from .base import Call as Call
 from .base import Client as Client
+from .clients import SignedClient as SignedClient
+from .clients import SignedClients as SignedClients
+from .clients import either as either
 from .subjects import Subject as Subject
 from .subjects import SubjectResolver as SubjectResolver
 from .subjects import default_resolver as default_resolver
