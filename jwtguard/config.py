@@ -68,9 +68,22 @@ _COOKIE_PATH = re.compile(r"/[\x21-\x3A\x3C-\x7E]*")
 
 #: Variables of jwtguard's own test harness and scripts: they share the prefix but are no
 #: setting, so they are never reported as unknown.
-_RESERVED = frozenset({"JWTGUARD_FERRETDB", "JWTGUARD_CACHE_DIR"})
+_RESERVED = frozenset(
+    {
+        "JWTGUARD_FERRETDB",
+        "JWTGUARD_CACHE_DIR",
+        # scripts/get-keycloak.sh and tests/keycloak.py: the identity provider the tests start.
+        "JWTGUARD_KEYCLOAK_HOME",
+        "JWTGUARD_KEYCLOAK_JAVA",
+        "JWTGUARD_KEYCLOAK_VERSION",
+    }
+)
 _RESERVED_PREFIXES = ("JWTGUARD_TEST_",)
 
+
+#: ``JWTGUARD_TOKEN_TYPE``: ``any``, ``at+jwt`` (RFC 9068 §2.1), or ``claim:NAME=VALUE``, a
+#: payload claim that must be the string VALUE (NAME without ``=`` or white space, VALUE printable).
+TOKEN_TYPE_SYNTAX = re.compile(r"any|at\+jwt|claim:([^=\s]+)=([^\x00-\x1f\x7f]+)")
 
 #: RFC 9110 §5.6.2: a method name is a token.
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
@@ -472,6 +485,15 @@ class Settings:
         default=(), metadata=_list("comma-separated accepted `aud` values; when set, `aud` is required")
     )
     issuer: str | None = field(default=None, metadata=_declare("required `iss`"))
+    token_type: str = field(
+        default="any",
+        metadata=_declare(
+            "which verified tokens are access tokens: `any`, `at+jwt` (RFC 9068's header `typ`) or "
+            "`claim:NAME=VALUE` (a payload claim, e.g. `claim:typ=Bearer` for Keycloak); logout tokens, "
+            "security events and DPoP proofs are refused whatever it says (see [Tokens that are not access "
+            "tokens](#tokens-that-are-not-access-tokens)); `any` with `JWTGUARD_JWKS_URL` warns at start-up"
+        ),
+    )
     realm: str = field(
         default="api",
         metadata=_declare('realm in `WWW-Authenticate`: printable ASCII without `"` or `\\`'),
@@ -842,6 +864,12 @@ class Settings:
             raise _error("token_location", "accepts header, cookie or both")
         if not _COOKIE_PATH.fullmatch(self.refresh_path):
             raise _error("refresh_path", "accepts a URL path starting with '/', without spaces or ';', e.g. /token")
+        if TOKEN_TYPE_SYNTAX.fullmatch(self.token_type) is None:
+            raise _error(
+                "token_type",
+                "accepts any, at+jwt or claim:NAME=VALUE (a payload claim that must hold that string, "
+                "e.g. claim:typ=Bearer for Keycloak's access tokens)",
+            )
         if self.sessions and not self.issuer:
             # Sessions tell jwtguard's own tokens from other issuers' by `iss` (a missing session
             # refuses only jwtguard's own): without an issuer there is no telling them apart.
@@ -1045,8 +1073,9 @@ def unknown_variables(environ: Mapping[str, str]) -> list[str]:
 
     E.g. ``jwtguard: JWTGUARD_EXEMPT_PATH is not a jwtguard setting (did you mean
     JWTGUARD_EXEMPT_PATHS?); it is ignored``. The test harness's variables
-    (``JWTGUARD_TEST_*``, ``JWTGUARD_FERRETDB``, ``JWTGUARD_CACHE_DIR``) are
-    reserved and never listed. Used by the ``jwtguard`` command.
+    (``JWTGUARD_TEST_*``, ``JWTGUARD_FERRETDB``, ``JWTGUARD_CACHE_DIR``,
+    ``JWTGUARD_KEYCLOAK_HOME``, ``_JAVA``, ``_VERSION``) are reserved and never
+    listed. Used by the ``jwtguard`` command.
     """
     return [_UNKNOWN % found for found in _unknown(environ)]
 
