@@ -333,6 +333,7 @@ def test_describe_keeps_its_format() -> None:
         "JWTGUARD_LEEWAY": "1",
         "JWTGUARD_AUDIENCE": "a,b",
         "JWTGUARD_ISSUER": "None",
+        "JWTGUARD_TOKEN_TYPE": "any",
         "JWTGUARD_REALM": "api",
         "JWTGUARD_EXEMPT_PATHS": "(none)",
         "JWTGUARD_EXEMPT_METHODS": "(none)",
