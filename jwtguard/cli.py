@@ -157,7 +157,9 @@ def describe_state(
     """
     settings = policy.settings
     # A token the guard would read for this user, issued now (millisecond iat, as issue_token's).
-    fresh = policy.verified({}, {settings.user_claim: user, "iat": float(now), "exp": now + 60})
+    fresh = policy.verified(
+        *policy.token_type.stamp({}, {settings.user_claim: user, "iat": float(now), "exp": now + 60})
+    )
     decision = fresh if not isinstance(fresh, Verified) else policy.decide(fresh, state, now)
     fields = ", ".join(settings.not_before_fields)
     if records:

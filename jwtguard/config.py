@@ -74,9 +74,22 @@ _COOKIE_PATH = re.compile(r"/[\x21-\x3A\x3C-\x7E]*")
 
 #: Variables of jwtguard's own test harness and scripts: they share the prefix but are no
 #: setting, so they are never reported as unknown.
-_RESERVED = frozenset({"JWTGUARD_FERRETDB", "JWTGUARD_CACHE_DIR"})
+_RESERVED = frozenset(
+    {
+        "JWTGUARD_FERRETDB",
+        "JWTGUARD_CACHE_DIR",
+        # scripts/get-keycloak.sh and tests/keycloak.py: the identity provider the tests start.
+        "JWTGUARD_KEYCLOAK_HOME",
+        "JWTGUARD_KEYCLOAK_JAVA",
+        "JWTGUARD_KEYCLOAK_VERSION",
+    }
+)
 _RESERVED_PREFIXES = ("JWTGUARD_TEST_",)
 
+
+#: ``JWTGUARD_TOKEN_TYPE``: ``any``, ``at+jwt`` (RFC 9068 §2.1), or ``claim:NAME=VALUE``, a
+#: payload claim that must be the string VALUE (NAME without ``=`` or white space, VALUE printable).
+TOKEN_TYPE_SYNTAX = re.compile(r"any|at\+jwt|claim:([^=\s]+)=([^\x00-\x1f\x7f]+)")
 
 #: RFC 9110 §5.6.2: a method name is a token.
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
@@ -542,6 +555,15 @@ class Settings:
         default=(), metadata=_list("comma-separated accepted `aud` values; when set, `aud` is required")
     )
     issuer: str | None = field(default=None, metadata=_declare("required `iss`"))
+    token_type: str = field(
+        default="any",
+        metadata=_declare(
+            "which verified tokens are access tokens: `any`, `at+jwt` (RFC 9068's header `typ`) or "
+            "`claim:NAME=VALUE` (a payload claim, e.g. `claim:typ=Bearer` for Keycloak); logout tokens, "
+            "security events and DPoP proofs are refused whatever it says (see [Tokens that are not access "
+            "tokens](#tokens-that-are-not-access-tokens)); `any` with `JWTGUARD_JWKS_URL` warns at start-up"
+        ),
+    )
     realm: str = field(
         default="api",
         metadata=_declare('realm in `WWW-Authenticate`: printable ASCII without `"` or `\\`'),
@@ -967,6 +989,12 @@ class Settings:
         if self.oidc_client_id is not None and not _header_text(self.oidc_client_id):
             raise _error("oidc_client_id", "accepts a client id: printable ASCII")
         object.__setattr__(self, "endpoint_clients", _checked_clients(self.endpoint_clients))
+        if TOKEN_TYPE_SYNTAX.fullmatch(self.token_type) is None:
+            raise _error(
+                "token_type",
+                "accepts any, at+jwt or claim:NAME=VALUE (a payload claim that must hold that string, "
+                "e.g. claim:typ=Bearer for Keycloak's access tokens)",
+            )
         if self.sessions and not self.issuer:
             # Sessions tell jwtguard's own tokens from other issuers' by `iss` (a missing session
             # refuses only jwtguard's own): without an issuer there is no telling them apart.
@@ -1170,8 +1198,9 @@ def unknown_variables(environ: Mapping[str, str]) -> list[str]:
 
     E.g. ``jwtguard: JWTGUARD_EXEMPT_PATH is not a jwtguard setting (did you mean
     JWTGUARD_EXEMPT_PATHS?); it is ignored``. The test harness's variables
-    (``JWTGUARD_TEST_*``, ``JWTGUARD_FERRETDB``, ``JWTGUARD_CACHE_DIR``) are
-    reserved and never listed. Used by the ``jwtguard`` command.
+    (``JWTGUARD_TEST_*``, ``JWTGUARD_FERRETDB``, ``JWTGUARD_CACHE_DIR``,
+    ``JWTGUARD_KEYCLOAK_HOME``, ``_JAVA``, ``_VERSION``) are reserved and never
+    listed. Used by the ``jwtguard`` command.
     """
     return [_UNKNOWN % found for found in _unknown(environ)]
 

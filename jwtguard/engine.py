@@ -39,7 +39,7 @@ from .feed import Follower, feed_source, follower_for
 from .invalidation import InvalidationBus, default_bus
 from .keys import KeySourceUnavailable
 from .metrics import Metrics
-from .sansio.claims import Verified
+from .sansio.claims import ANY_TOKEN_TYPE, Verified
 from .sansio.credentials import TOKEN68, CookieToken
 from .sansio.decision import Decision
 from .sansio.policy import UNGUARDED, Policy, looks_like_login, route_decision
@@ -153,6 +153,12 @@ class Engine:
             logger.warning(
                 "jwtguard: JWTGUARD_MODE=optional: requests WITHOUT a token reach the app with no claims; "
                 "every route without a per-route check (jwt_required, require_claims) is PUBLIC"
+            )
+        if settings.jwks_url and self.policy.token_type == ANY_TOKEN_TYPE:
+            logger.warning(
+                "jwtguard: JWTGUARD_JWKS_URL is set and JWTGUARD_TOKEN_TYPE=any: any token the provider "
+                "signs for this audience passes as an access token, an ID token too (RFC 8725 §3.11); set "
+                "JWTGUARD_TOKEN_TYPE=at+jwt (RFC 9068) or claim:NAME=VALUE (claim:typ=Bearer for Keycloak)"
             )
         if settings.on_store_error == "allow":
             logger.warning(

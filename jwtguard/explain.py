@@ -32,7 +32,16 @@ from .engine import Engine
 from .errors import StoreError
 from .invalidation import InvalidationBus
 from .keys import KeySourceUnavailable
-from .sansio.claims import EARLIEST_DATE, LATEST_DATE, is_stale, time_claim_fails
+from .sansio.claims import (
+    EARLIEST_DATE,
+    LATEST_DATE,
+    NOT_ACCESS_TOKEN_TYPES,
+    TokenType,
+    is_access_token,
+    is_stale,
+    media_type,
+    time_claim_fails,
+)
 from .sansio.decision import Decision
 from .sansio.policy import HEADER
 from .sansio.request import Request
@@ -117,10 +126,11 @@ def _explain(token: str, settings: Settings, store: Store | None, now: float) ->
         rows.append(Check("algorithm", FAIL, f"{_short(alg)} is not in JWTGUARD_ALGORITHMS ({allowed})"))
 
     # -- signature, audience, issuer, required claims -----------------------------
+    verified_header: Mapping[str, Any] = {}
     verified_claims: Mapping[str, Any] | None = None
     signature_ok = True
     try:
-        verified_claims = verifier.verify(token)[1]
+        verified_header, verified_claims = verifier.verify(token)
     except jwt.InvalidAudienceError as exc:
         rows.append(Check("signature", OK, _key_source(settings, alg)))
         rows.append(Check("audience", FAIL, f"{_reason(exc, token)}; accepted: {', '.join(settings.audience)}"))
@@ -143,6 +153,7 @@ def _explain(token: str, settings: Settings, store: Store | None, now: float) ->
             rows.append(Check("audience", OK, f"one of {', '.join(settings.audience)}"))
         if settings.issuer:
             rows.append(Check("issuer", OK, settings.issuer))
+        rows.append(_token_type_check(verified_header, verified_claims, engine.policy.token_type, settings))
 
     claims = verified_claims
     mark = ""
@@ -249,6 +260,40 @@ def _time_checks(claims: Mapping[str, Any], now: float, leeway: float, mark: str
             detail += f", leeway {leeway:g} s"
         rows.append(Check(name, OK if ok else FAIL, detail + mark))
     return rows
+
+
+#: What each header type that is never an access token is (:data:`NOT_ACCESS_TOKEN_TYPES`).
+_NOT_ACCESS_KINDS = {
+    "logout+jwt": "a logout token (OpenID Connect Back-Channel Logout)",
+    "secevent+jwt": "a security event token (RFC 8417)",
+    "dpop+jwt": "a DPoP proof (RFC 9449)",
+}
+assert set(_NOT_ACCESS_KINDS) == NOT_ACCESS_TOKEN_TYPES
+
+
+def _token_type_check(
+    header: Mapping[str, Any], claims: Mapping[str, Any], rule: TokenType, settings: Settings
+) -> Check:
+    """The token-type row: the verdict is the policy's rule (:func:`is_access_token`), the detail says why."""
+    setting = f"JWTGUARD_TOKEN_TYPE={settings.token_type}"
+    if is_access_token(header, claims, rule):
+        return Check("token type", OK, f"an access token ({setting})")
+    typ = header.get("typ")
+    if typ is not None and not isinstance(typ, str):
+        return Check(
+            "token type", FAIL, f"the header typ is a {type(typ).__name__}, not a media type (RFC 7515 §4.1.9)"
+        )
+    kind = _NOT_ACCESS_KINDS.get(media_type(typ)) if typ is not None else None
+    if kind is not None:
+        return Check("token type", FAIL, f"typ {_short(typ)}: {kind}, never an access token")
+    if "events" in claims:
+        return Check("token type", FAIL, "an events claim: a logout or security event token, never an access token")
+    if rule.header is not None:
+        shown = _short(typ) if typ is not None else "absent"
+        return Check("token type", FAIL, f"{setting} needs the header typ at+jwt (RFC 9068 §2.1); it is {shown}")
+    value = claims.get(rule.claim) if rule.claim is not None else None
+    shown = _short(value) if value is not None else "absent"
+    return Check("token type", FAIL, f"{setting} needs the claim {rule.claim} = {rule.value}; it is {shown}")
 
 
 def _state_checks(

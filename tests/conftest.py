@@ -14,6 +14,7 @@ from harness import TARGETS, Headers, Reply, Target, flask_app, starlette_app
 
 from jwtguard import Settings
 
+from keycloak import KeycloakServer, KeycloakUnavailable
 from mongo_server import MongoServer
 
 __all__ = ["Reply", "flask_app", "starlette_app"]
@@ -58,6 +59,26 @@ def mongo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mongo]:
         pytest.skip(str(exc))
     try:
         yield Mongo(None, server)
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def keycloak(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KeycloakServer]:
+    """One real Keycloak for the whole test session, started by the first test that asks for it.
+
+    From the cache that scripts/get-keycloak.sh fills (see :mod:`keycloak`). In CI (CI=true) a
+    Keycloak that is missing or does not start fails the tests that need it; elsewhere they skip.
+    """
+    try:
+        server = KeycloakServer(tmp_path_factory.mktemp("keycloak"))
+        server.start()
+    except (KeycloakUnavailable, OSError) as exc:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"Keycloak cannot be started in CI: {exc}")
+        pytest.skip(f"Keycloak cannot be started: {exc}")
+    try:
+        yield server
     finally:
         server.stop()
 

@@ -66,6 +66,7 @@ PARSING: list[tuple[str, str, Any, str | None]] = [
     ("JWTGUARD_LEEWAY", "2.5", 2.5, "abc"),
     ("JWTGUARD_AUDIENCE", "api, admin", ("api", "admin"), None),
     ("JWTGUARD_ISSUER", "https://idp.example", "https://idp.example", None),
+    ("JWTGUARD_TOKEN_TYPE", "claim:typ=Bearer", "claim:typ=Bearer", "Bearer"),
     ("JWTGUARD_REALM", "admin", "admin", 'api" error="x'),
     ("JWTGUARD_EXEMPT_PATHS", "/login, /static/ ,", ("/login", "/static/"), "login"),
     ("JWTGUARD_EXEMPT_METHODS", "options,head", ("OPTIONS", "HEAD"), "GE T"),
@@ -271,6 +272,9 @@ def test_declared_and_reserved_variables_are_never_reported(caplog: pytest.LogCa
         JWTGUARD_TEST_ANYTHING="1",
         JWTGUARD_FERRETDB="/opt/ferretdb",
         JWTGUARD_CACHE_DIR="/tmp/jwtguard",
+        JWTGUARD_KEYCLOAK_HOME="/opt/keycloak",
+        JWTGUARD_KEYCLOAK_JAVA="/usr/lib/jvm/java-25",
+        JWTGUARD_KEYCLOAK_VERSION="26.5.6",
         UNRELATED="x",
     )
     with caplog.at_level(logging.DEBUG, logger="jwtguard"):
@@ -339,6 +343,7 @@ def test_describe_keeps_its_format() -> None:
         "JWTGUARD_LEEWAY": "1",
         "JWTGUARD_AUDIENCE": "a,b",
         "JWTGUARD_ISSUER": "None",
+        "JWTGUARD_TOKEN_TYPE": "any",
         "JWTGUARD_REALM": "api",
         "JWTGUARD_EXEMPT_PATHS": "(none)",
         "JWTGUARD_EXEMPT_METHODS": "(none)",

@@ -742,3 +742,17 @@ def test_private_key_jwt_in_the_form(signed: Endpoints) -> None:
     assert signed.verdict(token) == 401
     wrong_type = {**form, "client_assertion_type": "password", "client_assertion": assertion()}
     assert signed.post("/oauth/revoke", wrong_type, FORM).status == 401
+
+
+def test_an_id_token_cannot_be_revoked_as_an_access_token(
+    build: Callable[[Settings], Endpoints], store_url: str
+) -> None:
+    """RFC 7009 §2.2.1 unsupported_token_type, with JWTGUARD_TOKEN_TYPE=claim:typ=Bearer: an ID
+    token (Keycloak marks it "typ": "ID") verifies but is no access token; introspection: inactive."""
+    api = build(provider_settings(store_url, token_type="claim:typ=Bearer"))
+    id_token = provider_token(typ="ID", aud="api")
+    reply = api.revoke(id_token)
+    assert reply.status == 400 and error(reply) == "unsupported_token_type"
+    assert api.introspect(id_token).json() == {"active": False}
+    assert api.verdict(id_token) == 401
+    assert api.introspect(provider_token()).json()["active"] is True

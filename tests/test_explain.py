@@ -97,7 +97,7 @@ def test_a_valid_token_passes_every_check(settings: Settings, store: CountingSto
     rows = explain(seeded["valid"], settings, store)
     checks = rows_by_check(rows)
     assert [row.check for row in rows] == [
-        "header", "algorithm", "signature", "exp", "iat", "user claim",
+        "header", "algorithm", "signature", "token type", "exp", "iat", "user claim",
         "user exists", "user enabled", "not before", "verdict",
     ]  # fmt: skip
     assert all(row.verdict == OK for row in rows), format_report(rows)

@@ -43,7 +43,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any, Final, NamedTuple
 
-from ..sansio.claims import time_claim
+from ..sansio.claims import media_type, time_claim
 from ..sansio.state import is_id
 from ..sessions import signals
 from ..stores.records import RecordFlow
@@ -59,7 +59,6 @@ from .base import (
     StoreDown,
     Verify,
     answer,
-    media_type,
     oauth_error,
     read_form,
     unavailable,
@@ -92,7 +91,8 @@ def read_logout_token(header: Mapping[str, Any], claims: Mapping[str, Any], cont
     Pure: the time is the context's, nothing is looked up.
     """
     settings = context.settings
-    if "typ" in header and media_type(header["typ"]) not in _TYPES:
+    typ = header.get("typ")
+    if typ is not None and (not isinstance(typ, str) or media_type(typ) not in _TYPES):
         return "typ must be logout+jwt"
     iss = claims.get("iss")
     if settings.issuer is None or iss != settings.issuer:

@@ -278,22 +278,3 @@ class Context:
     policy: Policy
     resolve: SubjectResolver
     now: float
-
-
-#: RFC 8417 §2.3 and OpenID back-channel logout §2.4: token types that are never access tokens.
-_NOT_ACCESS_TYPES: Final = frozenset({"logout+jwt", "secevent+jwt", "dpop+jwt"})
-
-
-def media_type(value: object) -> str | None:
-    """A JOSE ``typ`` compared as RFC 7515 §4.1.9 says: lower-case, an ``application/`` prefix dropped."""
-    if not isinstance(value, str):
-        return None
-    lowered = value.strip().lower()
-    return lowered.removeprefix("application/")
-
-
-def evidently_not_access(header: Mapping[str, Any], claims: Mapping[str, Any]) -> bool:
-    """A token that is evidently no access token: a logout token, a security event token or a
-    DPoP proof (by its ``typ``), or any token with an ``events`` claim (RFC 8417, OpenID
-    back-channel logout)."""
-    return media_type(header.get("typ")) in _NOT_ACCESS_TYPES or "events" in claims

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import logging
 
+from ..sansio.claims import is_access_token
 from ..sansio.decision import Decision
 from ..sessions import flows, signals
 from ..userid import user_key
@@ -40,7 +41,6 @@ from .base import (
     Verify,
     answer,
     authenticate,
-    evidently_not_access,
     oauth_error,
     read_form,
     unavailable,
@@ -79,7 +79,7 @@ def revoke(call: Call, context: Context) -> EndpointFlow:
     if checked is None:
         return answer(200)  # not ours to judge, or already invalid: §2.2
     header, claims = checked
-    if evidently_not_access(header, claims):
+    if not is_access_token(header, claims, context.policy.token_type):
         return oauth_error(400, "unsupported_token_type", "this token is no access token")
     verified = context.policy.verified(header, claims)
     if isinstance(verified, Decision):

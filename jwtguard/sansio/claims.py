@@ -1,4 +1,4 @@
-"""Verified tokens and the rules on their claims: types, dates, lifetime, staleness."""
+"""Verified tokens and the rules on their claims: token types, dates, lifetime, staleness."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
+from ..config import TOKEN_TYPE_SYNTAX
 from ..userid import UserId, UserKey
 from .decision import Decision
 
@@ -39,6 +40,102 @@ class Verified:
     #: Issued by jwtguard's own sessions (``JWTGUARD_SESSIONS`` and ``iss`` is ``JWTGUARD_ISSUER``):
     #: its ``sid`` must name a live session of jwtguard's.
     own: bool = False
+
+
+# -- the token-type rule ---------------------------------------------------------------
+
+#: Header types of JWTs that are never access tokens, however they are signed: an OpenID Connect
+#: back-channel logout token (Back-Channel Logout 1.0 §2.4), a Security Event Token (RFC 8417
+#: §2.3, what Shared Signals pushes) and a DPoP proof (RFC 9449 §4.2). An identity provider signs
+#: them with the keys that sign its access tokens, for the same audience: without this rule a
+#: logout token would log its user *in* (RFC 8725 §3.11: explicit typing).
+NOT_ACCESS_TOKEN_TYPES: Final = frozenset({"logout+jwt", "secevent+jwt", "dpop+jwt"})
+
+#: RFC 9068 §2.1: the header type of a JWT access token.
+ACCESS_TOKEN_TYPE: Final = "at+jwt"  # noqa: S105 - a media type, not a credential
+
+
+def media_type(typ: str) -> str:
+    """A header ``typ`` as compared: lower case, without an ``application/`` prefix.
+
+    RFC 7515 §4.1.9: ``typ`` is a media type, compared case-insensitively (RFC 2045), and
+    ``JWT`` means ``application/JWT``; RFC 9068 §2.1 and RFC 8417 §2.3 allow both spellings.
+    """
+    lowered = typ.lower()
+    return lowered[len("application/") :] if lowered.startswith("application/") else lowered
+
+
+@dataclass(frozen=True, slots=True)
+class TokenType:
+    """``JWTGUARD_TOKEN_TYPE`` as a rule: what a verified token must carry to count as an access token.
+
+    ``header`` is the ``typ`` (as :func:`media_type` reads it) the header must have, or None
+    when any will do; ``claim`` and ``value`` a payload claim that must be that string, or None.
+    """
+
+    header: str | None = None
+    claim: str | None = None
+    value: str | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> TokenType:
+        """The rule of a ``JWTGUARD_TOKEN_TYPE`` value (``any``, ``at+jwt``, ``claim:NAME=VALUE``).
+
+        :raises ValueError: for any other text (:class:`~jwtguard.config.Settings` refuses it first).
+        """
+        match = TOKEN_TYPE_SYNTAX.fullmatch(text)
+        if match is None:
+            raise ValueError("JWTGUARD_TOKEN_TYPE accepts any, at+jwt or claim:NAME=VALUE")
+        if text == ACCESS_TOKEN_TYPE:
+            return cls(header=ACCESS_TOKEN_TYPE)
+        return cls(claim=match.group(1), value=match.group(2))  # both None for "any"
+
+    def stamp(self, header: Mapping[str, Any], claims: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Copies of *header* and *claims* with what this rule asks for set: a token it accepts.
+
+        For the guard's own what-if answers (``jwtguard status``), never for a real token.
+        """
+        header, claims = dict(header), dict(claims)
+        if self.header is not None:
+            header["typ"] = self.header
+        if self.claim is not None:
+            claims[self.claim] = self.value
+        return header, claims
+
+
+#: ``JWTGUARD_TOKEN_TYPE=any``: the header and payload are only screened for tokens that are never
+#: access tokens.
+ANY_TOKEN_TYPE: Final = TokenType()
+
+
+def is_access_token(header: Mapping[str, Any], claims: Mapping[str, Any], rule: TokenType = ANY_TOKEN_TYPE) -> bool:
+    """The token-type rule: whether a verified token may be taken for an access token.
+
+    Never one, whatever *rule* says: a header ``typ`` of :data:`NOT_ACCESS_TOKEN_TYPES`
+    (case-insensitive, ``application/`` optional), a ``typ`` that is no string (RFC 7515
+    §4.1.9: it is one), or an ``events`` claim of any value (logout tokens and Security Event
+    Tokens carry one, access tokens never do). Then *rule*: RFC 9068's header ``typ``
+    (``at+jwt`` or ``application/at+jwt``), or the payload claim *rule.claim* equal to the
+    string *rule.value* (a claim of another type never matches).
+    """
+    typ = header.get("typ")
+    if typ is not None:
+        if type(typ) is not str:
+            return False
+        typ = media_type(typ)
+        if typ in NOT_ACCESS_TOKEN_TYPES:
+            return False
+    if "events" in claims:
+        return False
+    if rule.header is not None and typ != rule.header:
+        return False
+    if rule.claim is not None:
+        value = claims.get(rule.claim)
+        return type(value) is str and value == rule.value
+    return True
+
+
+# -- time claims --------------------------------------------------------------------------
 
 
 def time_claim(claims: Mapping[str, Any], name: str) -> float | None:

@@ -12,7 +12,7 @@ from typing import Any, Final
 
 from ..config import Settings
 from ..userid import user_key
-from .claims import Verified, freeze, is_stale_token, time_claim, time_reason
+from .claims import TokenType, Verified, freeze, is_access_token, is_stale_token, time_claim, time_reason
 from .credentials import (
     SAFE_METHODS,
     CookieToken,
@@ -118,6 +118,8 @@ class Policy:
         }
         self._cache_ttl = settings.cache_ttl
         self._allow_unknown = settings.unknown_users == ALLOW
+        #: ``JWTGUARD_TOKEN_TYPE``: what a verified token must carry to be taken for an access token.
+        self.token_type = TokenType.parse(settings.token_type)
 
     # -- the request --------------------------------------------------------------------
 
@@ -236,14 +238,17 @@ class Policy:
         """What jwtguard reads from a token whose signature, audience and issuer checked out.
 
         Refused as ``invalid``: a ``crit`` header (RFC 7515 §4.1.11: no
-        extension is implemented), a user claim that names nobody under
+        extension is implemented), a token that is no access token (the
+        token-type rule, :func:`~jwtguard.sansio.claims.is_access_token`: a
+        logout token, a security event, a DPoP proof, or not what
+        ``JWTGUARD_TOKEN_TYPE`` asks for; RFC 8725 §3.11), a user claim that names nobody under
         ``JWTGUARD_USER_ID_TYPE`` (checked before it can reach a query), time
         claims that are not dates, ``exp - iat`` above ``JWTGUARD_MAX_TOKEN_LIFETIME``.
         Raises only for claims a verifier should never hand over (callers map
         every exception to ``invalid``).
         """
         invalid = self.refusals["invalid"]
-        if "crit" in header:
+        if "crit" in header or not is_access_token(header, claims, self.token_type):
             return invalid
         user_id = claims.get(self._user_claim)
         key = user_key(user_id, self._id_type, self._max_user_id)
