@@ -472,6 +472,12 @@ class KeycloakAdmin:
         user_id = self.create_user(name, username, password)
         return Realm(self.url, name, client_id, client_uuid, secret, username, password, user_id)
 
+    def set_backchannel_logout_url(self, realm: str, client_uuid: str, url: str) -> None:
+        """Point the client's back-channel logout at *url* (a server started after the client)."""
+        client: dict[str, Any] = self._admin("GET", f"/{realm}/clients/{client_uuid}").json()
+        client.setdefault("attributes", {})["backchannel.logout.url"] = url
+        self._admin("PUT", f"/{realm}/clients/{client_uuid}", json=client)
+
     # -- sessions ---------------------------------------------------------------------------------
 
     def logout_user(self, realm: str, user_id: str) -> None:

@@ -22,7 +22,7 @@ from typing import Any
 import jwt
 import pytest
 
-from jwtguard import Admin, Settings
+from jwtguard import Settings
 from jwtguard.explain import FAIL, explain
 
 from keycloak import KeycloakAdmin, KeycloakServer, LogoutReceiver, Realm, Tokens
@@ -67,23 +67,11 @@ def provider_settings(realm: Realm, store_url: str, **changes: Any) -> Settings:
         "token_type": "claim:typ=Bearer",
         "store_url": store_url,
         "store_timeout": 2.0,
+        # The users live in Keycloak: no document of theirs in jwtguard's store (issue 12).
+        "unknown_users": "allow",
     }
     values.update(changes)
     return Settings(**values)
-
-
-def seed(settings: Settings, realm: Realm) -> None:
-    """Alice's user in jwtguard's store, so that only the token decides.
-
-    Users from a provider have no document in jwtguard's store, and until JWTGUARD_UNKNOWN_USERS=allow
-    (issue 12, built separately) lets such a user pass, the guard refuses them as unknown_user: the
-    Keycloak user's ``sub`` is seeded here instead. Drop this once that setting exists.
-    """
-    admin = Admin(settings)
-    try:
-        admin.create_user(realm.user_id)
-    finally:
-        admin.close()
 
 
 def claims_of(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -122,7 +110,6 @@ def test_what_keycloak_issues(tokens: Tokens, realm: Realm) -> None:
 def test_keycloak_access_token_is_accepted(make_client: Any, realm: Realm, tokens: Tokens, store_url: str) -> None:
     """Issue 12 test 1: verified through the realm's JWKS, with its issuer, audience and type."""
     settings = provider_settings(realm, store_url)
-    seed(settings, realm)
     client = make_client(settings)
     reply = get(client, tokens.access_token)
     assert reply.status == 200, reply.body
@@ -139,7 +126,6 @@ def test_keycloak_id_and_refresh_tokens_are_refused(
     """Issue 12 test 1: the ID token (RS256, right ``iss`` and ``aud``) fails the token type; the
     refresh token (HS512 under the realm's own secret) fails before it, on its algorithm."""
     settings = provider_settings(realm, store_url)
-    seed(settings, realm)
     token = getattr(tokens, kind)
     assert_invalid(get(make_client(settings), token))
     if kind == "id_token":
@@ -171,7 +157,6 @@ def test_keycloak_logout_token_is_never_an_access_token(
     store_url = f"sqlite:///{tmp_path / 'jwtguard.db'}"
     for token_type in ("any", "claim:typ=Bearer"):
         settings = provider_settings(realm, store_url, token_type=token_type)
-        seed(settings, realm)
         with caplog.at_level(logging.WARNING, logger="jwtguard"):
             client = make_client(settings)
         assert_invalid(get(client, logout_token))
