@@ -27,7 +27,7 @@ from .invalidation import invalidate_everywhere
 from .sansio.claims import Verified
 from .sansio.policy import Policy
 from .sansio.state import UserState, is_id, user_state
-from .sessions import TokenPair, alerts, flows
+from .sessions import TokenPair, alerts, flows, signals
 from .sessions.alerts import LoginAlert
 from .sessions.flows import GrantRefused, Login, Refused, Rotated, SessionInfo
 from .stores import AsyncStore, Change, Store, UserId, open_async_store, open_store
@@ -81,6 +81,13 @@ _NO_RECORDS = (
     "{} keeps no sessions, versions or denied tokens (it has no run(flow)): use jwtguard's MongoDB, "
     "SQLite or memory store"
 )
+
+
+def _local(user_id: UserId, change: Change, settings: Settings) -> RecordFlow[bool]:
+    """An admin change for a user with no document: under ``JWTGUARD_UNKNOWN_USERS=allow``, a record
+    of the state table (:func:`jwtguard.sessions.signals.local_change`); else nothing (False)."""
+    cut = change.not_before.timestamp() if change.not_before is not None else None
+    return signals.local_change(user_id, enabled=change.enabled, cut_off_at=cut, now=time.time(), settings=settings)
 
 
 def _keeps_records(store: object) -> bool:
@@ -229,7 +236,11 @@ class Admin:
                 self._records().run(
                     flows.announce(user_ref(key), _kind(change), now=time.time(), settings=self.settings)
                 )
-            return self.store.apply(user_id, change)
+            if self.store.apply(user_id, change):
+                return True
+            if not _keeps_records(self.store) or change.create:
+                return False
+            return self._records().run(_local(user_id, change, self.settings))
         finally:
             # The guard's caches are keyed by canonical id: every spelling of this user goes,
             # also after a write that failed (a timeout may come after the write was applied).
@@ -257,7 +268,9 @@ class Admin:
         if not _keeps_records(self.store):  # a store of the app's own: the cut-off only
             return self._apply(user_id, Change(not_before=_as_date(cut)))
         try:
-            return self._records().run(flows.revoke_all(user_id, user_ref(key), _as_date(cut), self.settings))
+            if self._records().run(flows.revoke_all(user_id, user_ref(key), _as_date(cut), self.settings)):
+                return True
+            return self._records().run(_local(user_id, Change(not_before=_as_date(cut)), self.settings))
         finally:
             invalidate_everywhere(key)
 
@@ -452,7 +465,11 @@ class AsyncAdmin:
             if _keeps_records(self.store) and not change.create:
                 flow = flows.announce(user_ref(key), _kind(change), now=time.time(), settings=self.settings)
                 await self._records().run(flow)
-            return await self.store.apply(user_id, change)
+            if await self.store.apply(user_id, change):
+                return True
+            if not _keeps_records(self.store) or change.create:
+                return False
+            return await self._records().run(_local(user_id, change, self.settings))
         finally:
             invalidate_everywhere(key)
 
@@ -474,7 +491,9 @@ class AsyncAdmin:
         if not _keeps_records(self.store):
             return await self._apply(user_id, Change(not_before=_as_date(cut)))
         try:
-            return await self._records().run(flows.revoke_all(user_id, user_ref(key), _as_date(cut), self.settings))
+            if await self._records().run(flows.revoke_all(user_id, user_ref(key), _as_date(cut), self.settings)):
+                return True
+            return await self._records().run(_local(user_id, Change(not_before=_as_date(cut)), self.settings))
         finally:
             invalidate_everywhere(key)
 

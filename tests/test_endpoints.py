@@ -134,6 +134,11 @@ class Endpoints:
     def verdict(self, token: str) -> int:
         return self.target.get(token).status
 
+    def reason(self, token: str) -> str:
+        """``accepted``, or the guard's refusal reason."""
+        reply = self.target.get(token)
+        return "accepted" if reply.status == 200 else str(reply.json()["reason"])
+
 
 @pytest.fixture
 def build(adapter: str) -> Iterator[Callable[[Settings], Endpoints]]:
@@ -569,21 +574,29 @@ def test_a_provider_enable_never_lifts_a_local_disable(store_url: str) -> None:
 
 
 ACCOUNTS = [
-    # ((at, enabled, purged) records, enabled?, why)
+    # ((at, enabled, purged, source) records, enabled?, why)
     ([], True, "no switch: enabled"),
-    ([(1.0, False, False)], False, "a disable"),
-    ([(1.0, False, False), (2.0, True, False)], True, "the latest wins: enabled again"),
-    ([(2.0, True, False), (1.0, False, False)], True, "order of the records does not matter"),
-    ([(1.0, True, False), (1.0, False, False)], False, "a tie: disabled (fail closed)"),
-    ([(1.0, False, True), (2.0, True, False)], False, "a purge is for good"),
+    ([(1.0, False, False, "idp")], False, "a disable"),
+    ([(1.0, False, False, "idp"), (2.0, True, False, "idp")], True, "the latest wins: enabled again"),
+    ([(2.0, True, False, "idp"), (1.0, False, False, "idp")], True, "order of the records does not matter"),
+    ([(1.0, True, False, "idp"), (1.0, False, False, "idp")], False, "a tie: disabled (fail closed)"),
+    ([(1.0, False, True, "idp"), (2.0, True, False, "idp")], False, "a purge is for good"),
+    (
+        [(1.0, False, False, "local"), (2.0, True, False, "idp")],
+        False,
+        "a provider's enable never lifts a local disable",
+    ),
+    ([(1.0, False, False, "idp"), (2.0, True, False, "local")], False, "nor a local enable a provider's disable"),
+    ([(1.0, False, False, "local"), (2.0, True, False, "local")], True, "a local enable lifts a local disable"),
 ]
 
 
 @pytest.mark.parametrize(("switches", "enabled", "why"), ACCOUNTS, ids=[row[2] for row in ACCOUNTS])
-def test_the_providers_account_rule(switches: list[tuple[float, bool, bool]], enabled: bool, why: str) -> None:
+def test_the_account_rule(switches: list[tuple[float, bool, bool, str]], enabled: bool, why: str) -> None:
+    """Issue 12: each source keeps its own switch (record the source); both must say enabled."""
     records = [
-        {"_id": str(n), "user": "u", "kind": "account", "at": at, "enabled": on, "purged": purged}
-        for n, (at, on, purged) in enumerate(switches)
+        {"_id": str(n), "user": "u", "kind": "account", "at": at, "enabled": on, "purged": purged, "source": source}
+        for n, (at, on, purged, source) in enumerate(switches)
     ]
     state = user_state({"_id": "u", "$jwtguard.records": records}, provider_settings("sqlite:///unused.db"))
     assert state is not None and state.enabled is enabled, why
@@ -756,3 +769,34 @@ def test_an_id_token_cannot_be_revoked_as_an_access_token(
     assert api.introspect(id_token).json() == {"active": False}
     assert api.verdict(id_token) == 401
     assert api.introspect(provider_token()).json()["active"] is True
+
+
+def test_the_admin_acts_on_users_with_no_document(api: Endpoints, store_url: str) -> None:
+    """Issue 12: with JWTGUARD_UNKNOWN_USERS=allow the admin (and so the CLI) disables, enables and
+    logs out a provider's user in jwtguard's state table, never in the users collection; a provider's
+    enable does not lift that disable."""
+    settings = provider_settings(store_url)
+    token = provider_token("frank", iat=_now() - 5)
+    admin = Admin(settings)
+    try:
+        assert api.reason(token) == "accepted"
+        assert admin.disable_user("frank") is True
+        assert api.reason(token) == "disabled"
+        now = time.time() + 1
+        enable = signals.set_account(
+            ISSUER, "frank", enabled=True, at=now, unique="x", now=now, settings=settings, source="idp"
+        )
+        admin.run(enable)
+        assert api.reason(token) == "disabled"  # the provider's enable leaves the local disable
+        assert admin.enable_user("frank") is True
+        assert api.reason(token) == "accepted"
+        assert admin.logout_everywhere("frank") is True
+        assert api.reason(token) == "revoked"
+        store = open_store(settings)
+        try:
+            found = store.run(_find("frank"))  # type: ignore[attr-defined]
+        finally:
+            store.close()
+        assert {record["kind"] for record in found} == {"account", "cutoff"}
+    finally:
+        admin.close()

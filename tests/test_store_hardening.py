@@ -528,3 +528,36 @@ def test_a_hex_id_writes_to_the_document_reads_pick(change: Change) -> None:
             assert op.args[0] == {"_id": existing}
     steps, _ = _run_flow(apply_flow(UserKey("hex", HEX), Change(create=True), Settings(secret=SECRET)), {})
     assert [op.method for op in steps] == ["find_one", "insert_one"]  # neither exists: one new document
+
+
+def test_many_stores_opening_one_new_file_at_once_all_open_it(tmp_path: Any) -> None:
+    """Switching a new file to WAL needs it alone, and SQLite may refuse that at once, without its
+    busy handler, while another connection opens it (two processes starting on a new file; found by
+    issue 12's endpoint tests): each store waits up to JWTGUARD_STORE_TIMEOUT instead of failing."""
+    import threading
+
+    from jwtguard import Settings
+    from jwtguard.stores import Change
+    from jwtguard.stores.sqlite import SQLiteStore
+
+    failures: list[BaseException] = []
+    for attempt in range(30):
+        settings = Settings(secret="s" * 48, store_url=f"sqlite:///{tmp_path / f'new-{attempt}.db'}")
+        start = threading.Barrier(6)
+
+        def open_and_read(settings: Settings = settings, start: threading.Barrier = start) -> None:
+            store = SQLiteStore(settings)
+            start.wait()
+            try:
+                store.apply(f"user-{threading.get_ident()}", Change(create=True))  # opens, migrates, writes
+            except BaseException as exc:
+                failures.append(exc)
+            finally:
+                store.close()
+
+        threads = [threading.Thread(target=open_and_read) for _ in range(6)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+    assert failures == []

@@ -27,6 +27,8 @@ DENIED: Final = "denied"
 #: Issue 12, in the state table: a cut-off (tokens issued before ``at`` die), an account switch.
 CUTOFF: Final = "cutoff"
 ACCOUNT: Final = "account"
+#: The source of an account switch made here, not by a provider (``jwtguard.sessions.signals.LOCAL``).
+LOCAL_SOURCE: Final = "local"
 KINDS: Final = frozenset({VERSION, SESSION, ENDED, DENIED, CUTOFF, ACCOUNT})
 
 #: Longest ``jti`` and ``sid`` read from a token or a record: ids, not payloads.
@@ -153,15 +155,22 @@ class _Records:
     cutoffs: list[float] = field(default_factory=list)
     #: Account switches from identity providers: (at, enabled, purged).
     accounts: list[tuple[float, bool, bool]] = field(default_factory=list)
+    #: Account switches made here for users with no document (source ``local``): (at, enabled).
+    local: list[tuple[float, bool, bool]] = field(default_factory=list)
 
     def enabled(self) -> bool:
-        """What the providers' switches say: the latest wins (a disable on a tie); a purge is for good."""
-        if not self.accounts:
-            return True
+        """What the switches say: in each source (the providers', the local admin's) the latest wins,
+        a disable on a tie; both must say enabled; a provider's purge is for good."""
         if any(purged for _, _, purged in self.accounts):
             return False
-        latest = max(at for at, _, _ in self.accounts)
-        return all(enabled for at, enabled, _ in self.accounts if at == latest)
+        return _latest_enabled(self.accounts) and _latest_enabled(self.local)
+
+
+def _latest_enabled(switches: list[tuple[float, bool, bool]]) -> bool:
+    if not switches:
+        return True
+    latest = max(at for at, _, _ in switches)
+    return all(enabled for at, enabled, _ in switches if at == latest)
 
 
 def _read_records(records: Any) -> _Records | str:
@@ -206,7 +215,7 @@ def _read_records(records: Any) -> _Records | str:
             at, enabled, purged = record.get("at"), record.get("enabled"), record.get("purged", False)
             if not (_is_time(at) and isinstance(enabled, bool) and isinstance(purged, bool)):
                 return "an account record"
-            read.accounts.append((at, enabled, purged))
+            (read.local if record.get("source") == LOCAL_SOURCE else read.accounts).append((at, enabled, purged))
     return read
 
 

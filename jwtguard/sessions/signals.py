@@ -15,13 +15,18 @@ process forgets the user before the change can be read.
 
 from __future__ import annotations
 
+import uuid
 from typing import Final
 
 from ..config import Settings
-from ..sansio.state import ACCOUNT, CUTOFF, DENIED, ENDED
+from ..sansio.state import ACCOUNT, CUTOFF, DENIED, ENDED, LOCAL_SOURCE
 from ..stores import records as r
 from ..userid import UserId
 from .flows import announce, record_lifetime
+
+#: The source of the account switches and cut-offs an admin makes here (``jwtguard disable``,
+#: :class:`~jwtguard.Admin`) for a user with no document: kept apart from the providers' switches.
+LOCAL: Final = LOCAL_SOURCE
 
 #: How long a processed signal's id is remembered: far beyond any retry schedule we know of
 #: (RFC 8935 and OpenID back-channel logout leave retries to the transmitter).
@@ -149,3 +154,27 @@ def deny_token(
     }
     denied: bool = yield r.Insert("state", record)
     return denied
+
+
+def local_change(
+    user_id: UserId, *, enabled: bool | None, cut_off_at: float | None, now: float, settings: Settings
+) -> r.RecordFlow[bool]:
+    """An admin's change for a user who has no document (``JWTGUARD_UNKNOWN_USERS=allow``: the users
+    live in an identity provider), kept in the state table with the source :data:`LOCAL`.
+
+    The app's users collection is never written for such a user. A local switch is judged apart
+    from the providers' (:func:`jwtguard.sansio.state.user_state`): the latest local one and the
+    latest provider one must both say enabled. False when unknown users are refused (then there is
+    no such user).
+    """
+    if settings.unknown_users != "allow":
+        return False
+    iss = settings.issuer or ""
+    unique = uuid.uuid4().hex
+    if enabled is not None:
+        yield from set_account(
+            iss, user_id, enabled=enabled, at=now, unique=unique, now=now, settings=settings, source=LOCAL
+        )
+    if cut_off_at is not None:
+        yield from cut_off(iss, user_id, cut_off_at, unique=unique, now=now, settings=settings, source=LOCAL)
+    return True

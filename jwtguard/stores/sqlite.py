@@ -64,6 +64,7 @@ import math
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
@@ -250,6 +251,25 @@ def _record(row: tuple[Any, ...]) -> r.Record:
     return record
 
 
+def _write_ahead_log(connection: sqlite3.Connection, timeout: float) -> None:
+    """Put the file in WAL mode (readers never wait for the writer), waiting up to *timeout* seconds.
+
+    Changing the journal mode needs the file to itself, and SQLite answers "database is locked"
+    at once, without its busy handler, while another connection holds it (two processes opening
+    a new file): retried here. A file in WAL mode already is left as it is, with no lock taken.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if str(connection.execute("PRAGMA journal_mode").fetchone()[0]).lower() != "wal":
+                connection.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.005)
+
+
 def _identity(path: str) -> tuple[int, int] | None:
     """The file's (device, inode), or None when there is no file at *path*."""
     try:
@@ -326,7 +346,7 @@ class SQLiteStore:
         connection = sqlite3.connect(self.path, timeout=timeout, isolation_level=None, check_same_thread=False)
         try:
             connection.execute(f"PRAGMA busy_timeout = {max(1, int(timeout * 1000))}")
-            connection.execute("PRAGMA journal_mode = WAL")
+            _write_ahead_log(connection, timeout)
             self._migrate(connection)
         except BaseException:
             connection.close()
