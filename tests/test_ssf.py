@@ -24,6 +24,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from functools import cache
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import jwt
@@ -36,7 +37,8 @@ from jwtguard import ConfigError, Settings
 from jwtguard.admin import Admin
 from jwtguard.endpoints import ssf
 from jwtguard.endpoints.apps import EndpointsWSGI
-from jwtguard.endpoints.poll import PollFailed, PollState, SSFPoller, poll_flow, read_sets
+from jwtguard.endpoints.base import KeysUnavailable
+from jwtguard.endpoints.poll import MAX_PENDING, PollFailed, PollState, SSFPoller, poll_flow, read_sets
 from jwtguard.endpoints.ssf import (
     ACCOUNT_DISABLED,
     ACCOUNT_ENABLED,
@@ -50,7 +52,20 @@ from jwtguard.endpoints.ssf import (
     VERIFICATION,
 )
 from jwtguard.endpoints.subjects import Subject, default_resolver
-from jwtguard.keys import ConfigurationRefused, configured_jwks_uri
+from jwtguard.errors import StoreError
+from jwtguard.keys import (
+    ConfigurationRefused,
+    KeySourceUnavailable,
+    TransmitterKeys,
+    UnknownKey,
+    configured_jwks_uri,
+    describe_fetch,
+    fetch_json,
+)
+from jwtguard.sessions import signals
+from jwtguard.stores import open_async_store, open_store
+from jwtguard.stores import records as r
+from jwtguard.tokens import JWKSVerifier
 from jwtguard.userid import UserId
 
 CLIENT_ID = "jwtguard-app"
@@ -106,6 +121,10 @@ class Transmitter:
                     self._send(200, {"keys": [_jwk(transmitter.key, "tx-1")]})
                 elif self.path == "/.well-known/ssf-configuration/ssf":
                     self._send(transmitter.configuration_status, transmitter.configuration)
+                elif self.path == "/empty":
+                    self.send_response(200)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
                 else:
                     self._send(404, {})
 
@@ -1063,3 +1082,281 @@ def test_the_poller_runs_in_a_thread_or_a_task(
         poller.start(interval=0)
     with pytest.raises(ConfigError, match="JWTGUARD_SSF_POLL_URL"):
         SSFPoller(build(sqlite_settings.replace(ssf_poll_url=None)).endpoints)  # type: ignore[arg-type]
+
+
+# -- the rest of the edges: outages between writes, the key source, the poller's bounds ------------
+
+
+class FlakyStore:
+    """The configured store, whose records flows number *failing* (1-based) raise :class:`StoreError`."""
+
+    def __init__(self, inner: Any, failing: set[int]) -> None:
+        self.inner, self.failing, self.calls = inner, failing, 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def _fails(self, flow: Any) -> bool:
+        self.calls += 1
+        if self.calls in self.failing:
+            flow.close()
+            return True
+        return False
+
+    def run(self, flow: Any) -> Any:
+        if self._fails(flow):
+            raise StoreError("the store timed out")
+        return self.inner.run(flow)
+
+
+class AsyncFlakyStore(FlakyStore):
+    async def run(self, flow: Any) -> Any:
+        if self._fails(flow):
+            raise StoreError("the store timed out")
+        return await self.inner.run(flow)
+
+
+def test_a_write_that_fails_after_the_duplicate_check_is_retried_whole(
+    transmitter: Transmitter, store_url: str, adapter: str, build: Build
+) -> None:
+    """RFC 8935 §2.3 and §4 (the transmitter retries what was not acknowledged): the store fails after
+    the ``jti`` check, before the change: ``503``, and the SET's ``jti`` is not noted, so the retry
+    applies it (a crash between the two writes makes the retry do the change again, never skip it)."""
+    settings = provider_settings(transmitter, store_url, feed=False)
+    inner = open_async_store(settings) if adapter == "asgi" else open_store(settings)
+    flaky = (AsyncFlakyStore if adapter == "asgi" else FlakyStore)(inner, failing={2})
+    target = build(settings, store=flaky)
+    token = transmitter.access_token("erin")
+    disable = transmitter.set(ACCOUNT_DISABLED, sub_id=transmitter.user("erin"))
+    reply = push(target, disable)
+    assert (reply.status, reply.headers["retry-after"]) == (503, "5")
+    assert verdict(target, token) == "accepted"
+    accepted(push(target, disable))
+    assert verdict(target, token) == "disabled"
+    assert target.endpoints is not None and target.endpoints.counts["ssf.unavailable"] == 1
+
+
+def test_a_resolver_answer_is_checked_before_any_write(
+    transmitter: Transmitter, sqlite_settings: Settings, build: Build
+) -> None:
+    """Issue 12 (subjects resolve through a resolver the app can replace): what the resolver returns is
+    checked as every user id is (``JWTGUARD_USER_ID_TYPE``, ``JWTGUARD_MAX_USER_ID_LENGTH``); a polled
+    SET whose resolver raises is reported (``setErrs``), never a crashed poller."""
+
+    def too_long(subject: Subject) -> UserId | None:
+        return "u" * 1000
+
+    target = build(sqlite_settings, resolver=too_long)
+    document = refused(
+        push(target, transmitter.set(ACCOUNT_DISABLED, sub_id=transmitter.user("a"))), 400, "invalid_request"
+    )
+    assert document["description"] == "the subject's user id is not usable here"
+
+    def broken(subject: Subject) -> UserId | None:
+        raise RuntimeError("broken")
+
+    app = build(sqlite_settings, resolver=broken)
+    assert app.endpoints is not None
+    transmitter.queue["j"] = transmitter.set(ACCOUNT_DISABLED, sub_id=transmitter.user("a"))
+    report = poll(app, SSFPoller(app.endpoints))
+    assert report.errors == 1 and transmitter.reported["j"]["err"] == "invalid_request"
+    assert signals_of(sqlite_settings) == {}
+
+
+class FakeTimer:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_the_transmitter_configuration_is_retried_at_a_bounded_rate(
+    transmitter: Transmitter, caplog: pytest.LogCaptureFixture
+) -> None:
+    """SSF 1.0 §7.2.3 (an error answer uses its status) and §7.2.4: while the configuration cannot be
+    read no key is (503s, one request per retry interval however many SETs arrive, one warning per
+    reason); once it answers, its JWKS verifies."""
+    timer = FakeTimer()
+    config_url = f"{transmitter.base}/.well-known/ssf-configuration/ssf"
+    keys = TransmitterKeys(config_url, issuer=transmitter.issuer, algorithms=ssf.SET_ALGORITHMS, timer=timer)
+    verifier = JWKSVerifier(keys, ssf.SET_ALGORITHMS)
+    transmitter.configuration_status = 404
+    with caplog.at_level(logging.WARNING, logger="jwtguard"):
+        for _ in range(5):
+            assert isinstance(ssf.verify_set(verifier, transmitter.set(VERIFICATION)), KeysUnavailable)
+        timer.now += 10
+        assert isinstance(ssf.verify_set(verifier, transmitter.set(VERIFICATION)), KeysUnavailable)
+    assert transmitter.hits["/.well-known/ssf-configuration/ssf"] == 2
+    assert keys.last_error == "HTTP 404"
+    assert [r.getMessage() for r in caplog.records] == [
+        "jwtguard: the SSF transmitter configuration could not be used (HTTP 404)"
+    ]
+    transmitter.configuration_status = 200
+    timer.now += 10
+    checked = ssf.verify_set(verifier, transmitter.set(VERIFICATION))
+    assert not isinstance(checked, (KeysUnavailable, ssf.SETError))
+    header, _ = checked
+    assert header["typ"] == "secevent+jwt"
+    assert keys.last_error is None
+    assert keys._discover() is keys._discover()  # single-flight: a caller that waited finds it read
+
+
+class StubKeys:
+    """A key source that fails as told."""
+
+    def __init__(self, exc: Exception) -> None:
+        self.exc = exc
+
+    def key(self, kid: object, alg: str) -> jwt.PyJWK:
+        raise self.exc
+
+
+@pytest.mark.parametrize(
+    ("exc", "err"),
+    [
+        (KeySourceUnavailable("down"), None),
+        (UnknownKey("no such key id"), "invalid_key"),
+        (jwt.InvalidKeyError("weak"), "invalid_key"),
+        (jwt.InvalidAlgorithmError("not the key's"), "invalid_key"),
+        (RuntimeError("hostile"), "invalid_request"),
+    ],
+    ids=["unavailable", "unknown-key", "weak-key", "wrong-alg", "anything-else"],
+)
+def test_the_set_signature_check_answers_every_failure(
+    transmitter: Transmitter, exc: Exception, err: str | None
+) -> None:
+    """RFC 8935 §2.4: each failure of the signature check is a registered code (or, for an unreadable
+    key set, no verdict); the lookup never raises."""
+    checked = ssf.verify_set(JWKSVerifier(StubKeys(exc), ssf.SET_ALGORITHMS), transmitter.set(VERIFICATION))
+    if err is None:
+        assert isinstance(checked, KeysUnavailable)
+    else:
+        assert isinstance(checked, ssf.SETError) and checked.err == err
+    unconfigured = ssf.verify_set(None, "x.y.z")
+    assert isinstance(unconfigured, ssf.SETError) and unconfigured.err == "invalid_issuer"
+
+
+def test_fetch_json_reads_only_http_and_a_bounded_answer(transmitter: Transmitter) -> None:
+    """The transmitter's documents are read over http(s) only (never ``file:``), at most *limit* bytes."""
+    with pytest.raises(ValueError, match="not an http"):
+        fetch_json("file:///etc/passwd", timeout=1, limit=100)
+    with pytest.raises(ValueError, match="larger than"):
+        fetch_json(transmitter.jwks, timeout=2, limit=10)
+    assert fetch_json(transmitter.jwks, timeout=2, limit=10_000)["keys"][0]["kid"] == "tx-1"
+    assert fetch_json(f"{transmitter.base}/empty", timeout=2, limit=100) is None
+    assert describe_fetch(ValueError("x")) == "unreadable answer"
+    assert describe_fetch(KeyError("x")) == "unreadable answer (KeyError)"
+
+
+def test_a_stream_record_made_by_another_process_first_is_updated() -> None:
+    """The stream record (one per transmitter): an insert that loses a race becomes an update."""
+    flow = signals.note_stream("https://t.example", {"verified_at": 5.0}, now=5.0)
+    assert next(flow) == r.Update("state", "stream|https://t.example", {"verified_at": 5.0})
+    insert = flow.send(False)
+    assert isinstance(insert, r.Insert) and insert.record["kind"] == "stream"
+    assert flow.send(False) == r.Update("state", "stream|https://t.example", {"verified_at": 5.0})
+    with pytest.raises(StopIteration):
+        flow.send(True)
+
+
+def test_the_poll_state_is_bounded() -> None:
+    """What waits for the next request is bounded (:data:`~jwtguard.endpoints.poll.MAX_PENDING`): the
+    oldest go first (their SETs are delivered again, and taken again at no cost)."""
+    state = PollState()
+    for index in range(MAX_PENDING + 5):
+        state.note(f"a{index}", ssf.Accepted("applied", "x"))
+        state.note(f"e{index}", ssf.SETError("invalid_request", "x"))
+    assert len(state.ack) == len(state.errors) == MAX_PENDING
+    assert state.ack[0] == "a5" and next(iter(state.errors)) == "e5"
+
+
+def test_the_poller_logs_a_failure_once_and_survives_a_round_that_raises(
+    transmitter: Transmitter, sqlite_settings: Settings, build: Build, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A poll endpoint without credentials configured gets none; a failure is a warning once, not per
+    round; a round that raises is logged (its type) and the poller goes on."""
+    target = build(sqlite_settings.replace(ssf_poll_authorization=None))
+    assert target.endpoints is not None
+    poller = SSFPoller(target.endpoints, timeout=5)
+    transmitter.poll_status = 503
+    with caplog.at_level(logging.WARNING, logger="jwtguard"):
+        for _ in range(3):
+            assert poll(target, poller).failed == "HTTP 503"
+    assert [body for body, authorization, _ in transmitter.polls if authorization is not None] == []
+    assert [r.getMessage() for r in caplog.records].count("jwtguard: the SSF poll stopped early (HTTP 503)") == 1
+    assert poller.counts["failures"] == 3
+    poller.stop()  # never started: nothing to end
+
+    def boom() -> Any:
+        raise RuntimeError("boom")
+
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="jwtguard"):
+        if isinstance(target, ASGITarget):
+
+            async def one_round() -> None:
+                task = asyncio.create_task(poller.run(interval=1))
+                await asyncio.sleep(0.2)
+                task.cancel()
+                with pytest.raises(asyncio.CancelledError):
+                    await task
+                with pytest.raises(ValueError):
+                    await poller.run(interval=0)
+
+            poller.apoll_once = boom  # type: ignore[method-assign]
+            target.run(one_round())
+        else:
+            poller.poll_once = boom  # type: ignore[method-assign]
+            poller.start(interval=1)
+            time.sleep(0.2)
+            poller.stop()
+    assert "jwtguard: an SSF poll round failed (RuntimeError)" in [r.getMessage() for r in caplog.records]
+
+
+# -- the README ------------------------------------------------------------------------------
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+
+
+def _shared_signals_section() -> str:
+    text = README.read_text(encoding="utf-8")
+    return text.split("\n### Shared Signals (CAEP and RISC)\n", 1)[1].split("\n## ", 1)[0]
+
+
+def test_the_readme_maps_every_event_jwtguard_acts_on() -> None:
+    """README "Connect your identity provider": the event mapping table names every event type of
+    :data:`jwtguard.endpoints.ssf.EVENTS`, and every setting of the receiver."""
+    section = _shared_signals_section()
+    table = [line for line in section.splitlines() if line.startswith("| ")][1:]
+    first_cells = " ".join(line.split(" | ")[0] for line in table)
+    for event_type in ssf.EVENTS:
+        assert f"`{event_type.rsplit('/', 1)[1]}`" in first_cells, event_type
+    for setting in (
+        "ISSUER",
+        "JWKS_URL",
+        "CONFIG_URL",
+        "AUDIENCE",
+        "PUSH_AUTHORIZATION",
+        "POLL_URL",
+        "POLL_AUTHORIZATION",
+    ):
+        assert f"JWTGUARD_SSF_{setting}" in section
+
+
+def test_the_readmes_resolver_works_as_written(transmitter: Transmitter, sqlite_settings: Settings) -> None:
+    """README: the resolver example, run as written, maps ``email`` subjects and leaves the rest to the default."""
+    blocks = _shared_signals_section().split("```python\n")[1:]
+    source = blocks[-1].split("```", 1)[0]
+    namespace: dict[str, Any] = {
+        "settings": sqlite_settings,
+        "users_by_email": {"alice@example.com": "alice"},
+        "guard": None,
+        "EndpointsWSGI": lambda guard, **options: options,
+    }
+    exec(compile(source, "README.md#shared-signals", "exec"), namespace)
+    resolve = namespace["endpoints"]["resolver"]
+    assert resolve(Subject("email", {"format": "email", "email": "alice@example.com"})) == "alice"
+    assert resolve(Subject("iss_sub", transmitter.user("bob"))) == "bob"
+    for block in blocks:
+        compile(block.split("```", 1)[0], "README.md", "exec")
