@@ -202,7 +202,8 @@ class SSFPoller:
 
     :param endpoints: the :class:`~jwtguard.endpoints.apps.EndpointsWSGI` (then :meth:`poll_once`,
         :meth:`start`) or :class:`~jwtguard.endpoints.apps.EndpointsASGI` (then :meth:`apoll_once`,
-        :meth:`run`) whose store, resolver and settings take the SETs.
+        :meth:`run`, on the app's own event loop: its async store is bound to it) whose store,
+        resolver and settings take the SETs.
     :param url: the poll endpoint (default ``JWTGUARD_SSF_POLL_URL``).
     :param authorization: the ``Authorization`` sent (default ``JWTGUARD_SSF_POLL_AUTHORIZATION``).
     :param max_events: SETs asked for per request (1 to :data:`MAX_EVENTS`, default 100).

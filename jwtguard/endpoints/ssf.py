@@ -554,14 +554,17 @@ def ssf_events(call: Call, context: Context) -> EndpointFlow:
 
 
 def push_answer(received: Received, settings: Settings) -> Answer:
-    """RFC 8935 §2.2-§2.3: ``202`` (empty), ``400`` with the error, or ``503`` with ``Retry-After``."""
+    """RFC 8935 §2.2-§2.3: ``202`` (empty), ``400`` with the error, or ``503`` with ``Retry-After``.
+
+    The 503 is "a general HTTP error condition" (§2.3): its status and ``Retry-After`` say it all,
+    and its body is empty (RFC 8935 registers no ``err`` for an outage; an unregistered one could
+    read, to a transmitter, as a SET refused for good).
+    """
     if isinstance(received, Accepted):
         return answer(202)
     if isinstance(received, SETError):
         return set_error(400, received.err, received.description)
-    return set_error(
-        503, "temporarily_unavailable", f"{received.what} is unavailable", ("retry-after", str(settings.retry_after))
-    )
+    return answer(503, None, ("retry-after", str(settings.retry_after)))
 
 
 def _authorization(call: Call, settings: Settings) -> Answer | None:
