@@ -36,7 +36,7 @@ from harness import TARGETS, ASGITarget, Reply, Target
 from jwtguard import ConfigError, Settings
 from jwtguard.admin import Admin
 from jwtguard.endpoints import ssf
-from jwtguard.endpoints.apps import EndpointsWSGI
+from jwtguard.endpoints.apps import EndpointsASGI, EndpointsWSGI
 from jwtguard.endpoints.base import KeysUnavailable
 from jwtguard.endpoints.poll import MAX_PENDING, PollFailed, PollState, SSFPoller, poll_flow, read_sets
 from jwtguard.endpoints.ssf import (
@@ -257,8 +257,9 @@ def build(adapter: str) -> Iterator[Build]:
     """A guarded app (Flask or Starlette) with the endpoints in front: ``build(settings, **endpoint_options)``."""
     targets: list[Target] = []
 
-    def make(settings: Settings, **endpoints: Any) -> Target:
-        target = TARGETS[adapter](settings, endpoints=endpoints)
+    def make(settings: Settings, **options: Any) -> Target:
+        wrap = EndpointsWSGI if adapter == "wsgi" else EndpointsASGI
+        target = TARGETS[adapter](settings, outer=lambda guard: wrap(guard, settings=settings, **options))
         targets.append(target)
         return target
 
@@ -276,6 +277,13 @@ def settings(transmitter: Transmitter, store_url: str) -> Settings:
 def sqlite_settings(transmitter: Transmitter, tmp_path: Any) -> Settings:
     """For tests whose SETs are refused before any write: the embedded store is enough."""
     return provider_settings(transmitter, f"sqlite:///{tmp_path / 'jwtguard.db'}")
+
+
+def endpoints_of(target: Target) -> EndpointsWSGI | EndpointsASGI:
+    """The endpoints in front of *target*'s guard (the harness's ``outer``)."""
+    outer = target.outer
+    assert isinstance(outer, (EndpointsWSGI, EndpointsASGI))
+    return outer
 
 
 def push(
@@ -493,8 +501,10 @@ def test_a_set_delivered_twice_changes_nothing_the_second_time(
         accepted(push(target, disable))
     assert state_rows(settings) == before
     assert verdict(target, token) == "accepted"
-    assert target.endpoints is not None
-    assert (target.endpoints.counts["ssf.applied"], target.endpoints.counts["ssf.duplicate"]) == (2, 3)
+    assert (
+        endpoints_of(target).metrics.signals["ssf.applied"],
+        endpoints_of(target).metrics.signals["ssf.duplicate"],
+    ) == (2, 3)
 
 
 def test_verification_and_stream_updates_are_acknowledged_and_recorded(
@@ -518,7 +528,7 @@ def test_verification_and_stream_updates_are_acknowledged_and_recorded(
     assert record["verification_state"] == "VGhpcyBpcyBhIHN0YXRl" and record["verified_at"] > 0
     assert (record["status"], record["status_reason"]) == ("paused", "maintenance")
     assert list(state_rows(settings)) == [f"stream|{transmitter.issuer}"]
-    assert target.endpoints is not None and target.endpoints.counts["ssf.stream"] == 2
+    assert endpoints_of(target).metrics.signals["ssf.stream"] == 2
     messages = [r.getMessage() for r in caplog.records if r.name == "jwtguard"]
     assert any("verified" in m for m in messages) and any("now paused" in m for m in messages)
     assert not any(verification in m for m in messages)
@@ -535,7 +545,7 @@ def test_unknown_event_types_are_acknowledged_counted_and_change_nothing(
             push(target, transmitter.set(event_type, {"claims": {"role": "ro"}}, sub_id=transmitter.user("alice")))
         )
     assert state_rows(sqlite_settings) == {}
-    assert target.endpoints is not None and target.endpoints.counts["ssf.ignored"] == 2
+    assert endpoints_of(target).metrics.signals["ssf.ignored"] == 2
 
 
 def test_keys_come_from_the_transmitters_configuration(transmitter: Transmitter, tmp_path: Any, build: Build) -> None:
@@ -919,7 +929,6 @@ def test_the_poll_client_applies_acknowledges_and_reports(
     applied; a duplicate is acknowledged. Nothing logged names a SET or the credential.
     """
     target = build(settings)
-    assert target.endpoints is not None
     token = transmitter.access_token("alice")
     disable = transmitter.claims(ACCOUNT_DISABLED, sub_id=transmitter.user("alice"))
     wrong_aud = transmitter.claims(ACCOUNT_DISABLED, sub_id=transmitter.user("bob"), aud="someone-else")
@@ -928,7 +937,7 @@ def test_the_poll_client_applies_acknowledges_and_reports(
         transmitter.queue[claims["jti"]] = transmitter.sign(claims)
     transmitter.queue["not-a-set"] = "hello"
     tokens = list(transmitter.queue.values())
-    poller = SSFPoller(target.endpoints, max_events=10)
+    poller = SSFPoller(endpoints_of(target), max_events=10)
     with caplog.at_level(logging.INFO, logger="jwtguard"):
         report = poll(target, poller)
     assert (report.requests, report.received, report.acknowledged, report.errors, report.failed) == (2, 4, 2, 2, None)
@@ -952,7 +961,7 @@ def test_the_poll_client_applies_acknowledges_and_reports(
     transmitter.queue[disable["jti"]] = transmitter.sign(disable)
     report = poll(target, poller)
     assert (report.acknowledged, report.errors) == (1, 0)
-    assert target.endpoints.counts["ssf.duplicate"] == 1
+    assert endpoints_of(target).metrics.signals["ssf.duplicate"] == 1
     assert poller.counts["acknowledged"] == 3
 
 
@@ -960,11 +969,10 @@ def test_the_poll_client_is_bounded(transmitter: Transmitter, sqlite_settings: S
     """RFC 8936 §2.5 ``moreAvailable``: polled again within the round's bound (``max_requests``), at most
     ``max_events`` SETs per request; the rest waits for the next round, acknowledgements all sent."""
     target = build(sqlite_settings)
-    assert target.endpoints is not None
     for _ in range(12):
         claims = transmitter.claims(VERIFICATION, sub_id={"format": "opaque", "id": "s"})
         transmitter.queue[claims["jti"]] = transmitter.sign(claims)
-    poller = SSFPoller(target.endpoints, max_events=5, max_requests=2)
+    poller = SSFPoller(endpoints_of(target), max_events=5, max_requests=2)
     report = poll(target, poller)
     assert (report.requests, report.received, report.acknowledged) == (3, 10, 10)
     assert [body["maxEvents"] for body, _, _ in transmitter.polls] == [5, 5, 0]
@@ -979,10 +987,9 @@ def test_the_poll_client_keeps_what_it_could_not_send(
     """RFC 8936 §2.4: a failed poll request (a 500, a refused connection) stops the round; its
     acknowledgements are sent with the next one. A warning names the status, never the URL."""
     target = build(sqlite_settings)
-    assert target.endpoints is not None
     claims = transmitter.claims(VERIFICATION, sub_id={"format": "opaque", "id": "s"})
     transmitter.queue[claims["jti"]] = transmitter.sign(claims)
-    poller = SSFPoller(target.endpoints)
+    poller = SSFPoller(endpoints_of(target))
     poller.state.ack.append("acked-before")
     transmitter.poll_status = 500
     with caplog.at_level(logging.WARNING, logger="jwtguard"):
@@ -996,7 +1003,7 @@ def test_the_poll_client_keeps_what_it_could_not_send(
     messages = [r.getMessage() for r in caplog.records]
     assert "jwtguard: the SSF poll stopped early (HTTP 500)" in messages
     assert "jwtguard: the SSF poll works again" in messages
-    dead = SSFPoller(target.endpoints, url="http://127.0.0.1:9/poll", timeout=2)
+    dead = SSFPoller(endpoints_of(target), url="http://127.0.0.1:9/poll", timeout=2)
     assert poll(target, dead).failed == "connection failed"
 
 
@@ -1005,11 +1012,10 @@ def test_the_poll_client_leaves_sets_it_cannot_take_for_redelivery(transmitter: 
     transmitter delivers it again) and the round stops; acknowledgements so far are sent."""
     settings = provider_settings(transmitter, "mongodb://127.0.0.1:9/x?serverSelectionTimeoutMS=200", store_timeout=0.2)
     target = build(settings)
-    assert target.endpoints is not None
     verification = transmitter.claims(VERIFICATION, sub_id={"format": "opaque", "id": "s"})
     transmitter.queue[verification["jti"]] = transmitter.sign(verification)
     transmitter.queue["x"] = transmitter.set(ACCOUNT_DISABLED, sub_id=transmitter.user("alice"))
-    report = poll(target, SSFPoller(target.endpoints))
+    report = poll(target, SSFPoller(endpoints_of(target)))
     assert (report.acknowledged, report.errors, report.deferred) == (0, 0, 2)
     assert report.failed == "the store is unavailable"
     assert transmitter.reported == {} and len(transmitter.queue) == 2
@@ -1044,11 +1050,10 @@ def test_the_poller_runs_in_a_thread_or_a_task(
     """The poll client as an app runs it: ``start()`` / ``stop()`` (a daemon thread, WSGI) or ``run()``
     (an asyncio task, ASGI); bad parameters are refused at once."""
     target = build(sqlite_settings)
-    assert target.endpoints is not None
     claims = transmitter.claims(VERIFICATION, sub_id={"format": "opaque", "id": "s"})
     transmitter.queue[claims["jti"]] = transmitter.sign(claims)
-    poller = SSFPoller(target.endpoints)
-    if isinstance(target.endpoints, EndpointsWSGI):
+    poller = SSFPoller(endpoints_of(target))
+    if isinstance(endpoints_of(target), EndpointsWSGI):
         poller.start(interval=60)
         with pytest.raises(RuntimeError):
             poller.start(interval=60)
@@ -1076,11 +1081,11 @@ def test_the_poller_runs_in_a_thread_or_a_task(
     bad_options: list[dict[str, Any]] = [{"max_events": 0}, {"max_requests": 1000}, {"timeout": 0}]
     for bad in bad_options:
         with pytest.raises(ValueError):
-            SSFPoller(target.endpoints, **bad)
+            SSFPoller(endpoints_of(target), **bad)
     with pytest.raises(ValueError):
         poller.start(interval=0)
     with pytest.raises(ConfigError, match="JWTGUARD_SSF_POLL_URL"):
-        SSFPoller(build(sqlite_settings.replace(ssf_poll_url=None)).endpoints)  # type: ignore[arg-type]
+        SSFPoller(endpoints_of(build(sqlite_settings.replace(ssf_poll_url=None))))
 
 
 # -- the rest of the edges: outages between writes, the key source, the poller's bounds ------------
@@ -1132,7 +1137,7 @@ def test_a_write_that_fails_after_the_duplicate_check_is_retried_whole(
     assert verdict(target, token) == "accepted"
     accepted(push(target, disable))
     assert verdict(target, token) == "disabled"
-    assert target.endpoints is not None and target.endpoints.counts["ssf.unavailable"] == 1
+    assert endpoints_of(target).metrics.signals["ssf.unavailable"] == 1
 
 
 def test_a_resolver_answer_is_checked_before_any_write(
@@ -1155,9 +1160,8 @@ def test_a_resolver_answer_is_checked_before_any_write(
         raise RuntimeError("broken")
 
     app = build(sqlite_settings, resolver=broken)
-    assert app.endpoints is not None
     transmitter.queue["j"] = transmitter.set(ACCOUNT_DISABLED, sub_id=transmitter.user("a"))
-    report = poll(app, SSFPoller(app.endpoints))
+    report = poll(app, SSFPoller(endpoints_of(app)))
     assert report.errors == 1 and transmitter.reported["j"]["err"] == "invalid_request"
     assert signals_of(sqlite_settings) == {}
 
@@ -1276,8 +1280,7 @@ def test_the_poller_logs_a_failure_once_and_survives_a_round_that_raises(
     """A poll endpoint without credentials configured gets none; a failure is a warning once, not per
     round; a round that raises is logged (its type) and the poller goes on."""
     target = build(sqlite_settings.replace(ssf_poll_authorization=None))
-    assert target.endpoints is not None
-    poller = SSFPoller(target.endpoints, timeout=5)
+    poller = SSFPoller(endpoints_of(target), timeout=5)
     transmitter.poll_status = 503
     with caplog.at_level(logging.WARNING, logger="jwtguard"):
         for _ in range(3):
@@ -1318,19 +1321,26 @@ def test_the_poller_logs_a_failure_once_and_survives_a_round_that_raises(
 README = Path(__file__).resolve().parent.parent / "README.md"
 
 
-def _shared_signals_section() -> str:
+def _provider_section() -> str:
     text = README.read_text(encoding="utf-8")
-    return text.split("\n### Shared Signals (CAEP and RISC)\n", 1)[1].split("\n## ", 1)[0]
+    return text.split("\n## Connect your identity provider\n", 1)[1].split("\n## ", 1)[0]
+
+
+def _shared_signals_section() -> str:
+    return _provider_section().split("\n### Shared Signals (CAEP and RISC)\n", 1)[1]
 
 
 def test_the_readme_maps_every_event_jwtguard_acts_on() -> None:
     """README "Connect your identity provider": the event mapping table names every event type of
-    :data:`jwtguard.endpoints.ssf.EVENTS`, and every setting of the receiver."""
-    section = _shared_signals_section()
-    table = [line for line in section.splitlines() if line.startswith("| ")][1:]
-    first_cells = " ".join(line.split(" | ")[0] for line in table)
+    :data:`jwtguard.endpoints.ssf.EVENTS`, the endpoints' table names ``/ssf/events``, and the Shared
+    Signals part every setting of the receiver."""
+    section = _provider_section()
+    table = section.split("| the signal | what jwtguard records | what the guard then refuses |\n", 1)[1]
+    rows = [line for line in table.split("\n\n", 1)[0].splitlines() if line.startswith("| ")][1:]
+    first_cells = " ".join(line.split(" | ")[0] for line in rows)
     for event_type in ssf.EVENTS:
         assert f"`{event_type.rsplit('/', 1)[1]}`" in first_cells, event_type
+    assert "| `POST /ssf/events` |" in section
     for setting in (
         "ISSUER",
         "JWKS_URL",
@@ -1340,7 +1350,7 @@ def test_the_readme_maps_every_event_jwtguard_acts_on() -> None:
         "POLL_URL",
         "POLL_AUTHORIZATION",
     ):
-        assert f"JWTGUARD_SSF_{setting}" in section
+        assert f"JWTGUARD_SSF_{setting}" in _shared_signals_section()
 
 
 def test_the_readmes_resolver_works_as_written(transmitter: Transmitter, sqlite_settings: Settings) -> None:
