@@ -770,6 +770,37 @@ def test_hostile_pushes_are_refused_in_rfc8935s_shape(
     assert signals_of(sqlite_settings) == {}
 
 
+def test_fuzzed_pushes_are_never_a_5xx(transmitter: Transmitter, sqlite_settings: Settings, build: Build) -> None:
+    """Issue 12 (never a 500) and RFC 8935 §2.3: any body, media type and ``Authorization`` is answered
+    in RFC 8935's shape, a 4xx with a registered ``err``; nothing is recorded and no token is refused."""
+    from hypothesis import HealthCheck, assume, given
+    from hypothesis import settings as hypothesis_settings
+    from hypothesis import strategies as st
+
+    target = build(sqlite_settings)
+    token = transmitter.access_token("alice")
+    valid = transmitter.set(ACCOUNT_DISABLED, sub_id=transmitter.user("alice"))
+    header, payload, signature = valid.split(".")
+    pieces = st.sampled_from([header, payload, signature, "", "e30", "eyJhbGciOiJub25lIn0", "="])
+    forged = st.lists(pieces, min_size=1, max_size=5).map(".".join).map(str.encode)
+
+    @hypothesis_settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(
+        body=st.one_of(st.binary(max_size=300), forged),
+        content_type=st.sampled_from([SET_TYPE, "application/jwt", "text/plain", SET_TYPE + "; charset=x"]),
+        authorization=st.sampled_from([PUSH_AUTHORIZATION, "", "Bearer", "Bearer " + "A" * 5000]),
+    )
+    def fuzz(body: bytes, content_type: str, authorization: str) -> None:
+        assume(body != valid.encode())  # the one SET that is valid
+        reply = push(target, body, authorization=authorization or None, content_type=content_type)
+        assert 400 <= reply.status < 500, (reply.status, reply.body)
+        assert reply.json()["err"] in ERROR_CODES
+
+    fuzz()
+    assert signals_of(sqlite_settings) == {}
+    assert verdict(target, token) == "accepted"
+
+
 def test_other_methods_and_wrong_authorization(
     transmitter: Transmitter, sqlite_settings: Settings, build: Build
 ) -> None:
