@@ -192,7 +192,7 @@ class Transmitter:
         return jwt.encode(claims, self.idp_key, algorithm="RS256", headers={"kid": "idp-1"})
 
     def user(self, user: str) -> dict[str, Any]:
-        """The ``iss_sub`` subject identifier of the provider's *user* (RFC 9493 §3.2.5)."""
+        """The ``iss_sub`` subject identifier of the provider's *user* (RFC 9493 §3.2.3)."""
         return {"format": "iss_sub", "iss": self.idp_issuer, "sub": user}
 
     def claims(self, event_type: str, event: dict[str, Any] | None = None, **claims: Any) -> dict[str, Any]:
@@ -380,7 +380,7 @@ def test_session_revoked_ends_that_provider_session_only(
 def test_user_wide_events_cut_off_every_older_token(
     transmitter: Transmitter, settings: Settings, build: Build, event_type: str
 ) -> None:
-    """CAEP ``session-revoked`` for a user (a simple ``iss_sub`` subject, RFC 9493 §3.2.5), RISC's
+    """CAEP ``session-revoked`` for a user (a simple ``iss_sub`` subject, RFC 9493 §3.2.3), RISC's
     deprecated ``sessions-revoked``, CAEP ``credential-change`` and RISC ``credential-compromise``:
     every token of the user issued before the event's time (CAEP ``event_timestamp``) dies; a
     token issued after it, and other users' tokens, live on.
@@ -876,7 +876,7 @@ def test_a_flow_that_raises_answers_400_in_the_endpoints_shape(
 def test_the_default_resolver_reads_the_ssf_subject_formats(
     transmitter: Transmitter, sqlite_settings: Settings
 ) -> None:
-    """RFC 9493 §3.2.5 ``iss_sub`` of the provider or of the transmitter, §3.2.4 ``opaque``; ``email``,
+    """RFC 9493 §3.2.3 ``iss_sub`` of the provider or of the transmitter, §3.2.4 ``opaque``; ``email``,
     ``jwt_id`` and ``complex`` only through the app's resolver (SSF 1.0 §3)."""
     resolve = default_resolver(sqlite_settings)
     assert resolve(Subject("iss_sub", transmitter.user("alice"))) == "alice"
@@ -891,7 +891,7 @@ def test_googles_subject_type_and_an_events_own_subject_are_read(
     transmitter: Transmitter, sqlite_settings: Settings, build: Build
 ) -> None:
     """SSF 1.0 §3.1.1: events defined before SSF 1.0 may carry ``subject`` in the event (read when
-    ``sub_id`` is absent); RISC §4.1: Google's transmitter names the format ``subject_type``."""
+    ``sub_id`` is absent); RISC 1.0 (Compatibility): Google's transmitter names the format ``subject_type``."""
     target = build(sqlite_settings)
     token = transmitter.access_token("dave")
     old = {"subject": {"subject_type": "iss_sub", "iss": transmitter.idp_issuer, "sub": "dave"}}
