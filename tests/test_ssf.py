@@ -701,6 +701,13 @@ HOSTILE: list[tuple[str, Callable[[Transmitter], str | bytes], str, int, str]] =
         "invalid_request",
     ),
     (
+        "session-as-opaque",
+        lambda t: t.set(SESSION_REVOKED, sub_id={"format": "opaque", "id": "dMTlD|1600802906337.16|16008.16"}),
+        SET_TYPE,
+        400,
+        "invalid_request",
+    ),
+    (
         "jwt-id-without-jti",
         lambda t: t.set(SESSION_REVOKED, sub_id={"format": "jwt_id", "iss": t.idp_issuer}),
         SET_TYPE,

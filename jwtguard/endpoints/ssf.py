@@ -327,7 +327,10 @@ def subject_format(subject: Mapping[str, Any]) -> str | None:
 def resolve_target(event: SecurityEvent, context: Context) -> Target | SETError:
     """Whom *event*'s subject names here, through the endpoints' resolver (see the module).
 
-    - a simple subject (``iss_sub``, ``opaque``, ``email``, ...) names a user;
+    - a simple subject (``iss_sub``, ``opaque``, ``email``, ...) names a user; but a simple
+      ``opaque`` subject of a session event names the *session* (CAEP 1.0's own example), whose
+      user jwtguard cannot know: refused, rather than taken as a user id and silently revoking
+      nothing;
     - a ``complex`` subject (SSF 1.0 §3.3) is offered to the resolver whole, then by its ``user``
       member; a ``session`` member (an ``opaque`` id: the ``sid`` of the provider's access
       tokens) narrows a session event to that session;
@@ -346,6 +349,12 @@ def resolve_target(event: SecurityEvent, context: Context) -> Target | SETError:
     form = subject_format(subject)
     if form is None:
         return SETError("invalid_request", "sub_id needs a format (RFC 9493 §3)")
+    if form == "opaque" and EVENTS.get(event.type) == "session":
+        return SETError(
+            "invalid_request",
+            "a simple opaque subject of a session event names a session without its user: send a complex "
+            "subject with user and session (SSF 1.0 §3.3)",
+        )
     user: Mapping[str, Any] | None = subject
     token: Mapping[str, Any] | None = subject if form == "jwt_id" else None
     sid: str | None = None
