@@ -880,6 +880,19 @@ def test_a_flow_that_raises_answers_400_in_the_endpoints_shape(
 # -- the pure rules ------------------------------------------------------------------------------
 
 
+def test_typ_and_clocks_are_read_as_the_specifications_allow(
+    transmitter: Transmitter, sqlite_settings: Settings, build: Build
+) -> None:
+    """RFC 7515 §4.1.9: ``typ`` compared case-insensitively, an ``application/`` prefix dropped (RFC 8417
+    §2.3's ``secevent+jwt``); a transmitter's clock a little ahead (``iat`` within
+    :data:`~jwtguard.endpoints.ssf.SET_CLOCK_SKEW`) is no reason to lose its SET."""
+    target = build(sqlite_settings)
+    for typ in ("application/secevent+jwt", "SecEvent+JWT"):
+        accepted(push(target, transmitter.sign(transmitter.claims(VERIFICATION), typ=typ)))
+    accepted(push(target, transmitter.set(VERIFICATION, iat=int(time.time()) + 30)))
+    refused(push(target, transmitter.set(VERIFICATION, iat=int(time.time()) + 400)), 400, "invalid_request")
+
+
 def test_the_default_resolver_reads_the_ssf_subject_formats(
     transmitter: Transmitter, sqlite_settings: Settings
 ) -> None:

@@ -60,11 +60,14 @@ What the specifications require, and where (``tests/test_ssf.py`` names them):
   liveness; jwtguard requests no verification itself, so it checks no ``state``.
 - RFC 8417 §2.2 (``jti``): a SET whose ``jti`` was processed already answers ``202`` and changes
   nothing (transmitters retry). When the store or the key set cannot answer: ``503`` with
-  ``Retry-After`` (the transmitter retries; a ``400`` would read as a SET that can never pass).
+  ``Retry-After`` and no body (the transmitter retries; a ``400`` would read as a SET that can
+  never pass).
 
-``iat`` must not be in the future (beyond ``JWTGUARD_LEEWAY``), but may be old: transmitters
-queue SETs (RFC 8936). The time of an event is its ``event_timestamp`` (CAEP, RISC), else
-``toe`` (RFC 8417 §2.2), else ``iat``, and never later than ``iat``.
+``iat`` may be old (transmitters queue SETs, RFC 8936) and a little ahead of this clock: at most
+:data:`SET_CLOCK_SKEW` (or ``JWTGUARD_LEEWAY`` when larger). The time of an event is its
+``event_timestamp`` (CAEP, RISC), else ``toe`` (RFC 8417 §2.2), else ``iat``, never later than
+``iat``, and never moved to this clock: it is compared with the ``iat`` of the provider's tokens,
+which the provider's clock wrote too.
 """
 
 from __future__ import annotations
@@ -148,6 +151,11 @@ SET_ALGORITHMS: Final = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "
 ERROR_CODES: Final = frozenset(
     {"invalid_request", "invalid_key", "invalid_issuer", "invalid_audience", "authentication_failed", "access_denied"}
 )
+
+#: How far ahead of this clock a transmitter's may run (``iat``): a SET refused for it is lost (a
+#: ``400`` is never retried), and a cut-off that far ahead refuses at most that much of a user's
+#: newer tokens.
+SET_CLOCK_SKEW: Final = 300.0
 
 #: Longest text of a SET kept in a record or a log line (a verification ``state``, a status).
 _MAX_TEXT: Final = 256
@@ -295,7 +303,7 @@ def read_set(
         return SETError("invalid_request", "iat and toe must be NumericDates")
     if iat is None:
         return SETError("invalid_request", "iat is required (RFC 8417 §2.2)")
-    if iat > now + settings.leeway:
+    if iat > now + max(settings.leeway, SET_CLOCK_SKEW):
         return SETError("invalid_request", "iat is in the future")
     jti = claims.get("jti")
     if not is_id(jti):
