@@ -535,17 +535,19 @@ def test_verification_and_stream_updates_are_acknowledged_and_recorded(
 
 
 def test_unknown_event_types_are_acknowledged_counted_and_change_nothing(
-    transmitter: Transmitter, sqlite_settings: Settings, build: Build
+    transmitter: Transmitter, sqlite_settings: Settings, build: Build, caplog: pytest.LogCaptureFixture
 ) -> None:
     """RFC 8935 §2.2 (a valid SET is acknowledged) and SSF 1.0 §4.2.3: an event type jwtguard does not
     act on (CAEP ``token-claims-change``, a proprietary one) is ``202``, counted, and writes nothing."""
     target = build(sqlite_settings)
-    for event_type in (ssf.CAEP + "token-claims-change", "https://example.com/event/proprietary"):
+    caplog.set_level(logging.INFO, logger="jwtguard")
+    for event_type in (ssf.CAEP + "token-claims-change", "https://example.com/event/pro\nprietary"):
         accepted(
             push(target, transmitter.set(event_type, {"claims": {"role": "ro"}}, sub_id=transmitter.user("alice")))
         )
     assert state_rows(sqlite_settings) == {}
     assert endpoints_of(target).metrics.signals["ssf.ignored"] == 2
+    assert not any("\n" in r.getMessage() for r in caplog.records)  # a signed name forges no log line
 
 
 def test_keys_come_from_the_transmitters_configuration(transmitter: Transmitter, tmp_path: Any, build: Build) -> None:

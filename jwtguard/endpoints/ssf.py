@@ -442,17 +442,21 @@ def _receive(token: str, context: Context) -> ReceiveFlow:
     if action is None:
         # SSF 1.0 §4.2.3 is about members; an event type this receiver does not act on is still
         # delivered (a 400 would make the transmitter retry it forever): taken, counted, logged.
-        logger.info("jwtguard: SET %s of an event type jwtguard does not act on (%s): ignored", event.jti, name)
+        logger.info(
+            "jwtguard: SET %s of an event type jwtguard does not act on (%s): ignored", _shown(event.jti), _shown(name)
+        )
         return Accepted("ignored", name)
     if action in _STREAM:
         noted = yield Records(signals.note_stream(event.iss, _stream_fields(event, action), now=context.now))
         if isinstance(noted, StoreDown):
             return Unavailable("the store")
         if action == "verification":
-            logger.info("jwtguard: SSF stream of %s verified (SET %s)", event.iss, event.jti)
+            logger.info("jwtguard: SSF stream of %s verified (SET %s)", _shown(event.iss), _shown(event.jti))
         else:
-            status = event.event.get("status")
-            logger.warning("jwtguard: SSF stream of %s is now %s (SET %s)", event.iss, _text(status), event.jti)
+            status = _shown(event.event.get("status"))
+            logger.warning(
+                "jwtguard: SSF stream of %s is now %s (SET %s)", _shown(event.iss), status, _shown(event.jti)
+            )
         return Accepted("stream", name)
     target = resolve_target(event, context)
     if isinstance(target, SETError):
@@ -466,7 +470,7 @@ def _receive(token: str, context: Context) -> ReceiveFlow:
     yield Forget(target.key)
     if isinstance(changed, StoreDown):
         return Unavailable("the store")
-    logger.info("jwtguard: SET %s applied: %s for user %r", event.jti, name, target.user_id)
+    logger.info("jwtguard: SET %s applied: %s for user %r", _shown(event.jti), name, target.user_id)
     return Accepted("applied", name)
 
 
@@ -524,6 +528,12 @@ def _stream_fields(event: SecurityEvent, action: str) -> dict[str, Any]:
 
 def _text(value: object) -> str | None:
     return value[:_MAX_TEXT] if isinstance(value, str) else None
+
+
+def _shown(value: object) -> str:
+    """A SET's text as a log line shows it: at most 64 characters, printable ASCII (no forged lines)."""
+    text = value[:64] if isinstance(value, str) else "-"
+    return "".join(c if " " <= c <= "~" else "?" for c in text)
 
 
 # -- the push endpoint -------------------------------------------------------------------------
