@@ -24,6 +24,7 @@ import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import Any, Final, Literal
+from urllib.parse import urlsplit, urlunsplit
 
 import jwt
 
@@ -148,6 +149,19 @@ def mask_url(url: str) -> str:
             parts.append(f"{name}{equals}{value}")
         tail = f"{path}?{'&'.join(parts)}"
     return f"{scheme}{sep}{prefix}{hosts}{tail}" + ("#***" if hash_ and fragment else hash_)
+
+
+def ssf_configuration_url(issuer: str) -> str:
+    """The transmitter configuration of *issuer* (SSF 1.0 §7.2): ``/.well-known/ssf-configuration``
+    inserted between the host and the path, the path's trailing ``/`` removed.
+
+    ``https://tr.example`` and ``https://tr.example/`` give
+    ``https://tr.example/.well-known/ssf-configuration``; ``https://tr.example/issuer1`` gives
+    ``https://tr.example/.well-known/ssf-configuration/issuer1``.
+    """
+    parts = urlsplit(issuer)
+    path = "/.well-known/ssf-configuration" + parts.path.rstrip("/")
+    return urlunsplit((parts.scheme, parts.netloc, path, "", ""))
 
 
 def _supported_algorithms() -> frozenset[str]:
@@ -860,6 +874,74 @@ class Settings:
             _float,
         ),
     )
+    # -- OpenID Shared Signals: the security event tokens a transmitter sends (issue 12) ----------
+    ssf_issuer: str | None = field(
+        default=None,
+        metadata=_declare(
+            "the Shared Signals transmitter's issuer: the `iss` every security event token (SET) must carry "
+            "(SSF 1.0 §4.1.6); unset: `/ssf/events` and the poll client refuse every SET (see "
+            "[Shared Signals](#shared-signals-caep-and-risc))"
+        ),
+    )
+    # Out of repr(): URLs can carry an API key or basic-auth credentials.
+    ssf_jwks_url: str | None = field(
+        default=None,
+        repr=False,
+        metadata=_declare(
+            "the transmitter's JWKS, whose keys verify SETs (never the guard's own keys); unset: the "
+            "`jwks_uri` of the transmitter's configuration (`JWTGUARD_SSF_CONFIG_URL`)",
+            show=_masked_url("(unset)"),
+            secret=True,
+        ),
+    )
+    ssf_config_url: str | None = field(
+        default=None,
+        repr=False,
+        metadata=_declare(
+            "the transmitter's configuration (SSF 1.0 §7.2), read once for its `jwks_uri` when "
+            "`JWTGUARD_SSF_JWKS_URL` is unset; its `issuer` must be `JWTGUARD_SSF_ISSUER`",
+            show=_masked_url("(unset)"),
+            documented_default="(unset: `/.well-known/ssf-configuration` of `JWTGUARD_SSF_ISSUER`)",
+            secret=True,
+        ),
+    )
+    ssf_audience: str | None = field(
+        default=None,
+        metadata=_declare(
+            "the `aud` every SET must carry (a string, or one item of an array)",
+            documented_default="(unset: `JWTGUARD_OIDC_CLIENT_ID`)",
+        ),
+    )
+    ssf_push_authorization: str | None = field(
+        default=None,
+        repr=False,
+        metadata=_declare(
+            "the exact `Authorization` value the transmitter sends with each push to `/ssf/events` (the "
+            "stream's `authorization_header`, e.g. `Bearer <random>`, at least 16 characters); unset: "
+            "pushes are not authenticated (SETs are still verified)",
+            show=_hidden,
+            secret=True,
+        ),
+    )
+    ssf_poll_url: str | None = field(
+        default=None,
+        repr=False,
+        metadata=_declare(
+            "the transmitter's RFC 8936 poll endpoint (the stream's `endpoint_url`), for "
+            "`jwtguard.endpoints.poll.SSFPoller`",
+            show=_masked_url("(unset)"),
+            secret=True,
+        ),
+    )
+    ssf_poll_authorization: str | None = field(
+        default=None,
+        repr=False,
+        metadata=_declare(
+            "the `Authorization` value the poll client sends to `JWTGUARD_SSF_POLL_URL` (e.g. `Bearer <token>`)",
+            show=_hidden,
+            secret=True,
+        ),
+    )
 
     def __post_init__(self) -> None:
         # Lists given to the constructor become tuples, and one string is split on commas
@@ -995,10 +1077,53 @@ class Settings:
                 "accepts any, at+jwt or claim:NAME=VALUE (a payload claim that must hold that string, "
                 "e.g. claim:typ=Bearer for Keycloak's access tokens)",
             )
+        self._check_ssf()
         if self.sessions and not self.issuer:
             # Sessions tell jwtguard's own tokens from other issuers' by `iss` (a missing session
             # refuses only jwtguard's own): without an issuer there is no telling them apart.
             raise _error("issuer", "required by JWTGUARD_SESSIONS=true, e.g. JWTGUARD_ISSUER=https://app.example")
+
+    def _check_ssf(self) -> None:
+        """The Shared Signals settings: printable values, URLs where URLs go, one source of keys."""
+        for name in ("ssf_jwks_url", "ssf_config_url", "ssf_poll_url"):
+            value = getattr(self, name)
+            if value is not None and not (_header_text(value) and value.startswith(("https://", "http://"))):
+                raise _error(name, "accepts an https:// (or http://) URL")
+        if self.ssf_jwks_url and self.ssf_config_url:
+            raise _error("ssf_config_url", "set either JWTGUARD_SSF_JWKS_URL or JWTGUARD_SSF_CONFIG_URL, not both")
+        if self.ssf_issuer is not None:
+            if not _header_text(self.ssf_issuer):
+                raise _error("ssf_issuer", "accepts an issuer identifier: printable ASCII, e.g. https://idp.example")
+            if not (self.ssf_jwks_url or self.ssf_config_url or self.ssf_issuer.startswith(("https://", "http://"))):
+                raise _error(
+                    "ssf_issuer",
+                    "is no URL, so its configuration cannot be found: set JWTGUARD_SSF_JWKS_URL or "
+                    "JWTGUARD_SSF_CONFIG_URL",
+                )
+        if self.ssf_audience is not None and not _header_text(self.ssf_audience):
+            raise _error("ssf_audience", "accepts an audience: printable ASCII")
+        for name in ("ssf_push_authorization", "ssf_poll_authorization"):
+            value = getattr(self, name)
+            # Named, never shown: the value is a credential.
+            if value is not None and not _header_text(value):
+                raise _error(name, "accepts an Authorization field value: printable ASCII, e.g. Bearer <token>")
+        if self.ssf_push_authorization is not None and len(self.ssf_push_authorization) < 16:
+            raise _error("ssf_push_authorization", "too short: use at least 16 characters, e.g. Bearer <random>")
+
+    @property
+    def ssf_expected_audience(self) -> str | None:
+        """The ``aud`` a SET must carry: ``JWTGUARD_SSF_AUDIENCE``, else ``JWTGUARD_OIDC_CLIENT_ID``."""
+        return self.ssf_audience or self.oidc_client_id
+
+    @property
+    def ssf_configuration(self) -> str | None:
+        """Where the transmitter's configuration is read (without ``JWTGUARD_SSF_JWKS_URL``):
+        ``JWTGUARD_SSF_CONFIG_URL``, else the issuer's well-known location (SSF 1.0 §7.2)."""
+        if self.ssf_jwks_url:
+            return None
+        if self.ssf_config_url:
+            return self.ssf_config_url
+        return None if self.ssf_issuer is None else ssf_configuration_url(self.ssf_issuer)
 
     def _settle_secrets(self) -> None:
         """``secret`` and ``secrets`` as one list: ``secret`` the first (signing) one, ``secrets`` all.

@@ -12,18 +12,23 @@ outage means are decided in :class:`KeySource`:
   at all, :class:`KeySourceUnavailable` is raised (the guard answers 503,
   never a logout signal);
 - each key is bound to the algorithms it may verify (RFC 8725 §3.1).
+
+:class:`TransmitterKeys` finds a Shared Signals transmitter's JWKS through its
+configuration (SSF 1.0 §7.2) first, then keeps it as a :class:`KeySource` does.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
+import urllib.request
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any
-from urllib.error import HTTPError
+from typing import Any, Final
+from urllib.error import HTTPError, URLError
 
 import jwt
 
@@ -274,4 +279,142 @@ def _describe(exc: BaseException) -> str:
         return "connection failed"
     if isinstance(exc, ValueError) and str(exc) == "not a JWK Set":
         return str(exc)
+    return f"unreadable answer ({type(exc).__name__})"
+
+
+#: The largest transmitter configuration read (SSF 1.0 §7.1: a few hundred bytes of URLs).
+MAX_CONFIGURATION_BYTES: Final = 64 * 1024
+
+
+class TransmitterKeys:
+    """A Shared Signals transmitter's keys, its JWKS found through its configuration (SSF 1.0 §7.2).
+
+    :param config_url: the transmitter configuration (``JWTGUARD_SSF_CONFIG_URL``, or the
+        issuer's ``/.well-known/ssf-configuration``).
+    :param issuer: ``JWTGUARD_SSF_ISSUER``: SSF 1.0 §7.2.4 requires the configuration's
+        ``issuer`` to be identical to it; another one, or no ``jwks_uri``, and nothing of the
+        configuration is used.
+    :param options: the :class:`KeySource` parameters for the JWKS once found.
+
+    The configuration is read once, on the first :meth:`key` call (single-flight, at most one
+    attempt per *retry_interval* while it fails: a 503 for the SET, never a verdict on it);
+    the JWKS it names is then kept by a :class:`KeySource`. Its ``jwks_uri`` must use https
+    (§7.1), or http when the configuration itself was read over http (a transmitter on a test
+    machine: TLS would protect nothing the configuration's own read did not).
+    """
+
+    def __init__(
+        self,
+        config_url: str,
+        *,
+        issuer: str,
+        algorithms: Collection[str],
+        lifespan: float = 300.0,
+        stale_max_age: float = 300.0,
+        timeout: float = 2.0,
+        retry_interval: float = 5.0,
+        timer: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._config_url = config_url
+        self._issuer = issuer
+        self._options: dict[str, Any] = {
+            "algorithms": algorithms,
+            "lifespan": lifespan,
+            "stale_max_age": stale_max_age,
+            "timeout": timeout,
+            "retry_interval": retry_interval,
+            "timer": timer,
+        }
+        self._timeout = timeout
+        self._retry_interval = max(retry_interval, 1.0)
+        self._timer = timer
+        self._lock = threading.Lock()
+        self._source: KeySource | None = None
+        self._failed_at: float | None = None
+        #: Why the configuration could not be used ("HTTP 404", "another issuer", ...), or None.
+        self.last_error: str | None = None
+
+    def key(self, kid: object, alg: str) -> jwt.PyJWK:
+        """:meth:`KeySource.key` of the transmitter's JWKS; :class:`KeySourceUnavailable` while
+        its configuration cannot be read or used."""
+        source = self._source or self._discover()
+        return source.key(kid, alg)
+
+    def _discover(self) -> KeySource:
+        with self._lock:
+            if self._source is not None:
+                return self._source
+            now = self._timer()
+            if self._failed_at is not None and now - self._failed_at < self._retry_interval:
+                raise KeySourceUnavailable(f"the transmitter configuration could not be used ({self.last_error})")
+            try:
+                document = fetch_json(self._config_url, timeout=self._timeout, limit=MAX_CONFIGURATION_BYTES)
+                jwks_uri = configured_jwks_uri(document, issuer=self._issuer, config_url=self._config_url)
+            except Exception as exc:  # any failure: no keys yet, and no verdict on the SET
+                error = str(exc) if isinstance(exc, ConfigurationRefused) else describe_fetch(exc)
+                if self._failed_at is None or error != self.last_error:
+                    logger.warning("jwtguard: the SSF transmitter configuration could not be used (%s)", error)
+                self._failed_at, self.last_error = self._timer(), error
+                raise KeySourceUnavailable(f"the transmitter configuration could not be used ({error})") from None
+            self._source = KeySource(jwks_uri, **self._options)
+            self.last_error = None
+            return self._source
+
+
+class ConfigurationRefused(ValueError):
+    """A transmitter configuration that SSF 1.0 §7.2.4 says must not be used; the message names why."""
+
+
+def configured_jwks_uri(document: object, *, issuer: str, config_url: str) -> str:
+    """The ``jwks_uri`` of a transmitter configuration, checked (SSF 1.0 §7.1, §7.2.4).
+
+    :raises ConfigurationRefused: the document is no JSON object, names another ``issuer``, or
+        has no usable ``jwks_uri`` (https, or http for a configuration read over http).
+    """
+    if not isinstance(document, dict):
+        raise ConfigurationRefused("not a JSON object")
+    if document.get("issuer") != issuer:
+        raise ConfigurationRefused("it names another issuer than JWTGUARD_SSF_ISSUER")
+    jwks_uri = document.get("jwks_uri")
+    schemes = ("https://", "http://") if config_url.startswith("http://") else ("https://",)
+    if not isinstance(jwks_uri, str) or not jwks_uri.startswith(schemes):
+        raise ConfigurationRefused("no https jwks_uri")
+    return jwks_uri
+
+
+def fetch_json(
+    url: str,
+    *,
+    timeout: float,
+    limit: int,
+    body: bytes | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> Any:
+    """GET *url* (or POST *body*) and parse its JSON answer of at most *limit* bytes.
+
+    :raises urllib.error.HTTPError: for a status other than 2xx; ``ValueError`` for a body
+        that is larger than *limit* or no JSON; ``OSError`` when the server cannot be reached.
+    """
+    if not url.startswith(("https://", "http://")):
+        raise ValueError("not an http(s) URL")  # never file: or a custom scheme
+    fields = {"Accept": "application/json", **(headers or {})}
+    method = "GET" if body is None else "POST"
+    request = urllib.request.Request(url, data=body, headers=fields, method=method)  # noqa: S310 - http(s) only
+    with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
+        data = response.read(limit + 1)
+    if len(data) > limit:
+        raise ValueError(f"the answer is larger than {limit} bytes")
+    if not data.strip():
+        return None
+    return json.loads(data)
+
+
+def describe_fetch(exc: BaseException) -> str:
+    """A short reason for a failed HTTP exchange: the status or the kind of failure, never the URL."""
+    if isinstance(exc, HTTPError):
+        return f"HTTP {exc.code}"
+    if isinstance(exc, (URLError, OSError)):
+        return "connection failed"
+    if isinstance(exc, ValueError):
+        return "unreadable answer"
     return f"unreadable answer ({type(exc).__name__})"

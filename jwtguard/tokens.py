@@ -22,9 +22,9 @@ import secrets
 import time
 import warnings
 from calendar import timegm
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from datetime import datetime
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 import jwt
 from jwt.warnings import InsecureKeyLengthWarning
@@ -262,6 +262,45 @@ class TokenVerifier:
         for claim in self._require:
             if claims.get(claim) is None:
                 raise jwt.MissingRequiredClaimError(claim)
+
+
+class KeyLookup(Protocol):
+    """A JWKS key source: the key that verifies ``kid`` and ``alg`` (:meth:`jwtguard.keys.KeySource.key`)."""
+
+    def key(self, kid: object, alg: str) -> jwt.PyJWK: ...
+
+
+class JWKSVerifier:
+    """Signatures of one key source's keys only: a Shared Signals transmitter's (:mod:`jwtguard.endpoints.ssf`).
+
+    :param keys: the transmitter's JWKS (:class:`~jwtguard.keys.KeySource` or
+        :class:`~jwtguard.keys.TransmitterKeys`).
+    :param algorithms: the asymmetric algorithms a key may verify (each key only those of its
+        type and curve, or its own ``alg``: RFC 8725 §3.1).
+
+    The guard's secrets and public keys never verify here, nor these keys the guard's tokens:
+    a security event token is checked against its transmitter, an access token against its
+    issuer. :meth:`signed` checks what :meth:`TokenVerifier.signed` checks (the compact form,
+    the allow-listed ``alg``, the signature) and no claim.
+    """
+
+    #: Every key comes from a JWKS read over HTTP (the ASGI driver verifies in a thread).
+    needs_io: Final = True
+
+    def __init__(self, keys: KeyLookup, algorithms: Collection[str]) -> None:
+        self._keys = keys
+        self._algorithms = frozenset(algorithms)
+
+    def signed(self, token: str) -> tuple[dict[str, Any], dict[str, Any]]:
+        """``(header, claims)`` of a compact JWS signed by a key of the source; raises as
+        :meth:`TokenVerifier.signed` does (:class:`~jwtguard.keys.KeySourceUnavailable` when the
+        JWKS cannot be read)."""
+        header, payload, signing_input, signature = read_compact(token)
+        alg = header.get("alg")
+        if type(alg) is not str or alg not in self._algorithms:
+            raise jwt.InvalidAlgorithmError("The specified alg value is not allowed")
+        _check_jwk(self._keys.key(header.get("kid"), alg), alg, signing_input, signature)
+        return header, _json_object(payload, "payload")
 
 
 def _check_jwk(jwk: jwt.PyJWK, alg: str, signing_input: bytes, signature: bytes) -> None:

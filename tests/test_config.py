@@ -114,6 +114,18 @@ PARSING: list[tuple[str, str, Any, str | None]] = [
         "gw:s3cret-12:everything",
     ),
     ("JWTGUARD_LOGOUT_TOKEN_MAX_AGE", "60", 60.0, "0"),
+    ("JWTGUARD_SSF_ISSUER", "https://tr.example", "https://tr.example", "tab\there"),
+    ("JWTGUARD_SSF_JWKS_URL", "https://tr.example/jwks.json", "https://tr.example/jwks.json", "ftp://tr.example/k"),
+    (
+        "JWTGUARD_SSF_CONFIG_URL",
+        "https://tr.example/.well-known/ssf-configuration",
+        "https://tr.example/.well-known/ssf-configuration",
+        "tr.example",
+    ),
+    ("JWTGUARD_SSF_AUDIENCE", "receiver.example", "receiver.example", "tab\there"),
+    ("JWTGUARD_SSF_PUSH_AUTHORIZATION", "Bearer 0123456789abcdef", "Bearer 0123456789abcdef", "Bearer hunter2"),
+    ("JWTGUARD_SSF_POLL_URL", "https://tr.example/poll", "https://tr.example/poll", "poll"),
+    ("JWTGUARD_SSF_POLL_AUTHORIZATION", "Bearer 0123", "Bearer 0123", "Bearer \x01hunter2"),
 ]
 
 #: Texts that may appear in a bad value and must never come back in a message.
@@ -386,6 +398,13 @@ def test_describe_keeps_its_format() -> None:
         "JWTGUARD_OIDC_CLIENT_ID": "None",
         "JWTGUARD_ENDPOINT_CLIENTS": "(none)",
         "JWTGUARD_LOGOUT_TOKEN_MAX_AGE": "300.0",
+        "JWTGUARD_SSF_ISSUER": "None",
+        "JWTGUARD_SSF_JWKS_URL": "(unset)",
+        "JWTGUARD_SSF_CONFIG_URL": "(unset)",
+        "JWTGUARD_SSF_AUDIENCE": "None",
+        "JWTGUARD_SSF_PUSH_AUTHORIZATION": "(unset)",
+        "JWTGUARD_SSF_POLL_URL": "(unset)",
+        "JWTGUARD_SSF_POLL_AUTHORIZATION": "(unset)",
     }
     assert Settings(secret=SECRET, max_token_lifetime=86400.0).describe()["JWTGUARD_MAX_TOKEN_LIFETIME"] == "86400"
 

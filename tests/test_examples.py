@@ -495,8 +495,8 @@ def _basic(client_id: str, secret: str) -> str:
 
 
 def test_the_examples_serve_the_standard_endpoints_without_a_token(example_settings: tuple[str, Settings]) -> None:
-    """Issue 12: both examples expose /oauth/revoke, /oauth/introspect, /oidc/backchannel-logout and
-    /global-token-revocation at these paths, in front of the guard (no access token needed)."""
+    """Issue 12: both examples expose /oauth/revoke, /oauth/introspect, /oidc/backchannel-logout,
+    /global-token-revocation and /ssf/events at these paths, in front of the guard (no access token needed)."""
     from urllib.parse import urlencode
 
     from jwtguard.config import endpoint_clients
@@ -517,6 +517,10 @@ def test_the_examples_serve_the_standard_endpoints_without_a_token(example_setti
         assert (
             call("POST", "/global-token-revocation", json={"sub_id": {"format": "opaque", "id": "alice"}}).status == 401
         )
+        # /ssf/events (OpenID Shared Signals, RFC 8935) answers in its own shape: not a SET, and
+        # without JWTGUARD_SSF_ISSUER it would take none.
+        shared = call("POST", "/ssf/events", form=b"token=x")
+        assert shared.status == 400 and shared.json()["err"] == "invalid_request"
 
 
 def test_with_a_jwks_url_the_examples_take_the_providers_tokens(

@@ -192,7 +192,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         return Response(body, content_type=content_type)
 
     # The standard endpoints (issue 12) in front of the guard: /oauth/revoke, /oauth/introspect,
-    # /oidc/backchannel-logout, /global-token-revocation need no access token.
+    # /oidc/backchannel-logout, /global-token-revocation, /ssf/events need no access token.
     endpoints = EndpointsWSGI(guard, settings=settings)
     app.wsgi_app = endpoints  # type: ignore[method-assign]
 

@@ -14,17 +14,21 @@ path                                    endpoint
 ``/oauth/introspect``                   RFC 7662 (:mod:`~jwtguard.endpoints.introspection`)
 ``/oidc/backchannel-logout``            OpenID Connect Back-Channel Logout 1.0
 ``/global-token-revocation``            Global Token Revocation (:mod:`~jwtguard.endpoints.global_revocation`)
+``/ssf/events``                         Shared Signals push receiver, RFC 8935 (:mod:`~jwtguard.endpoints.ssf`)
 ======================================  =====================================================
 
 Each answers POST only (``405`` with ``Allow: POST`` otherwise), reads at most
-:data:`~jwtguard.endpoints.base.MAX_BODY` bytes (``413`` beyond), and answers every input with
-its protocol's error shape, never a 500: an exception from a flow is logged (its type only)
-and answered ``500``-free as ``400 invalid_request``.
+:data:`~jwtguard.endpoints.base.MAX_BODY` bytes (``413`` beyond; ``400`` for a SET, as RFC 8935
+§2.3 says), and answers every input with its protocol's error shape (:data:`REFUSALS`), never a
+500: an exception from a flow is logged (its type only) and answered as ``400 invalid_request``.
 
-The lookups (:mod:`jwtguard.endpoints.base`): a signature check with the guard's keys, the
-guard's decision on a token (its own engine: the same policy and state, its own caches), a
-records flow on the store, and forgetting a user's cached state in this process (the feed's
-event, written by every flow that changes state, tells the other processes).
+The lookups (:mod:`jwtguard.endpoints.base`): a signature check with the guard's keys, one with
+the Shared Signals transmitter's keys (``JWTGUARD_SSF_*``), the guard's decision on a token (its
+own engine: the same policy and state, its own caches), a records flow on the store, and
+forgetting a user's cached state in this process (the feed's event, written by every flow that
+changes state, tells the other processes).
+
+``metrics`` counts the answers by path and status, and the SETs by outcome (:class:`EndpointMetrics`).
 """
 
 from __future__ import annotations
@@ -33,9 +37,9 @@ import asyncio
 import collections
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping
+from collections.abc import Awaitable, Callable, Generator, Iterable, Mapping, MutableMapping
 from http import HTTPStatus
-from typing import TYPE_CHECKING, Any, Final, cast
+from typing import TYPE_CHECKING, Any, Final, TypeVar, cast
 
 from ..config import Settings
 from ..engine import Engine
@@ -50,6 +54,7 @@ from .backchannel import PATH as BACKCHANNEL_PATH
 from .backchannel import backchannel_logout
 from .base import (
     MAX_BODY,
+    OAUTH_REFUSALS,
     Answer,
     Authenticate,
     Authenticator,
@@ -60,12 +65,13 @@ from .base import (
     Forget,
     Judge,
     KeysUnavailable,
+    Lookup,
     Records,
+    Refusals,
     StoreDown,
     Verify,
-    not_allowed,
+    VerifySET,
     oauth_error,
-    too_large,
 )
 from .global_revocation import PATH as GTR_PATH
 from .global_revocation import global_revocation
@@ -73,6 +79,9 @@ from .introspection import PATH as INTROSPECTION_PATH
 from .introspection import introspect
 from .revocation import PATH as REVOCATION_PATH
 from .revocation import revoke
+from .ssf import PATH as SSF_PATH
+from .ssf import REFUSALS as SSF_REFUSALS
+from .ssf import Received, SETError, receive, ssf_events, transmitter_verifier, verify_set
 from .subjects import SubjectResolver, default_resolver
 
 if TYPE_CHECKING:
@@ -81,6 +90,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger("jwtguard")
 
 Endpoint = Callable[[Call, Context], EndpointFlow]
+T = TypeVar("T")
 
 #: Every endpoint by its path (a public contract: the examples and black-box tests use them).
 ENDPOINTS: Final[Mapping[str, Endpoint]] = {
@@ -88,7 +98,12 @@ ENDPOINTS: Final[Mapping[str, Endpoint]] = {
     INTROSPECTION_PATH: introspect,
     BACKCHANNEL_PATH: backchannel_logout,
     GTR_PATH: global_revocation,
+    SSF_PATH: ssf_events,
 }
+
+#: How the translators word their own refusals on each path (405, an oversized body, a flow that
+#: raised): RFC 8935 §2.3's ``{"err", "description"}`` for the SET receiver, RFC 6749 §5.2's elsewhere.
+REFUSALS: Final[Mapping[str, Refusals]] = {SSF_PATH: SSF_REFUSALS}
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -98,13 +113,17 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
 class EndpointMetrics:
-    """What the endpoints answered: a count per path and status (``snapshot()`` for operators).
+    """What the endpoints answered: a count per path and status (``snapshot()`` for operators);
+    and what the Shared Signals receiver made of each SET, by outcome (``signals``: ``ssf.applied``,
+    ``ssf.applied.<event>``, ``ssf.duplicate``, ``ssf.stream``, ``ssf.ignored``,
+    ``ssf.refused.<err>``, ``ssf.unavailable``).
 
     Bumped without a lock, as the guard's own counters (:mod:`jwtguard.metrics`): rates, not ledgers.
     """
 
     def __init__(self) -> None:
         self.answers: collections.Counter[tuple[str, int]] = collections.Counter()
+        self.signals: collections.Counter[str] = collections.Counter()
 
     def count(self, path: str, answer: Answer) -> Answer:
         self.answers[(path, answer.status)] += 1
@@ -134,18 +153,28 @@ class _Endpoints:
         self.resolver = resolver or default_resolver(self.settings)
         self.clock = clock
         self.endpoints = dict(ENDPOINTS if endpoints is None else endpoints)
-        #: Answers by path and status.
+        #: Answers by path and status, and the signals received (``metrics.signals``).
         self.metrics = EndpointMetrics()
+        #: Verifies security event tokens with the transmitter's keys; None without JWTGUARD_SSF_ISSUER.
+        self.transmitter = transmitter_verifier(self.settings)
+
+    def context(self, engine: Engine) -> Context:
+        """What a flow is given now: the settings, the engine's policy, the resolver, the time, the counts."""
+        return Context(self.settings, engine.policy, self.resolver, self.clock(), self.metrics.signals)
 
     def flow(self, endpoint: Endpoint, call: Call, engine: Engine) -> EndpointFlow:
-        context = Context(self.settings, engine.policy, self.resolver, self.clock())
-        return endpoint(call, context)
+        return endpoint(call, self.context(engine))
+
+
+def refusals(path: str) -> Refusals:
+    """The refusals of the endpoint at *path* in its protocol's shape (:data:`REFUSALS`)."""
+    return REFUSALS.get(path, OAUTH_REFUSALS)
 
 
 def _failed(path: str, exc: BaseException) -> Answer:
     # Never the exception's text: it may quote the input.
     logger.warning("jwtguard: endpoint %s failed on its input (%s)", path, type(exc).__name__)
-    return oauth_error(400, "invalid_request", "the request could not be processed")
+    return refusals(path).failed()
 
 
 class EndpointsWSGI(_Endpoints):
@@ -192,10 +221,10 @@ class EndpointsWSGI(_Endpoints):
 
     def _answer(self, endpoint: Endpoint, path: str, environ: WSGIEnvironment) -> Answer:
         if environ.get("REQUEST_METHOD") != "POST":
-            return not_allowed()
+            return refusals(path).not_allowed()
         body = _wsgi_body(environ)
         if body is None:
-            return too_large()
+            return refusals(path).too_large()
         headers = {
             "authorization": environ.get("HTTP_AUTHORIZATION", ""),
             "content-type": environ.get("CONTENT_TYPE", ""),
@@ -205,8 +234,17 @@ class EndpointsWSGI(_Endpoints):
         except Exception as exc:
             return _failed(path, exc)
 
-    def drive(self, flow: EndpointFlow) -> Answer:
-        """Perform *flow*'s lookups in this thread; its answer."""
+    def receive_set(self, token: str) -> Received:
+        """One security event token, as a push to ``/ssf/events`` would be taken, minus the
+        push's own checks (the RFC 8936 poll client's way in, :mod:`jwtguard.endpoints.poll`)."""
+        try:
+            return self.drive(receive(token, self.context(self.engine)))
+        except Exception as exc:
+            logger.warning("jwtguard: a polled SET failed (%s)", type(exc).__name__)
+            return SETError("invalid_request", "the SET could not be processed")
+
+    def drive(self, flow: Generator[Lookup, Any, T]) -> T:
+        """Perform *flow*'s lookups in this thread; its result (an endpoint's answer)."""
         reply: Any = None
         try:
             while True:
@@ -215,6 +253,8 @@ class EndpointsWSGI(_Endpoints):
                     reply = self.clients(step.call, step.form)
                 elif isinstance(step, Verify):
                     reply = _verified(self.engine, step.token)
+                elif isinstance(step, VerifySET):
+                    reply = verify_set(self.transmitter, step.token)
                 elif isinstance(step, Judge):
                     reply = self.engine.handle_token(step.token)
                 elif isinstance(step, Records):
@@ -224,8 +264,8 @@ class EndpointsWSGI(_Endpoints):
                     _forget(step)
                     reply = None
         except StopIteration as done:
-            answer: Answer = done.value
-            return answer
+            result: T = done.value
+            return result
 
     def close(self) -> None:
         self.engine.stop_feed()
@@ -280,10 +320,10 @@ class EndpointsASGI(_Endpoints):
 
     async def _answer(self, endpoint: Endpoint, path: str, scope: Scope, receive: Receive) -> Answer:
         if scope.get("method") != "POST":
-            return not_allowed()
+            return refusals(path).not_allowed()
         body = await _asgi_body(scope, receive)
         if body is None:
-            return too_large()
+            return refusals(path).too_large()
         headers: dict[str, str] = {}
         for name, value in scope.get("headers", ()):
             lowered = name.decode("latin-1").lower()
@@ -295,8 +335,16 @@ class EndpointsASGI(_Endpoints):
         except Exception as exc:
             return _failed(path, exc)
 
-    async def drive(self, flow: EndpointFlow) -> Answer:
-        """Perform *flow*'s lookups without blocking the loop; its answer."""
+    async def receive_set(self, token: str) -> Received:
+        """:meth:`EndpointsWSGI.receive_set` without blocking the loop."""
+        try:
+            return await self.drive(receive(token, self.context(self.engine)))
+        except Exception as exc:
+            logger.warning("jwtguard: a polled SET failed (%s)", type(exc).__name__)
+            return SETError("invalid_request", "the SET could not be processed")
+
+    async def drive(self, flow: Generator[Lookup, Any, T]) -> T:
+        """Perform *flow*'s lookups without blocking the loop; its result (an endpoint's answer)."""
         reply: Any = None
         try:
             while True:
@@ -311,6 +359,11 @@ class EndpointsASGI(_Endpoints):
                         reply = await asyncio.to_thread(_verified, self.engine, step.token)
                     else:
                         reply = _verified(self.engine, step.token)
+                elif isinstance(step, VerifySET):
+                    if self.transmitter is not None and self.transmitter.needs_io:
+                        reply = await asyncio.to_thread(verify_set, self.transmitter, step.token)
+                    else:
+                        reply = verify_set(self.transmitter, step.token)
                 elif isinstance(step, Judge):
                     reply = await self.engine.ahandle_token(step.token)
                 elif isinstance(step, Records):
@@ -323,8 +376,8 @@ class EndpointsASGI(_Endpoints):
                     _forget(step)
                     reply = None
         except StopIteration as done:
-            answer: Answer = done.value
-            return answer
+            result: T = done.value
+            return result
 
     async def close(self) -> None:
         self.engine.stop_feed()

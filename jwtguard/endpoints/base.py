@@ -1,8 +1,8 @@
 """What the standard endpoints share (issue 12): the request they read, the answers, forms, clients.
 
 Each endpoint is a *flow* (as the guard's own, :mod:`jwtguard.engine`): a generator that
-reads an :class:`Call`, yields the lookups it needs (:class:`Verify`, :class:`Judge`,
-:class:`Records`) and returns its :class:`Answer`. The translators of
+reads an :class:`Call`, yields the lookups it needs (:class:`Verify`, :class:`VerifySET`,
+:class:`Judge`, :class:`Records`, :class:`Forget`) and returns its :class:`Answer`. The translators of
 :mod:`jwtguard.endpoints.apps` perform the lookups, blocking (WSGI) or awaited (ASGI), and
 nothing here reads a clock, a store or a socket itself.
 
@@ -18,8 +18,9 @@ import binascii
 import hashlib
 import hmac
 import json
+from collections import Counter
 from collections.abc import Callable, Generator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Final, NamedTuple
 from urllib.parse import parse_qsl, unquote_plus
 
@@ -100,6 +101,24 @@ def too_large() -> Answer:
     return oauth_error(413, "invalid_request", f"the body is larger than {MAX_BODY} bytes")
 
 
+def not_processed() -> Answer:
+    """A flow that raised on its input: ``400 invalid_request``, never a 500."""
+    return oauth_error(400, "invalid_request", "the request could not be processed")
+
+
+class Refusals(NamedTuple):
+    """How an endpoint's protocol words what the translators refuse before its flow runs, or
+    when the flow raised: a method other than POST, a body over :data:`MAX_BODY`."""
+
+    not_allowed: Callable[[], Answer]
+    too_large: Callable[[], Answer]
+    failed: Callable[[], Answer]
+
+
+#: RFC 6749 §5.2's error shape (``{"error", "error_description"}``): every endpoint but the SET receiver.
+OAUTH_REFUSALS: Final = Refusals(not_allowed, too_large, not_processed)
+
+
 def unavailable(settings: Settings, what: str) -> Answer:
     """``503`` with ``Retry-After``: the store or the key source cannot answer (never a verdict)."""
     return oauth_error(
@@ -134,6 +153,14 @@ def read_form(call: Call) -> dict[str, str] | Answer:
 class Verify(NamedTuple):
     """Check *token*'s signature with the guard's keys (may read the JWKS): answered with
     ``(header, claims)``, :class:`KeysUnavailable`, or None for a token that does not verify."""
+
+    token: str
+
+
+class VerifySET(NamedTuple):
+    """Check a security event token's signature with the Shared Signals transmitter's keys
+    (``JWTGUARD_SSF_JWKS_URL``, or its configuration's; never the guard's own): answered as
+    :func:`jwtguard.endpoints.ssf.verify_set` answers (may read the JWKS)."""
 
     token: str
 
@@ -175,7 +202,7 @@ class StoreDown(NamedTuple):
     message: str
 
 
-Lookup = Authenticate | Verify | Judge | Records | Forget
+Lookup = Authenticate | Verify | VerifySET | Judge | Records | Forget
 EndpointFlow = Generator[Lookup, Any, Answer]
 
 
@@ -272,9 +299,13 @@ def authenticate(
 @dataclass(frozen=True, slots=True)
 class Context:
     """What an endpoint flow reads besides the call: the settings, the guard's policy, the
-    subject resolver and the time of the call."""
+    subject resolver and the time of the call; and the endpoints' counts of the signals they
+    received (``endpoints.metrics.signals``), which a flow bumps (as
+    :class:`~jwtguard.metrics.Metrics` are: a bare ``+= 1``)."""
 
     settings: Settings
     policy: Policy
     resolve: SubjectResolver
     now: float
+    signals: Counter[str] = field(default_factory=Counter)
+

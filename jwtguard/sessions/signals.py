@@ -16,7 +16,8 @@ process forgets the user before the change can be read.
 from __future__ import annotations
 
 import uuid
-from typing import Final
+from collections.abc import Mapping
+from typing import Any, Final
 
 from ..config import Settings
 from ..sansio.state import ACCOUNT, CUTOFF, DENIED, ENDED, LOCAL_SOURCE
@@ -178,3 +179,19 @@ def local_change(
     if cut_off_at is not None:
         yield from cut_off(iss, user_id, cut_off_at, unique=unique, now=now, settings=settings, source=LOCAL)
     return True
+#: The kind of a Shared Signals stream's record (:func:`note_stream`): no user's, read by no decision.
+STREAM: Final = "stream"
+
+
+def note_stream(iss: str, fields: Mapping[str, Any], *, now: float) -> r.RecordFlow[None]:
+    """Note what the transmitter *iss* said about its stream: a verification event (its liveness,
+    SSF 1.0 §8.1.4) or a new status (``stream-updated``, §8.1.5).
+
+    One record per transmitter (``stream|<iss>``), its *fields* set on it: updates touch
+    only this record, which no decision reads (a verification says nothing about a user).
+    """
+    record_id = r.stream_id(iss)
+    if (yield r.Update("state", record_id, fields)):
+        return
+    if not (yield r.Insert("state", {"_id": record_id, "kind": STREAM, "iss": iss, "at": now, **fields})):
+        yield r.Update("state", record_id, fields)  # another process inserted it first

@@ -21,8 +21,9 @@ Four tables (MongoDB collections), named by ``JWTGUARD_RECORDS_COLLECTION``,
   per user and issuer: ``ended`` provider sessions (``iss``, ``sid``), ``cutoff``
   records, ``account`` switches (with their source), ``denied`` token ids; read
   with the user's records, always (a process configured without a provider
-  still refuses what one said); and the ids of processed signals (``seen|``),
-  looked up by id.
+  still refuses what one said); the ids of processed signals (``seen|``),
+  looked up by id; and one ``stream`` record per Shared Signals transmitter
+  (``stream|``: when it last verified the stream, its status), read by no decision.
 
 The one atomic primitive on every store is an insert with a unique ``_id``
 (FerretDB applies updates as read-modify-replace): every record that revokes
@@ -173,6 +174,11 @@ def signal_id(kind: str, iss: str, ref: str | int, unique: str) -> str:
 def seen_id(iss: str, jti: str) -> str:
     """A processed signal (a logout token's or a SET's ``jti``): providers retry, nothing happens twice."""
     return f"seen|{iss}|{jti}"
+
+
+def stream_id(iss: str) -> str:
+    """A Shared Signals stream of the transmitter *iss*: its liveness and status, one record per issuer."""
+    return f"stream|{iss}"
 
 
 def refresh_id(digest: str) -> str:
