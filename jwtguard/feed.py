@@ -33,6 +33,7 @@ write the app makes to its own documents (``destroyAnyJWTbefore``,
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import logging
 import os
@@ -319,6 +320,7 @@ class Follower:
             self._thread = threading.Thread(
                 target=_run, args=(weakref.ref(self), self._stop, self.interval), name="jwtguard-feed", daemon=True
             )
+            stop_at_exit(self._stop, self._thread)
             self._thread.start()
 
     def stop(self) -> None:
@@ -331,6 +333,42 @@ class Follower:
     @property
     def watched(self) -> bool:
         return len(self._watchers) > 0
+
+
+#: Every background thread of jwtguard (followers, pollers) with its stop event, while it runs.
+_running: dict[threading.Thread, threading.Event] = {}
+_running_lock = threading.Lock()
+#: How long the interpreter's exit waits for them, in all.
+EXIT_WAIT: Final = 3.0
+
+
+def stop_at_exit(stop: threading.Event, thread: threading.Thread) -> None:
+    """Stop *thread* (set *stop*, then join it briefly) when the interpreter exits.
+
+    They are daemon threads, so that a forgotten guard never keeps a process alive; but a daemon
+    thread still reading a store or writing a log line while the interpreter finalizes can abort
+    it ("Fatal Python error ... at interpreter shutdown"): a process whose every test passed would
+    then exit with SIGABRT. :mod:`atexit` runs before finalization.
+    """
+    with _running_lock:
+        for done in [known for known in _running if not known.is_alive() and known is not thread]:
+            del _running[done]
+        _running[thread] = stop
+
+
+def _stop_all() -> None:
+    with _running_lock:
+        running = list(_running.items())
+        _running.clear()
+    for _, stop in running:
+        stop.set()
+    deadline = time.monotonic() + EXIT_WAIT
+    for thread, _ in running:
+        if thread is not threading.current_thread():
+            thread.join(max(0.0, deadline - time.monotonic()))
+
+
+atexit.register(_stop_all)
 
 
 def _run(ref: weakref.ref[Follower], stop: threading.Event, interval: float) -> None:

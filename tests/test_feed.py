@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Hashable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -394,3 +395,32 @@ def test_the_embedded_store_says_when_something_was_written(tmp_path: Any) -> No
     finally:
         store.close()
         writer.close()
+
+
+def test_the_followers_stop_before_the_interpreter_finalizes(tmp_path: Path) -> None:
+    """A guard never closed: its follower (a daemon thread) is stopped and joined at exit, before
+    finalization, where a daemon thread still reading or logging can abort the process."""
+    import textwrap
+
+    script = textwrap.dedent(
+        f"""
+        import atexit, threading
+        def ours():
+            return [t.name for t in threading.enumerate() if t.name.startswith("jwtguard")]
+        # Registered before jwtguard's own handler, so it runs after it (atexit is last in, first out).
+        atexit.register(lambda: print("alive:", ours()))
+        from jwtguard import JWTGuardWSGI, Settings, issue_token
+        from jwtguard.admin import Admin
+        settings = Settings(secret="s" * 48, store_url="sqlite:///{tmp_path / "exit.db"}", feed_interval=0.05)
+        Admin(settings).create_user("alice")
+        guard = JWTGuardWSGI(lambda e, s: [s("200 OK", []) or b"ok"][0:1], settings=settings)
+        token = issue_token(settings, "alice")
+        environ = {{"REQUEST_METHOD": "GET", "PATH_INFO": "/", "HTTP_AUTHORIZATION": "Bearer " + token}}
+        list(guard(environ, lambda status, headers, exc_info=None: None))
+        print("running:", ours())
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    assert "running: ['jwtguard-feed']" in done.stdout, done.stdout
+    assert "alive: []" in done.stdout, done.stdout

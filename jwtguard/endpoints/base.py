@@ -308,4 +308,3 @@ class Context:
     resolve: SubjectResolver
     now: float
     signals: Counter[str] = field(default_factory=Counter)
-

@@ -46,6 +46,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
 from ..errors import ConfigError
+from ..feed import stop_at_exit
 from ..keys import describe_fetch, fetch_json
 from ..sansio.state import is_id
 from .base import MAX_BODY
@@ -330,6 +331,7 @@ class SSFPoller:
             raise RuntimeError("the poller runs already")
         self._stop.clear()
         self._thread = threading.Thread(target=self._loop, args=(interval,), name="jwtguard-ssf-poll", daemon=True)
+        stop_at_exit(self._stop, self._thread)
         self._thread.start()
         return self
 

@@ -179,6 +179,8 @@ def local_change(
     if cut_off_at is not None:
         yield from cut_off(iss, user_id, cut_off_at, unique=unique, now=now, settings=settings, source=LOCAL)
     return True
+
+
 #: The kind of a Shared Signals stream's record (:func:`note_stream`): no user's, read by no decision.
 STREAM: Final = "stream"
 
