@@ -177,7 +177,8 @@ def report(
     shortest = min(gaps) if gaps else None
     within_ttl = sum(1 for gap in gaps if gap < ttl)
     users, records, events = settings.users_collection, records_collection(settings), settings.events_table
-    known = (users, records, events)
+    state = settings.state_collection
+    known = (users, records, events, state)
     other_busy = sum(count for (_, name), count in busy.items() if name not in known)
     idle_total = sum(idle.values())
     idle_events = _by_collection(idle, events)
@@ -188,8 +189,9 @@ def report(
         f"{sizes.users} users, {sizes.load_threads} request threads for {elapsed:.1f} s = {windows:.1f} TTLs "
         f"(`JWTGUARD_CACHE_TTL={ttl:g}`, {feed}), users drawn with a skew (the first 1 % get about a fifth "
         f"of the requests); one JWTGuardWSGI on {mongo.version()}; every command counted by pymongo command "
-        f"monitoring. A state load is one `find` on `{users}` and one on `{records}` (jwtguard's per-user "
-        f"records, issue 10); the feed reads `{events}`. Idle: the same process with no requests afterwards. "
+        f"monitoring. A state load is one `find` on `{users}`, one on `{records}` (jwtguard's per-user "
+        f"records, issue 10) and one on `{state}` (what identity providers said, issue 12); the feed reads "
+        f"`{events}`. Idle: the same process with no requests afterwards. "
         "The threads wait on the store: the load's time bounds the request rate (FerretDB's SQLite backend "
         "answers a `find` by `_id` in a time that grows with the collection), a cache hit costs microseconds.",
         ["measure", "value"],
@@ -198,9 +200,9 @@ def report(
         ("requests answered (refused)", f"{requests} ({refused}), {requests / elapsed:.0f} per second"),
         ("state loads (the guard's own count)", f"{loads} ({guard_loads})"),
         (
-            f"store commands under load: `{users}` / `{records}` / `{events}` / other",
-            f"{_by_collection(busy, users)} / {_by_collection(busy, records)} / {_by_collection(busy, events)} / "
-            f"{other_busy}",
+            f"store commands under load: `{users}` / `{records}` / `{state}` / `{events}` / other",
+            f"{_by_collection(busy, users)} / {_by_collection(busy, records)} / {_by_collection(busy, state)} / "
+            f"{_by_collection(busy, events)} / {other_busy}",
         ),
         ("a state load's time, mean (the guard's metrics)", f"{load_ms:.1f} ms"),
         ("requests per state load", f"{requests / loads:.1f}" if loads else "–"),
@@ -240,7 +242,7 @@ def report(
         "≤ 1 query per user per TTL (single-flight holds)",
         "the same with the sessions issue's per-user records, plus one feed read per interval per process",
         f"{within_ttl} loads of a user within a TTL of its last ({per_user_ttl:.3f} per user per TTL; a load = "
-        f"2 queries, the user and its records); idle: {idle_events / intervals:.2f} feed reads per interval"
+        f"3 queries: the user, its records, its provider state); idle: {idle_events / intervals:.2f} feed reads per interval"
         if settings.feed
         else f"{within_ttl} loads of a user within a TTL of its last; feed off",
         met,
