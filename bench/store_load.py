@@ -242,7 +242,8 @@ def report(
         "≤ 1 query per user per TTL (single-flight holds)",
         "the same with the sessions issue's per-user records, plus one feed read per interval per process",
         f"{within_ttl} loads of a user within a TTL of its last ({per_user_ttl:.3f} per user per TTL; a load = "
-        f"3 queries: the user, its records, its provider state); idle: {idle_events / intervals:.2f} feed reads per interval"
+        f"3 queries: the user, its records, its provider state); idle: {idle_events / intervals:.2f} feed reads "
+        "per interval"
         if settings.feed
         else f"{within_ttl} loads of a user within a TTL of its last; feed off",
         met,
