@@ -72,6 +72,7 @@ from .base import (
     Verify,
     VerifySET,
     oauth_error,
+    serve_lifespan,
 )
 from .global_revocation import PATH as GTR_PATH
 from .global_revocation import global_revocation
@@ -310,13 +311,7 @@ class EndpointsASGI(_Endpoints):
             return await self.app(scope, receive, send)
         if scope["type"] != "lifespan":
             raise RuntimeError(f"jwtguard: the endpoints serve HTTP only, not {scope['type']!r}")
-        while True:
-            message = await receive()
-            if message["type"] == "lifespan.startup":
-                await send({"type": "lifespan.startup.complete"})
-            elif message["type"] == "lifespan.shutdown":
-                await send({"type": "lifespan.shutdown.complete"})
-                return
+        await serve_lifespan(receive, send)
 
     async def _answer(self, endpoint: Endpoint, path: str, scope: Scope, receive: Receive) -> Answer:
         if scope.get("method") != "POST":

@@ -19,7 +19,7 @@ import hashlib
 import hmac
 import json
 from collections import Counter
-from collections.abc import Callable, Generator, Mapping
+from collections.abc import Awaitable, Callable, Generator, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any, Final, NamedTuple
 from urllib.parse import parse_qsl, unquote_plus
@@ -69,6 +69,20 @@ class Answer:
     def raw_headers(self) -> list[tuple[bytes, bytes]]:
         """The header fields as ASGI sends them."""
         return [(name.encode("latin-1"), value.encode("latin-1")) for name, value in self.headers]
+
+
+async def serve_lifespan(
+    receive: Callable[[], Awaitable[MutableMapping[str, Any]]],
+    send: Callable[[MutableMapping[str, Any]], Awaitable[None]],
+) -> None:
+    """Answer an ASGI lifespan scope (startup, shutdown) for an app of jwtguard's served alone."""
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return
 
 
 #: RFC 6749 §5.1 and RFC 7662 §2.2: answers about tokens are never cached.
@@ -275,6 +289,24 @@ def basic_credentials(authorization: str) -> tuple[str, str] | None:
 def challenge(settings: Settings) -> tuple[str, str]:
     """``WWW-Authenticate: Basic`` for a ``401 invalid_client`` (RFC 6749 §5.2)."""
     return ("www-authenticate", f'Basic realm="{settings.realm}", charset="UTF-8"')
+
+
+def token_request(call: Call, grant: str, settings: Settings) -> Generator[Lookup, Any, tuple[str, Client] | Answer]:
+    """RFC 7009 §2.1 and RFC 7662 §2.1 alike: a form, a client allowed *grant*, and its ``token``.
+
+    Answers ``(token, client)``, or the answer that refuses the request: ``400 invalid_request``
+    (no form, no token), ``401 invalid_client``, ``403 unauthorized_client``.
+    """
+    form = read_form(call)
+    if isinstance(form, Answer):
+        return form
+    client = yield from authenticate(call, form, grant, settings)
+    if isinstance(client, Answer):
+        return client
+    token = form.get("token")
+    if not token:
+        return oauth_error(400, "invalid_request", "the token parameter is required")
+    return token, client
 
 
 def authenticate(

@@ -39,9 +39,7 @@ from .base import (
     Records,
     StoreDown,
     answer,
-    authenticate,
-    oauth_error,
-    read_form,
+    token_request,
     unavailable,
 )
 
@@ -59,15 +57,10 @@ _OUTAGES: Final = frozenset({"store_unavailable", "key_source_unavailable"})
 def introspect(call: Call, context: Context) -> EndpointFlow:
     """The flow of one introspection request (see the module)."""
     settings = context.settings
-    form = read_form(call)
-    if isinstance(form, Answer):
-        return form
-    client = yield from authenticate(call, form, "introspect", settings)
-    if isinstance(client, Answer):
-        return client
-    token = form.get("token")
-    if not token:
-        return oauth_error(400, "invalid_request", "the token parameter is required")
+    request = yield from token_request(call, "introspect", settings)
+    if isinstance(request, Answer):
+        return request
+    token, _ = request
     if "." not in token:  # no JWT: perhaps one of jwtguard's refresh tokens
         status = yield Records(flows.refresh_status(token, now=context.now, settings=settings))
         if isinstance(status, StoreDown):

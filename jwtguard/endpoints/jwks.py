@@ -24,13 +24,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
-from dataclasses import dataclass
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
 from ..config import Settings
 from ..keyring import jwk_set
 from ..sansio.request import app_path
+from .base import Answer, serve_lifespan
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -53,20 +53,6 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
-
-
-@dataclass(frozen=True, slots=True)
-class Answer:
-    """One response: status, header fields (name, value), body."""
-
-    status: int
-    headers: tuple[tuple[str, str], ...]
-    body: bytes
-
-    @property
-    def raw_headers(self) -> list[tuple[bytes, bytes]]:
-        """The header fields as ASGI sends them."""
-        return [(name.encode("latin-1"), value.encode("latin-1")) for name, value in self.headers]
 
 
 def _plain(status: HTTPStatus, *extra: tuple[str, str]) -> Answer:
@@ -188,10 +174,4 @@ class JWKSASGI:
             return await self.app(scope, receive, send)
         if scope["type"] != "lifespan":
             raise RuntimeError(f"jwtguard: the JWKS app serves HTTP only, not {scope['type']!r}")
-        while True:
-            message = await receive()
-            if message["type"] == "lifespan.startup":
-                await send({"type": "lifespan.startup.complete"})
-            elif message["type"] == "lifespan.shutdown":
-                await send({"type": "lifespan.shutdown.complete"})
-                return
+        await serve_lifespan(receive, send)

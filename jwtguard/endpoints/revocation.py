@@ -40,9 +40,8 @@ from .base import (
     StoreDown,
     Verify,
     answer,
-    authenticate,
     oauth_error,
-    read_form,
+    token_request,
     unavailable,
 )
 
@@ -54,15 +53,10 @@ logger = logging.getLogger("jwtguard")
 def revoke(call: Call, context: Context) -> EndpointFlow:
     """The flow of one revocation request (see the module)."""
     settings = context.settings
-    form = read_form(call)
-    if isinstance(form, Answer):
-        return form
-    client = yield from authenticate(call, form, "revoke", settings)
-    if isinstance(client, Answer):
-        return client
-    token = form.get("token")
-    if not token:
-        return oauth_error(400, "invalid_request", "the token parameter is required")
+    request = yield from token_request(call, "revoke", settings)
+    if isinstance(request, Answer):
+        return request
+    token, client = request
     # token_type_hint (RFC 7009 §2.1) only says where to look first; both kinds are tried, so an
     # unknown or wrong hint changes nothing.
     if "." not in token:  # no JWT: perhaps one of jwtguard's refresh tokens
