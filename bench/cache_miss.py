@@ -13,14 +13,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import tempfile
-import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 import pymongo
 
-from bench.common import FULL, Section, Side, Sizes, Table, interleaved, minus, ratio, spread
+from bench.common import FULL, Section, Sizes, Table, calls, interleaved, minus, ratio, spread
 from bench.common import within_rounds as per_round
 from bench.overhead import SECRET, asgi_scope, asgi_side, trivial_app, wsgi_environ, wsgi_side
 from bench.store import Mongo
@@ -39,16 +38,6 @@ MISS_SQLITE = "jwtguard, state miss, WSGI on the embedded SQLite store"
 async def trivial_asgi(scope: Any, receive: Callable[..., Any], send: Callable[..., Any]) -> None:
     await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]})
     await send({"type": "http.response.body", "body": b"ok"})
-
-
-def _calls(fn: Callable[[], object]) -> Side:
-    def run(n: int) -> float:
-        start = time.perf_counter()
-        for _ in range(n):
-            fn()
-        return time.perf_counter() - start
-
-    return run
 
 
 def _checked(app: Any, environ: dict[str, Any]) -> None:
@@ -91,14 +80,14 @@ def run(mongo: Mongo, sizes: Sizes = FULL) -> Section:
                     MISS_ASGI: asgi_side(
                         JWTGuardASGI(trivial_asgi, settings=settings, store=async_store), asgi_scope(token), loop
                     ),
-                    QUERIES: _calls(
+                    QUERIES: calls(
                         lambda: (
                             users.find_one({"_id": "alice"}, {"user_enabled": 1}, sort=[("_id", 1)]),
                             list(records.find({"user": {"$in": ["alice"]}})),
                             list(state.find({"user": "alice"})),
                         )
                     ),
-                    FIND_ONE: _calls(lambda: users.find_one({"_id": "alice"})),
+                    FIND_ONE: calls(lambda: users.find_one({"_id": "alice"})),
                     MISS_SQLITE: wsgi_side(lite_guard, environ),
                 },
                 sizes.rounds,

@@ -23,6 +23,18 @@ Side = Callable[[int], float]
 # -- timing ----------------------------------------------------------------------------------------
 
 
+def calls(fn: Callable[[], object]) -> Side:
+    """A side that calls *fn* n times (a bare function, no app around it)."""
+
+    def run(n: int) -> float:
+        start = time.perf_counter()
+        for _ in range(n):
+            fn()
+        return time.perf_counter() - start
+
+    return run
+
+
 def timed(side: Side, n: int) -> float:
     """*side*'s seconds for *n* requests, with the garbage collector off (as timeit does)."""
     gc.collect()

@@ -10,13 +10,11 @@ store: a repeat token is answered from its caches (one state load per JWTGUARD_C
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import Callable
 
 import jwt
 
 from bench import peers
-from bench.common import FULL, Section, Side, Sizes, Table, Target, interleaved, median, minus, ratio, spread
+from bench.common import FULL, Section, Sizes, Table, Target, calls, interleaved, median, minus, ratio, spread
 from bench.common import within_rounds as per_round
 from bench.overhead import SECRET, asgi_scope, asgi_side, flask_app, starlette_app, wsgi_environ, wsgi_side
 from jwtguard import AsyncMemoryStore, JWTGuardASGI, JWTGuardWSGI, MemoryStore, Settings, issue_token
@@ -46,16 +44,6 @@ BARE = {
 }
 
 
-def _calls(fn: Callable[[], object]) -> Side:
-    def run(n: int) -> float:
-        start = time.perf_counter()
-        for _ in range(n):
-            fn()
-        return time.perf_counter() - start
-
-    return run
-
-
 def measure(sizes: Sizes) -> dict[str, list[float]]:
     """Microseconds per request of every side, per round."""
     settings = Settings(secret=SECRET)
@@ -75,7 +63,7 @@ def measure(sizes: Sizes) -> dict[str, list[float]]:
             FLASK_GUARD: wsgi_side(guarded_flask, environ),
             FLASK_FJWT: wsgi_side(fjwt, wsgi_environ(fjwt_token)),
             FLASK_HAND: wsgi_side(hand_flask, environ),
-            DECODE: _calls(lambda: jwt.decode(token, SECRET, algorithms=["HS256"])),
+            DECODE: calls(lambda: jwt.decode(token, SECRET, algorithms=["HS256"])),
         },
         sizes.rounds,
         sizes.batch_seconds,

@@ -46,8 +46,6 @@ from .base import (
 from .subjects import Subject
 
 PATH = "/global-token-revocation"
-DRAFT = "draft-parecki-oauth-global-token-revocation-04"
-
 logger = logging.getLogger("jwtguard")
 
 

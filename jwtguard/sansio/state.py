@@ -155,7 +155,7 @@ class _Records:
     cutoffs: list[float] = field(default_factory=list)
     #: Account switches from identity providers: (at, enabled, purged).
     accounts: list[tuple[float, bool, bool]] = field(default_factory=list)
-    #: Account switches made here for users with no document (source ``local``): (at, enabled).
+    #: Account switches made here for users with no document (source ``local``): (at, enabled, purged).
     local: list[tuple[float, bool, bool]] = field(default_factory=list)
 
     def enabled(self) -> bool:

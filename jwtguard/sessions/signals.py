@@ -16,7 +16,7 @@ process forgets the user before the change can be read.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 from ..config import Settings
@@ -51,6 +51,29 @@ def mark_seen(iss: str, jti: str, *, now: float) -> r.RecordFlow[bool]:
     return noted
 
 
+def _record(
+    event: str,
+    kind: str,
+    iss: str,
+    user_id: UserId,
+    record_id: Callable[[str | int], str],
+    *,
+    now: float,
+    settings: Settings,
+    source: str,
+    detail: Mapping[str, str] | None = None,
+    **fields: Any,
+) -> r.RecordFlow[bool]:
+    """The one write every signal makes: the feed's *event* for the user first, then the record of
+    *kind* under ``record_id(ref)`` in the state table. True when this call inserted it (a signal
+    delivered twice finds its record there)."""
+    ref = r.ref_of(user_id, settings)
+    yield from announce(ref, event, now=now, settings=settings, **(detail or {}))
+    record = {"_id": record_id(ref), "user": ref, "user_id": user_id, "kind": kind, "iss": iss, "source": source}
+    inserted: bool = yield r.Insert("state", {**record, **fields})
+    return inserted
+
+
 def end_provider_session(
     iss: str, sid: str, user_id: UserId, *, now: float, settings: Settings, source: str
 ) -> r.RecordFlow[bool]:
@@ -58,20 +81,20 @@ def end_provider_session(
 
     True when this call ended it, False when it was ended already.
     """
-    ref = r.ref_of(user_id, settings)
-    yield from announce(ref, "provider_logout", now=now, settings=settings, sid=sid)
-    record = {
-        "_id": r.provider_ended_id(iss, sid),
-        "user": ref,
-        "user_id": user_id,
-        "kind": ENDED,
-        "iss": iss,
-        "sid": sid,
-        "source": source,
-        "at": now,
-        "expires": now + record_lifetime(settings),
-    }
-    ended: bool = yield r.Insert("state", record)
+    ended: bool = yield from _record(
+        "provider_logout",
+        ENDED,
+        iss,
+        user_id,
+        lambda ref: r.provider_ended_id(iss, sid),
+        now=now,
+        settings=settings,
+        source=source,
+        detail={"sid": sid},
+        sid=sid,
+        at=now,
+        expires=now + record_lifetime(settings),
+    )
     return ended
 
 
@@ -83,20 +106,19 @@ def cut_off(
     *unique*: the signal's own id (its ``jti``), so the same signal twice is
     one record. True when this call recorded it.
     """
-    ref = r.ref_of(user_id, settings)
-    yield from announce(ref, "provider_cutoff", now=now, settings=settings)
-    record = {
-        "_id": r.signal_id(CUTOFF, iss, ref, unique),
-        "user": ref,
-        "user_id": user_id,
-        "kind": CUTOFF,
-        "iss": iss,
-        "source": source,
-        "at": at,
+    recorded: bool = yield from _record(
+        "provider_cutoff",
+        CUTOFF,
+        iss,
+        user_id,
+        lambda ref: r.signal_id(CUTOFF, iss, ref, unique),
+        now=now,
+        settings=settings,
+        source=source,
+        at=at,
         # Once every token issued before it has expired, the record decides nothing.
-        "expires": max(at, now) + record_lifetime(settings),
-    }
-    recorded: bool = yield r.Insert("state", record)
+        expires=max(at, now) + record_lifetime(settings),
+    )
     return recorded
 
 
@@ -119,20 +141,19 @@ def set_account(
     which keeps its own source. Kept until removed by hand: a disabled account
     stays disabled. True when this call recorded it.
     """
-    ref = r.ref_of(user_id, settings)
-    yield from announce(ref, "provider_account", now=now, settings=settings)
-    record = {
-        "_id": r.signal_id(ACCOUNT, iss, ref, unique),
-        "user": ref,
-        "user_id": user_id,
-        "kind": ACCOUNT,
-        "iss": iss,
-        "source": source,
-        "enabled": enabled,
-        "purged": purged,
-        "at": at,
-    }
-    recorded: bool = yield r.Insert("state", record)
+    recorded: bool = yield from _record(
+        "provider_account",
+        ACCOUNT,
+        iss,
+        user_id,
+        lambda ref: r.signal_id(ACCOUNT, iss, ref, unique),
+        now=now,
+        settings=settings,
+        source=source,
+        enabled=enabled,
+        purged=purged,
+        at=at,
+    )
     return recorded
 
 
@@ -140,20 +161,20 @@ def deny_token(
     iss: str, user_id: UserId, jti: str, *, expires: float, now: float, settings: Settings, source: str
 ) -> r.RecordFlow[bool]:
     """Refuse *user_id*'s token *jti* until *expires* (its own ``exp``): RFC 7009, the SSF ``jwt_id`` subject."""
-    ref = r.ref_of(user_id, settings)
-    yield from announce(ref, "revoke_token", now=now, settings=settings, jti=jti)
-    record = {
-        "_id": r.denied_id(ref, jti),
-        "user": ref,
-        "user_id": user_id,
-        "kind": DENIED,
-        "iss": iss,
-        "jti": jti,
-        "source": source,
-        "at": now,
-        "expires": max(expires, now),
-    }
-    denied: bool = yield r.Insert("state", record)
+    denied: bool = yield from _record(
+        "revoke_token",
+        DENIED,
+        iss,
+        user_id,
+        lambda ref: r.denied_id(ref, jti),
+        now=now,
+        settings=settings,
+        source=source,
+        detail={"jti": jti},
+        jti=jti,
+        at=now,
+        expires=max(expires, now),
+    )
     return denied
 
 

@@ -315,7 +315,6 @@ class SQLiteStore:
         self._select_records = (
             f"{_SELECT} {self._records} WHERE user = ? UNION ALL {_SELECT} {self._state} WHERE user = ?"
         )
-        self._record_params = 2
         self._allow_unknown = settings.unknown_users == "allow"
         self._table = table
         self._not_before_field = settings.not_before_fields[0]
@@ -452,7 +451,8 @@ class SQLiteStore:
                 return None
             assert connection is not None
             # The same read: the user's sessions, versions, ended sessions and denied ids.
-            found = connection.execute(self._select_records, (r.user_ref(key),) * self._record_params).fetchall()
+            ref = r.user_ref(key)
+            found = connection.execute(self._select_records, (ref, ref)).fetchall()
         if row is None:  # JWTGUARD_UNKNOWN_USERS=allow: what jwtguard's own tables say is the state
             return r.with_records({"_id": key.value}, [_record(record) for record in found])
         document: dict[str, Any] = {"_id": row[0]}
@@ -528,7 +528,7 @@ class SQLiteStore:
     def _record_op(self, connection: sqlite3.Connection, op: r.Operation) -> Any:
         # Identifiers are the quoted table names; every value is a bound parameter.
         if isinstance(op, r.FindUser):
-            found = connection.execute(self._select_records, (op.user,) * self._record_params).fetchall()
+            found = connection.execute(self._select_records, (op.user, op.user)).fetchall()
             return [_record(row) for row in found]
         if isinstance(op, r.Since):
             query = f"{_SELECT} {self._events} WHERE at >= ? ORDER BY at LIMIT ?"
