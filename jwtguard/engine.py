@@ -17,6 +17,7 @@ Flow::
 
     Request -> policy.screen (Bearer | cookie + CSRF) -> [token cache | VerifyToken] -> policy.times
             -> [state cache | LoadState] -> policy.decide / policy.store_error
+            -> (another issuer's token with a sid: [session cache | LoadSession] -> policy.provider_session)
             -> (a cookie token: policy.for_cookie) -> Decision
 """
 
@@ -39,12 +40,13 @@ from .feed import Follower, feed_source, follower_for
 from .invalidation import InvalidationBus, default_bus
 from .keys import KeySourceUnavailable
 from .metrics import Metrics
-from .sansio.claims import ANY_TOKEN_TYPE, Verified
+from .sansio.claims import ANY_TOKEN_TYPE, ProviderSession, Verified
 from .sansio.credentials import TOKEN68, CookieToken
 from .sansio.decision import Decision
 from .sansio.policy import UNGUARDED, Policy, looks_like_login, route_decision
 from .sansio.request import Request
 from .sansio.state import UserState, user_state
+from .sessions.signals import provider_session_ended
 from .stores import AsyncStore, Store
 from .tokens import TokenVerifier
 from .userid import UserId, UserKey
@@ -68,19 +70,29 @@ class LoadState(NamedTuple):
     user_id: UserId
 
 
+class LoadSession(NamedTuple):
+    """A lookup the flow needs: whether this identity provider's session was ended (a logout token
+    that named only its ``sid``), through its own cache (may query the store)."""
+
+    session: ProviderSession
+
+
 class _Needs(NamedTuple):
     """Where :meth:`Engine._start` stopped: the token to verify (``verified`` None), or the
-    verified token whose user state to load; the request's clock reading and token location."""
+    verified token whose user state to load (or, with ``session``, whose user state accepted it
+    and whose provider session remains to look up); the request's clock reading and token location."""
 
     token: str
     verified: Verified | None
     now: float
     cookie: bool
+    session: bool = False
 
 
-Step = VerifyToken | LoadState
-#: What a driver sends back: the verification's outcome, or the state (a StoreError when the store failed).
-Answer = Verified | Decision | UserState | StoreError | None
+Step = VerifyToken | LoadState | LoadSession
+#: What a driver sends back: the verification's outcome, the state, whether a provider session
+#: ended (a StoreError when the store failed).
+Answer = Verified | Decision | UserState | bool | StoreError | None
 Flow = Generator[Step, Answer, Decision]
 
 
@@ -128,6 +140,15 @@ class Engine:
         )
         #: User states by canonical id; admin changes published on *bus* drop entries at once.
         self.states: StateCache[UserState | None] = StateCache(
+            maxsize=settings.cache_maxsize,
+            ttl=settings.cache_ttl,
+            keep_last_known=settings.on_store_error == "stale",
+            timer=timer,
+            bus=bus,
+        )
+        #: Whether an identity provider's session ``(iss, sid)`` was ended by a logout token naming no
+        #: ``sub`` (issue 12): the feed's event for the session drops its entry, as for a user.
+        self.provider_sessions: StateCache[bool] = StateCache(
             maxsize=settings.cache_maxsize,
             ttl=settings.cache_ttl,
             keep_last_known=settings.on_store_error == "stale",
@@ -226,8 +247,10 @@ class Engine:
         cached = self.states.peek(key)
         if cached is not None:
             decision = policy.decide(verified, cached[0], now)
-            if decision.kind == "accept":  # the repeat request's end: _counted, without its call
-                self.metrics.accepted += 1
+            if decision.kind == "accept":
+                if verified.provider_session is not None:
+                    return self._session(token, verified, now, cookie)
+                self.metrics.accepted += 1  # the repeat request's end: _counted, without its call
                 return decision
             if not policy.predates(verified, cached[0], now):
                 return self._refused(decision, verified.user_id, cookie)
@@ -236,10 +259,20 @@ class Engine:
             self.states.invalidate(key)
         return _Needs(token, verified, now, cookie)
 
+    def _session(self, token: str, verified: Verified, now: float, cookie: bool) -> Decision | _Needs:
+        """The decision on a token its user's state accepted, from its provider session's cached
+        answer, or that lookup."""
+        session = verified.provider_session
+        assert session is not None
+        cached = self.provider_sessions.peek(session)
+        if cached is None:
+            return _Needs(token, verified, now, cookie, True)
+        return self._counted(self.policy.provider_session(verified, cached[0]), verified.user_id, cookie)
+
     def _lookups(self, needs: _Needs) -> Flow:
         """The rest of the flow from where :meth:`_start` stopped: it yields each lookup it needs."""
         policy = self.policy
-        token, verified, now, cookie = needs
+        token, verified, now, cookie, session = needs
         if verified is None:
             outcome = yield VerifyToken(token)
             if not isinstance(outcome, Verified):
@@ -251,15 +284,30 @@ class Engine:
             if type(judged) is not _Needs:
                 assert isinstance(judged, Decision)
                 return judged
-        key = verified.key
-        loaded = yield LoadState(key, verified.user_id)
-        if isinstance(loaded, StoreError):
-            self._store_failed(loaded)
-            known = self.states.last_known(key, self.settings.stale_max_age)
-            decision = policy.store_error(verified, known, now)
-            return self._counted(decision, verified.user_id, cookie)
-        state = cast("UserState | None", loaded)
-        return self._counted(policy.decide(verified, state, now), verified.user_id, cookie)
+            session = judged.session
+        if not session:
+            key = verified.key
+            loaded = yield LoadState(key, verified.user_id)
+            if isinstance(loaded, StoreError):
+                self._store_failed(loaded)
+                known = self.states.last_known(key, self.settings.stale_max_age)
+                decision = policy.store_error(verified, known, now)
+                return self._counted(decision, verified.user_id, cookie)
+            decision = policy.decide(verified, cast("UserState | None", loaded), now)
+            if decision.kind != "accept" or verified.provider_session is None:
+                return self._counted(decision, verified.user_id, cookie)
+            judged = self._session(token, verified, now, cookie)
+            if type(judged) is not _Needs:
+                assert isinstance(judged, Decision)
+                return judged
+        provider = verified.provider_session
+        assert provider is not None
+        ended = yield LoadSession(provider)
+        if isinstance(ended, StoreError):
+            self._store_failed(ended)
+            last = self.provider_sessions.last_known(provider, self.settings.stale_max_age)
+            return self._counted(policy.provider_session_error(verified, last), verified.user_id, cookie)
+        return self._counted(policy.provider_session(verified, ended is True), verified.user_id, cookie)
 
     def _start_feed(self) -> None:
         """Follow the store's invalidation feed (:mod:`jwtguard.feed`), once per process.
@@ -278,6 +326,7 @@ class Engine:
         store, identity, owned = source
         follower = follower_for(self.settings, store, self._bus, identity, owns_store=owned)
         follower.watch(self.states)
+        follower.watch(self.provider_sessions)
         follower.start()
         self.feed = self.metrics.feed = follower
 
@@ -285,6 +334,7 @@ class Engine:
         """This engine no longer follows the feed (its guard is closed); a follower serving no one ends."""
         if self.feed is not None:
             self.feed.unwatch(self.states)
+            self.feed.unwatch(self.provider_sessions)
             self.feed = self.metrics.feed = None
 
     def _hint_login(self, request: Request) -> None:
@@ -334,14 +384,17 @@ class Engine:
 
     def read_state(self, document: Mapping[str, Any] | None) -> UserState | None:
         """Turn what the store answered into a state; notes that the store is back."""
-        if self._store_down:
-            self._store_down = False
-            logger.warning("jwtguard: the store answers again")
+        self._store_answers()
         state = user_state(document, self.settings)
         if state is not None and state.unreadable is not None:
             user = document.get("_id") if document is not None else None
             logger.warning("jwtguard: user %r has an unreadable %s; refusing its tokens", user, state.unreadable)
         return state
+
+    def _store_answers(self) -> None:
+        if self._store_down:
+            self._store_down = False
+            logger.warning("jwtguard: the store answers again")
 
     def _store_failed(self, error: StoreError) -> None:
         if not self._store_down:
@@ -370,6 +423,36 @@ class Engine:
         self.metrics.store_load(time.perf_counter() - started, failed=False)
         return self.read_state(document)
 
+    def _session_ended(self, session: ProviderSession) -> bool:
+        assert self.store is not None, "this engine has no blocking store"
+        run = getattr(self.store, "run", None)
+        if run is None:
+            return False  # a store of the app's own keeps no records: no logout token ended anything
+        started = time.perf_counter()
+        try:
+            ended: bool = run(provider_session_ended(session.iss, session.sid))
+        except StoreError:
+            self.metrics.store_load(time.perf_counter() - started, failed=True)
+            raise
+        self.metrics.store_load(time.perf_counter() - started, failed=False)
+        self._store_answers()
+        return ended
+
+    async def _asession_ended(self, session: ProviderSession) -> bool:
+        assert self.async_store is not None, "this engine has no async store"
+        run = getattr(self.async_store, "run", None)
+        if run is None:
+            return False
+        started = time.perf_counter()
+        try:
+            ended: bool = await run(provider_session_ended(session.iss, session.sid))
+        except StoreError:
+            self.metrics.store_load(time.perf_counter() - started, failed=True)
+            raise
+        self.metrics.store_load(time.perf_counter() - started, failed=False)
+        self._store_answers()
+        return ended
+
     # -- the drivers ------------------------------------------------------------------------
 
     def handle(self, request: Request) -> Decision:
@@ -394,9 +477,13 @@ class Engine:
                 if type(step) is VerifyToken:
                     answer: Answer = self.verify(step.token)
                 else:
-                    assert isinstance(step, LoadState)
                     try:
-                        answer = self.states.load(step.key, partial(self._load, step.user_id))
+                        if type(step) is LoadState:
+                            answer = self.states.load(step.key, partial(self._load, step.user_id))
+                        else:
+                            assert isinstance(step, LoadSession)
+                            ended = partial(self._session_ended, step.session)
+                            answer = self.provider_sessions.load(step.session, ended)
                     except StoreError as exc:
                         answer = exc
                 step = flow.send(answer)
@@ -425,9 +512,14 @@ class Engine:
                     else:
                         answer = self.verify(step.token)
                 else:
-                    assert isinstance(step, LoadState)
                     try:
-                        answer = await self.states.aload(step.key, partial(self._aload, step.user_id))
+                        if type(step) is LoadState:
+                            answer = await self.states.aload(step.key, partial(self._aload, step.user_id))
+                        else:
+                            assert isinstance(step, LoadSession)
+                            answer = await self.provider_sessions.aload(
+                                step.session, partial(self._asession_ended, step.session)
+                            )
                     except StoreError as exc:
                         answer = exc
                 step = flow.send(answer)

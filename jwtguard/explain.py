@@ -46,6 +46,7 @@ from .sansio.decision import Decision
 from .sansio.policy import HEADER
 from .sansio.request import Request
 from .sansio.state import UserState, is_id, is_version, session_alive, user_state
+from .sessions.signals import provider_session_ended
 from .stores import Document, Store
 from .stores.base import CUTOFF_RECORDS, UNREADABLE
 from .userid import user_key
@@ -214,6 +215,7 @@ def _explain(token: str, settings: Settings, store: Store | None, now: float) ->
             rows += _state_checks(document, state, iat, settings)
             if state is not None and not state.malformed and verified_claims is not None:
                 rows += _session_checks(verified_claims, state, now, settings)
+                rows += _provider_session_check(verified_claims, store, replay, settings)
 
     rows.append(Check("verdict", *_final(engine, token)))
     return rows
@@ -351,6 +353,8 @@ def _session_checks(claims: Mapping[str, Any], state: UserState, now: float, set
     own = settings.sessions and claims.get("iss") == settings.issuer
     if sid in state.ended:
         rows.append(Check("session", FAIL, f"sid {_short(sid)} was ended"))
+    elif (claims.get("iss"), sid) in state.provider_ended:
+        rows.append(Check("session", FAIL, f"sid {_short(sid)} was ended by the identity provider"))
     elif own and not session_alive(state, sid, now):
         why = "no such session" if sid not in state.sessions else "ended by a newer cut-off or version, or lapsed"
         rows.append(Check("session", FAIL, f"jwtguard's session {_short(sid)}: {why}"))
@@ -358,6 +362,34 @@ def _session_checks(claims: Mapping[str, Any], state: UserState, now: float, set
         kind = "a live session of jwtguard's" if own else "not ended (another issuer's session)"
         rows.append(Check("session", OK, f"sid {_short(sid)}: {kind}"))
     return rows
+
+
+def _provider_session_check(
+    claims: Mapping[str, Any], store: Store, replay: _Replay, settings: Settings
+) -> list[Check]:
+    """The row of another issuer's session ended by a logout token naming its sid alone (issue 12),
+    read once from *store* and handed to the engine's own lookup through *replay*."""
+    iss, sid = claims.get("iss"), claims.get("sid")
+    if (
+        not isinstance(sid, str)
+        or not is_id(sid)
+        or not isinstance(iss, str)
+        or (settings.sessions and iss == settings.issuer)
+    ):
+        return []
+    run = getattr(store, "run", None)
+    if run is None:
+        replay.session_error = None  # a store of the app's own keeps no records: nothing ended
+        return []
+    try:
+        ended = bool(run(provider_session_ended(iss, sid)))
+    except StoreError as exc:
+        replay.session_error = exc
+        return [Check("provider session", ERROR, f"{exc}; JWTGUARD_ON_STORE_ERROR={settings.on_store_error} decides")]
+    replay.session_error, replay.ended = None, ended
+    if ended:
+        return [Check("provider session", FAIL, f"sid {_short(sid)} was ended by a logout token naming only it")]
+    return [Check("provider session", OK, f"sid {_short(sid)}: no logout token ended it")]
 
 
 class _NotRead(StoreError):
@@ -371,6 +403,9 @@ class _Replay:
         self.document: Document | None = None
         self.error: StoreError | None = _NotRead("not read")
         self.asked = False
+        #: The provider session's answer (issue 12), as explain read it.
+        self.ended = False
+        self.session_error: StoreError | None = _NotRead("not read")
 
     @staticmethod
     def engine(settings: Settings, now: float) -> Engine:
@@ -386,6 +421,13 @@ class _Replay:
         if self.error is not None:
             raise self.error
         return self.document
+
+    def run(self, flow: Any) -> bool:
+        """The engine's one records flow here: the provider-session lookup, answered as read."""
+        flow.close()
+        if self.session_error is not None:
+            raise self.session_error
+        return self.ended
 
     def apply(self, user_id: object, change: object) -> bool:
         raise NotImplementedError("explain never writes")

@@ -49,6 +49,8 @@ from pymongo.errors import ConnectionFailure, PyMongoError
 from .config import Settings
 from .errors import StoreError
 from .invalidation import InvalidationBus
+from .sansio.claims import ProviderSession
+from .sansio.state import is_id
 from .stores import records as r
 from .stores.base import RecordStore
 from .userid import user_key
@@ -194,10 +196,13 @@ class Follower:
             self._seen[event_id] = float(at)
             self._newest = max(self._newest, float(at))
             key = user_key(event.get("user"), id_type)
-            if key is None:
-                self._flush()  # an event naming nobody readable: forget everything rather than guess
-            else:
+            if key is not None:
                 self.bus.publish(key, hold=self.hold)
+            elif event.get("user") is None and is_id(event.get("iss")) and is_id(event.get("sid")):
+                # An identity provider's session that a logout token named by its sid alone.
+                self.bus.publish(ProviderSession(event["iss"], event["sid"]), hold=self.hold)
+            else:
+                self._flush()  # an event naming nobody readable: forget everything rather than guess
             fresh += 1
         if fresh:
             self.events_read += fresh

@@ -25,10 +25,11 @@ from jwtguard import Admin, Settings
 from jwtguard.config import endpoint_clients
 from jwtguard.endpoints import EndpointsASGI, EndpointsWSGI
 from jwtguard.endpoints.backchannel import BACKCHANNEL_EVENT
+from jwtguard.errors import StoreError
 from jwtguard.keyring import new_private_key, public_pem
 from jwtguard.sansio.state import user_state
 from jwtguard.sessions import signals
-from jwtguard.stores import open_store
+from jwtguard.stores import open_store, records
 
 ISSUER = "https://idp.test/realms/demo"
 CLIENT = "app"
@@ -382,6 +383,82 @@ def test_a_logout_with_sub_alone_ends_every_older_token(api: Endpoints) -> None:
     assert api.verdict(provider_token("bob", iat=int(time.time()) - 5)) == 200  # another user
 
 
+def test_a_logout_with_sid_alone_ends_that_provider_session(api: Endpoints, store_url: str) -> None:
+    """§2.4: a logout token MAY name only the session (sid, no sub); §2.7: that session is logged
+    out. Its tokens were accepted (and cached) before; after the logout every token carrying that
+    sid is refused, whoever its user; other sessions live on; the record names no user."""
+    first, second = provider_token(sid="session-1"), provider_token(sid="session-2")
+    shared = provider_token("bob", sid="session-1")  # a provider's sid is no user's: it ends for all
+    assert [api.verdict(token) for token in (first, second, shared)] == [200, 200, 200]
+    token = logout_token(sub=None, sid="session-1")
+    reply = api.logout(token)
+    assert reply.status == 200 and reply.headers["cache-control"] == "no-store"
+    assert api.reason(first) == api.reason(shared) == "session_revoked"
+    assert api.reason(provider_token(sid="session-1")) == "session_revoked"  # every token of that session
+    assert api.verdict(second) == 200
+    assert api.verdict(provider_token(sid=None)) == 200  # a token without a sid names no session
+    assert api.logout(token).status == 200  # §2.6 8: a replay changes nothing
+    settings = provider_settings(store_url)
+    store = open_store(settings)
+    try:
+        record = store.run(_get(records.provider_ended_id(ISSUER, "session-1")))  # type: ignore[attr-defined]
+        assert store.run(_find("alice")) == []  # type: ignore[attr-defined]
+    finally:
+        store.close()
+    assert record is not None and record["kind"] == "ended" and "user" not in record
+
+
+def test_a_session_lookup_is_cached_and_follows_the_store_error_policy(
+    build: Callable[[Settings], Endpoints], store_url: str
+) -> None:
+    """The guard's lookup of a provider session is one store read per session per TTL; when the
+    store cannot answer it, JWTGUARD_ON_STORE_ERROR decides (reject: 503, never an accept)."""
+    api = build(provider_settings(store_url))
+    token = provider_token(sid="session-9")
+    assert api.verdict(token) == 200
+    engine = api.target.engine
+    loads = engine.metrics.store_loads
+    for _ in range(3):
+        assert api.verdict(provider_token(sid="session-9")) == 200
+    assert engine.metrics.store_loads == loads  # the user's state and the session's answer both cached
+    engine.provider_sessions.clear()
+    engine.store, engine.async_store = _Down(), _AsyncDown()  # type: ignore[assignment]
+    reply = api.target.get(token)
+    assert reply.status == 503 and reply.json()["reason"] == "store_unavailable"
+
+
+class _Down:
+    """A store that cannot answer."""
+
+    def load(self, user_id: Any) -> Any:
+        raise StoreError("down (test)")
+
+    def run(self, flow: Any) -> Any:
+        flow.close()
+        raise StoreError("down (test)")
+
+    def close(self) -> None:
+        pass
+
+
+class _AsyncDown:
+    """:class:`_Down` for an event loop."""
+
+    async def load(self, user_id: Any) -> Any:
+        raise StoreError("down (test)")
+
+    async def run(self, flow: Any) -> Any:
+        flow.close()
+        raise StoreError("down (test)")
+
+    async def close(self) -> None:
+        pass
+
+
+def _get(record_id: str) -> Any:
+    return (yield records.Get("state", record_id))
+
+
 def test_a_replayed_logout_token_changes_nothing(api: Endpoints, store_url: str) -> None:
     """§2.6 8: a jti already received answers 200 (providers retry) and records nothing again."""
     token = logout_token(sid=None, iat=int(time.time()) - 1)
@@ -399,8 +476,6 @@ def test_a_replayed_logout_token_changes_nothing(api: Endpoints, store_url: str)
 
 
 def _find(user: str) -> Any:
-    from jwtguard.stores import records
-
     return (yield records.FindUser(user))
 
 
@@ -422,7 +497,6 @@ LOGOUT_FAILURES = [
     ("logout_token(events={BACKCHANNEL_EVENT: 'yes'})", "§2.6 6: the event's value is an object"),
     ("logout_token(nonce='n-0S6_WzA2Mj')", "§2.6 7: no nonce"),
     ("logout_token(sub=None, sid=None)", "§2.6 5: sub or sid"),
-    ("logout_token(sub=None)", "sid without sub: not supported here"),
     ("logout_token(sub=42)", "§2.4: sub is a string"),
     ("logout_token(header={'typ': 'at+jwt'})", "§2.4: typ logout+jwt"),
     ("logout_token(key=OTHER_KEY)", "§2.6 2: the signature"),

@@ -12,6 +12,7 @@ import pytest
 
 from jwtguard import Admin, Settings
 from jwtguard.explain import ERROR, FAIL, INFO, OK, SKIP, Check, accepted, explain, format_report
+from jwtguard.sessions import signals
 from jwtguard.stores.mongo import MongoStore
 
 from conftest import SECRET, bearer
@@ -318,5 +319,26 @@ def test_explain_names_the_version_denylist_and_session_checks(tmp_path: Any) ->
         admin.logout_everywhere("alice")
         rows = {row.check: row for row in explain(other.access_token, settings, admin.store)}
         assert rows["version"].verdict == FAIL and rows["verdict"].verdict == FAIL
+    finally:
+        admin.close()
+
+
+def test_explain_names_a_provider_session_ended_by_its_sid_alone(tmp_path: Any) -> None:
+    """Issue 12: another issuer's session ended by a logout token naming only its sid has a row of its
+    own, and the verdict is the guard's (the engine's lookup is answered with what explain read)."""
+    settings = Settings(secret=SECRET, store_url=f"sqlite:///{tmp_path / 'x.db'}")
+    admin = Admin(settings)
+    try:
+        admin.create_user("alice")
+        now = int(time.time())
+        token = jwt.encode(
+            {"sub": "alice", "iss": "https://idp.test", "sid": "s-1", "iat": now, "exp": now + 60}, SECRET, "HS256"
+        )
+        rows = {row.check: row for row in explain(token, settings, admin.store)}
+        assert rows["provider session"].verdict == OK and rows["verdict"].verdict == OK
+        flow = signals.end_provider_session("https://idp.test", "s-1", None, now=now, settings=settings, source="t")
+        admin.store.run(flow)  # type: ignore[attr-defined]
+        rows = {row.check: row for row in explain(token, settings, admin.store)}
+        assert rows["provider session"].verdict == FAIL and "session_revoked" in rows["verdict"].detail
     finally:
         admin.close()

@@ -14,6 +14,7 @@ from collections.abc import Hashable, Iterator
 from pathlib import Path
 from typing import Any
 
+import jwt
 import pytest
 
 from jwtguard import Admin, MemoryStore, Settings, issue_token
@@ -22,7 +23,7 @@ from jwtguard.errors import StoreError
 from jwtguard.feed import Follower
 from jwtguard.invalidation import InvalidationBus
 from jwtguard.sansio.request import Request
-from jwtguard.sessions import flows
+from jwtguard.sessions import flows, signals
 from jwtguard.stores import open_store
 
 from conftest import SECRET
@@ -94,6 +95,29 @@ def test_another_process_s_revocation_is_seen_within_the_interval(url: str, read
         assert seen <= 3 * INTERVAL + 1.0
     fresh = issue_token(reader.settings, "alice")
     assert verdict(reader, fresh) == "accepted"  # no false reject of a token issued after
+
+
+def test_a_provider_session_ended_by_sid_alone_is_seen_within_the_interval(url: str, reader: Engine) -> None:
+    """Issue 12: a back-channel logout token with a sid and no sub (OpenID Back-Channel Logout §2.4)
+    ends that session in every process: the feed's event names the session, not a user, and the
+    reader drops its cached answer for that session alone (a 300 s TTL: only the feed can do it)."""
+    now = int(time.time())
+    claims = {"sub": "alice", "iss": "https://idp.test", "iat": now, "exp": now + 300}
+    ended, other = (jwt.encode({**claims, "sid": sid}, SECRET, algorithm="HS256") for sid in ("s-1", "s-2"))
+    assert verdict(reader, ended) == verdict(reader, other) == "accepted"  # both sessions cached
+    assert reader.feed is not None
+    wait_for_health(reader.feed)
+    writer = open_store(reader.settings)
+    try:
+        flow = signals.end_provider_session(
+            "https://idp.test", "s-1", None, now=time.time(), settings=reader.settings, source="test"
+        )
+        assert writer.run(flow) is True  # type: ignore[attr-defined]
+    finally:
+        writer.close()
+    assert wait_for(reader, ended, "session_revoked", 3 * INTERVAL + 1.0) <= 3 * INTERVAL + 1.0
+    assert verdict(reader, other) == "accepted"
+    assert reader.states.misses == 1  # the user's state was loaded once: the event named a session, not her
 
 
 def wait_for_health(follower: Follower, limit: float = 5.0) -> None:

@@ -400,6 +400,8 @@ def _run(store: RecordStore, flow: RecordFlow[Any]) -> Any:
 def _forget(step: Forget) -> None:
     if step.user is not None:
         invalidate_everywhere(step.user)
+    if step.session is not None:
+        invalidate_everywhere(step.session)
 
 
 def _wsgi_body(environ: WSGIEnvironment) -> bytes | None:

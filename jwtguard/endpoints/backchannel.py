@@ -6,7 +6,10 @@ the guard already enforces, within the propagation bound (:mod:`jwtguard.feed`):
 
 - with a ``sid``: that provider session ``(iss, sid)`` ends, and every access token carrying
   that ``sid`` is refused (``session_revoked``); the user's other sessions live on;
-- with a ``sub`` alone: every token of that user issued before the logout token's ``iat`` dies.
+- with a ``sub`` alone: every token of that user issued before the logout token's ``iat`` dies;
+- with a ``sid`` and no ``sub`` (§2.4 allows it): that provider session ends, recorded under
+  ``(iss, sid)`` alone; the guard looks the session of every other issuer's token that carries
+  a ``sid`` up by that key (cached like a user's state, evicted by the feed's event for it).
 
 Settings: ``JWTGUARD_ISSUER`` (the provider's issuer), ``JWTGUARD_JWKS_URL`` (its keys, as for
 its access tokens), ``JWTGUARD_OIDC_CLIENT_ID`` (this app's client id: the logout token's
@@ -32,8 +35,7 @@ What the specification requires, and where (tests in ``tests/test_endpoints.py``
   written: ``503`` with ``Retry-After`` (the provider may retry; a ``400`` would read as a
   logout that can never succeed).
 
-Not supported: a logout token with a ``sid`` and no ``sub``. The user of a provider session is
-known here only from ``sub`` (Keycloak, Okta, Auth0 and authentik send both); such a token is
+A ``sub`` that names no user here (:class:`~jwtguard.endpoints.subjects.Subject` resolver) is
 refused with ``400`` and a description, so the provider reports the failure.
 """
 
@@ -43,7 +45,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any, Final, NamedTuple
 
-from ..sansio.claims import media_type, time_claim
+from ..sansio.claims import ProviderSession, media_type, time_claim
 from ..sansio.state import is_id
 from ..sessions import signals
 from ..stores.records import RecordFlow
@@ -128,8 +130,6 @@ def read_logout_token(header: Mapping[str, Any], claims: Mapping[str, Any], cont
         return "sid must be a string"
     if sub is None and sid is None:
         return "sub or sid is required"
-    if sub is None:
-        return "a logout token without sub is not supported here: send sub with sid"
     assert isinstance(iss, str) and isinstance(jti, str)
     return LogoutToken(iss, jti, iat, sub, sid)
 
@@ -159,20 +159,25 @@ def backchannel_logout(call: Call, context: Context) -> EndpointFlow:
     logout = read_logout_token(header, claims, context)
     if isinstance(logout, str):
         return refused(logout)
-    user_id = context.resolve(Subject("iss_sub", {"iss": logout.iss, "sub": logout.sub}))
-    key = None if user_id is None else user_key(user_id, settings.user_id_type, settings.max_user_id_length)
-    if user_id is None or key is None:
-        return refused("the logout token's sub names no user here")
+    user_id, key = None, None
+    if logout.sub is not None:
+        user_id = context.resolve(Subject("iss_sub", {"iss": logout.iss, "sub": logout.sub}))
+        key = None if user_id is None else user_key(user_id, settings.user_id_type, settings.max_user_id_length)
+        if user_id is None or key is None:
+            return refused("the logout token's sub names no user here")
     done = yield Records(signals.seen(logout.iss, logout.jti))
     if isinstance(done, StoreDown):
         return unavailable(settings, "the store")
     if done:
         return answer(200)  # §2.6 8: processed already; providers retry
     changed = yield Records(_logout(logout, user_id, context))
-    yield Forget(key)
+    session = None if logout.sid is None else ProviderSession(logout.iss, logout.sid)
+    yield Forget(key, session)
     if isinstance(changed, StoreDown):
         return unavailable(settings, "the store")
-    if logout.sid is not None:
+    if user_id is None:
+        logger.info("jwtguard: back-channel logout from %s: session %s ended", logout.iss, logout.sid)
+    elif logout.sid is not None:
         logger.info(
             "jwtguard: back-channel logout from %s: session %s of user %r ended", logout.iss, logout.sid, user_id
         )
@@ -181,14 +186,16 @@ def backchannel_logout(call: Call, context: Context) -> EndpointFlow:
     return answer(200)
 
 
-def _logout(logout: LogoutToken, user_id: UserId, context: Context) -> RecordFlow[bool]:
-    """End the session (with ``sid``) or every older token (``sub`` alone), then note the ``jti``."""
+def _logout(logout: LogoutToken, user_id: UserId | None, context: Context) -> RecordFlow[bool]:
+    """End the session (with ``sid``; *user_id* None when the token names no ``sub``) or every
+    older token (``sub`` alone), then note the ``jti``."""
     settings, now = context.settings, context.now
     if logout.sid is not None:
         yield from signals.end_provider_session(
             logout.iss, logout.sid, user_id, now=now, settings=settings, source="backchannel-logout"
         )
     else:
+        assert user_id is not None  # read_logout_token: a sub, a sid, or both
         yield from signals.cut_off(
             logout.iss, user_id, logout.iat, unique=logout.jti, now=now, settings=settings, source="backchannel-logout"
         )

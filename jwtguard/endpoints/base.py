@@ -25,6 +25,7 @@ from typing import Any, Final, NamedTuple
 from urllib.parse import parse_qsl, unquote_plus
 
 from ..config import Settings
+from ..sansio.claims import ProviderSession
 from ..sansio.policy import Policy
 from ..stores.records import RecordFlow
 from ..userid import UserKey
@@ -204,6 +205,8 @@ class Forget(NamedTuple):
     write, also one that failed (a timeout may come after the write was applied). Answered None."""
 
     user: UserKey | None
+    #: An identity provider's session that a logout token named by its ``sid`` alone.
+    session: ProviderSession | None = None
 
 
 class KeysUnavailable(NamedTuple):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 from ..config import TOKEN_TYPE_SYNTAX
 from ..userid import UserId, UserKey
@@ -14,6 +14,18 @@ from .decision import Decision
 #: NumericDates that a datetime can represent (RFC 7519 §2): 0001-01-01 to 9999-12-31 UTC.
 EARLIEST_DATE: Final = -62_135_596_800
 LATEST_DATE: Final = 253_402_300_799
+
+
+class ProviderSession(NamedTuple):
+    """An identity provider's session, as its tokens name it: the issuer and its ``sid``.
+
+    The key of the guard's own lookup of a session ended by a back-channel logout
+    token that names no ``sub`` (OpenID Back-Channel Logout 1.0 §2.4), cached like a
+    user's state and evicted by the feed's event for it.
+    """
+
+    iss: str
+    sid: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +52,8 @@ class Verified:
     #: Issued by jwtguard's own sessions (``JWTGUARD_SESSIONS`` and ``iss`` is ``JWTGUARD_ISSUER``):
     #: its ``sid`` must name a live session of jwtguard's.
     own: bool = False
+    #: Another issuer's token with a ``sid``: its provider session, looked up on its own.
+    provider_session: ProviderSession | None = None
 
 
 # -- the token-type rule ---------------------------------------------------------------

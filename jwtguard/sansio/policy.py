@@ -12,7 +12,16 @@ from typing import Any, Final
 
 from ..config import Settings
 from ..userid import user_key
-from .claims import TokenType, Verified, freeze, is_access_token, is_stale_token, time_claim, time_reason
+from .claims import (
+    ProviderSession,
+    TokenType,
+    Verified,
+    freeze,
+    is_access_token,
+    is_stale_token,
+    time_claim,
+    time_reason,
+)
 from .credentials import (
     SAFE_METHODS,
     CookieToken,
@@ -271,11 +280,14 @@ class Policy:
             return invalid
         if version is not None and not is_version(version):
             return invalid
-        own = self._sessions and claims.get("iss") == self._issuer
+        iss = claims.get("iss")
+        own = self._sessions and iss == self._issuer
+        # Another issuer's session may have been ended by a logout token naming only its sid.
+        provider = ProviderSession(iss, sid) if sid is not None and not own and isinstance(iss, str) else None
         frozen = freeze(claims)
         assert isinstance(user_id, (str, int))  # user_key admits nothing else
         accept = Decision("accept", "accepted", None, SIGNAL, RAW_SIGNAL, b"", True, frozen, user_id)
-        return Verified(frozen, user_id, iat, exp, nbf, key, accept, jti, sid, version, own)
+        return Verified(frozen, user_id, iat, exp, nbf, key, accept, jti, sid, version, own, provider)
 
     def times(self, verified: Verified, now: float) -> Decision | None:
         """The refusal of a token whose time claims fail at *now*, or None (every request)."""
@@ -313,6 +325,20 @@ class Policy:
             if verified.own and not session_alive(state, sid, now):
                 return self.refusals["session_revoked"]
         return verified.accept
+
+    def provider_session(self, verified: Verified, ended: bool) -> Decision:
+        """The verdict on a token the user's state accepted, given whether its provider session
+        (:attr:`~jwtguard.sansio.claims.Verified.provider_session`) was ended by a logout token
+        that named only its ``sid``: ``session_revoked`` if so."""
+        return self.refusals["session_revoked"] if ended else verified.accept
+
+    def provider_session_error(self, verified: Verified, known: tuple[bool, float] | None) -> Decision:
+        """:meth:`store_error` for the provider-session lookup: *known* is its last answer and age."""
+        if self._on_store_error == ALLOW:
+            return verified.accept
+        if self._on_store_error == STALE and known is not None:
+            return self.provider_session(verified, known[0])
+        return self.refusals["store_unavailable"]
 
     def predates(self, verified: Verified, state: UserState | None, now: float) -> bool:
         """Whether a cached *state* may be older than *verified*'s session, so must be read again.

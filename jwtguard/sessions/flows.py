@@ -148,7 +148,7 @@ def _refusal(state: UserState | None) -> Refused | None:
 # -- the invalidation feed ---------------------------------------------------------------------
 
 
-def announce(ref: str | int, kind: str, *, now: float, settings: Settings, **detail: str) -> r.RecordFlow[None]:
+def announce(ref: str | int | None, kind: str, *, now: float, settings: Settings, **detail: str) -> r.RecordFlow[None]:
     """Record the feed's event for *ref* (:mod:`jwtguard.feed`) *before* the change it announces.
 
     Every process forgets the user when it reads it, and caches none of its

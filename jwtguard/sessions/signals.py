@@ -55,8 +55,8 @@ def _record(
     event: str,
     kind: str,
     iss: str,
-    user_id: UserId,
-    record_id: Callable[[str | int], str],
+    user_id: UserId | None,
+    record_id: str | Callable[[str | int], str],
     *,
     now: float,
     settings: Settings,
@@ -65,20 +65,29 @@ def _record(
     **fields: Any,
 ) -> r.RecordFlow[bool]:
     """The one write every signal makes: the feed's *event* for the user first, then the record of
-    *kind* under ``record_id(ref)`` in the state table. True when this call inserted it (a signal
-    delivered twice finds its record there)."""
-    ref = r.ref_of(user_id, settings)
+    *kind* under *record_id* (or ``record_id(ref)``) in the state table. True when this call inserted it (a signal
+    delivered twice finds its record there). *user_id* None: a record no user's state reads (an
+    identity provider's session known by ``(iss, sid)`` alone)."""
+    ref = None if user_id is None else r.ref_of(user_id, settings)
     yield from announce(ref, event, now=now, settings=settings, **(detail or {}))
-    record = {"_id": record_id(ref), "user": ref, "user_id": user_id, "kind": kind, "iss": iss, "source": source}
+    record: dict[str, Any] = {"kind": kind, "iss": iss, "source": source}
+    if ref is None:
+        assert isinstance(record_id, str)  # a record of nobody's is named by what it ends
+        record["_id"] = record_id
+    else:
+        record.update(_id=record_id if isinstance(record_id, str) else record_id(ref), user=ref, user_id=user_id)
     inserted: bool = yield r.Insert("state", {**record, **fields})
     return inserted
 
 
 def end_provider_session(
-    iss: str, sid: str, user_id: UserId, *, now: float, settings: Settings, source: str
+    iss: str, sid: str, user_id: UserId | None, *, now: float, settings: Settings, source: str
 ) -> r.RecordFlow[bool]:
-    """End the identity provider's session ``(iss, sid)`` of *user_id*: the tokens carrying that ``sid`` die.
+    """End the identity provider's session ``(iss, sid)``: the tokens carrying that ``sid`` die.
 
+    With *user_id*, the record is read with that user's state; without (a back-channel logout
+    token with ``sid`` and no ``sub``), by the guard's own lookup of ``(iss, sid)``
+    (:func:`provider_session_ended`), and the feed's event names the session instead of a user.
     True when this call ended it, False when it was ended already.
     """
     ended: bool = yield from _record(
@@ -86,16 +95,21 @@ def end_provider_session(
         ENDED,
         iss,
         user_id,
-        lambda ref: r.provider_ended_id(iss, sid),
+        r.provider_ended_id(iss, sid),
         now=now,
         settings=settings,
         source=source,
-        detail={"sid": sid},
+        detail={"iss": iss, "sid": sid},
         sid=sid,
         at=now,
         expires=now + record_lifetime(settings),
     )
     return ended
+
+
+def provider_session_ended(iss: str, sid: str) -> r.RecordFlow[bool]:
+    """Whether the identity provider's session ``(iss, sid)`` was ended here (a read: changes nothing)."""
+    return (yield r.Get("state", r.provider_ended_id(iss, sid))) is not None
 
 
 def cut_off(

@@ -197,8 +197,11 @@ def link_id(link: str) -> str:
 EVENT_RETENTION = 600.0
 
 
-def event(ref: str | int, kind: str, now: float, **detail: str) -> Record:
+def event(ref: str | int | None, kind: str, now: float, **detail: str) -> Record:
     """An event of the invalidation feed (:mod:`jwtguard.feed`): *ref*'s state changes now.
+
+    *ref* None: a change that names no user (an identity provider's session known only by
+    its ``iss`` and ``sid``, which *detail* then names).
 
     Written *before* the change it announces: a follower that reads it forgets
     the user and caches no load of it for a while, so a slow or failed second
