@@ -15,7 +15,7 @@ from .engine import Engine
 from .metrics import Metrics
 from .sansio.decision import Decision, expose_signal
 from .sansio.policy import CLAIMS_KEY, POLICY_KEY, USER_ID_KEY
-from .sansio.request import Request, app_path
+from .sansio.request import Request, app_path, request_target
 from .stores import AsyncStore, open_async_store
 
 Scope = MutableMapping[str, Any]
@@ -60,6 +60,7 @@ class JWTGuardASGI:
         self.store = store or open_async_store(self.settings)
         self.engine = Engine(self.settings, async_store=self.store, clock=clock, timer=timer)
         self._cookies = self.engine.policy.reads_cookies
+        self._dpop = self.engine.policy.reads_dpop
 
     @property
     def metrics(self) -> Metrics:
@@ -74,7 +75,7 @@ class JWTGuardASGI:
             # Fail closed: a scope type this guard does not understand never reaches the
             # app unauthenticated (ASGI servers expect an exception for unsupported types).
             raise RuntimeError(f"jwtguard: unsupported ASGI scope type {kind!r}")
-        decision = await self.engine.ahandle(request_of(scope, self._cookies))
+        decision = await self.engine.ahandle(request_of(scope, self._cookies, self._dpop))
         if decision.kind == "exempt":
             return await self.app(scope, receive, send)
         if decision.kind == "refuse":
@@ -111,7 +112,7 @@ class JWTGuardASGI:
         while the user's state is cached) and is False while the store is
         unreachable under ``JWTGUARD_ON_STORE_ERROR=reject``.
         """
-        return (await self.engine.ahandle(request_of(scope, self._cookies))).passes
+        return (await self.engine.ahandle(request_of(scope, self._cookies, self._dpop))).passes
 
     async def close(self) -> None:
         """Stop following the invalidation feed and close the store's connections on the running loop."""
@@ -119,8 +120,10 @@ class JWTGuardASGI:
         await self.store.close()
 
 
-def request_of(scope: Mapping[str, Any], cookies: bool = False) -> Request:
+def request_of(scope: Mapping[str, Any], cookies: bool = False, dpop: bool = False) -> Request:
     """The :class:`Request` of an HTTP or WebSocket scope (header names are lower-case bytes).
+
+    With *dpop*, every ``dpop`` field (RFC 9449's proof) too.
 
     With *cookies*, cookie mode's fields too: every ``cookie`` field, the
     ``sec-fetch-*`` fields and ``x-csrf-token`` (repeated, joined with commas
@@ -132,9 +135,12 @@ def request_of(scope: Mapping[str, Any], cookies: bool = False) -> Request:
     origin = request_method = None
     fields: dict[bytes, str] | None = {} if cookies else None
     cookie: tuple[str, ...] = ()
+    proofs: tuple[str, ...] = ()
     for name, value in scope["headers"]:
         if name == b"authorization":
             authorization += (value.decode("latin-1"),)
+        elif dpop and name == b"dpop":
+            proofs += (value.decode("latin-1"),)
         elif name == b"host":
             host = value.decode("latin-1")
         elif method == "OPTIONS" and (name == b"origin" or name == b"access-control-request-method"):
@@ -151,7 +157,12 @@ def request_of(scope: Mapping[str, Any], cookies: bool = False) -> Request:
     root = scope.get("root_path", "")
     path = app_path(scope["path"], root)
     scheme = scope.get("scheme", "http")
+    target = _target(scope, root, path) if dpop else ""
     if fields is None:
+        if dpop:
+            return Request(
+                method, path, authorization, origin, request_method, scheme, host, root, target=target, dpop=proofs
+            )
         return Request(method, path, authorization, origin, request_method, scheme, host, root)
     get = fields.get
     return Request(
@@ -168,7 +179,18 @@ def request_of(scope: Mapping[str, Any], cookies: bool = False) -> Request:
         get(b"sec-fetch-mode"),
         get(b"sec-fetch-dest"),
         get(b"x-csrf-token"),
+        target,
+        proofs,
     )
+
+
+def _target(scope: Mapping[str, Any], root: str, path: str) -> str:
+    """The path the client sent: ``raw_path`` (the whole of it, percent-encodings kept), else the
+    decoded ``root_path`` and path encoded again."""
+    raw = scope.get("raw_path")
+    if isinstance(raw, bytes) and raw.startswith(b"/"):
+        return request_target(raw.partition(b"?")[0])
+    return request_target((root + path).encode("utf-8", "replace"))
 
 
 #: The single-valued fields cookie mode reads.

@@ -381,3 +381,39 @@ class StateCache(Generic[V]):
         with self._lock:
             self._generation += 1
             self._values.clear()
+
+
+class SeenOnce:
+    """Ids seen in the last *window* seconds, each accepted once: a DPoP proof's ``jti`` (RFC 9449 §11.1).
+
+    Two generations of digests, each *window* long: an id is remembered for at least *window*
+    (and at most twice that), which is all the proof's ``iat`` bound needs; older ones are
+    dropped a generation at a time, with no scan. Memory grows with the proofs of two windows
+    (about 100 bytes each), never with time. *timer* is monotonic seconds. Thread-safe.
+    """
+
+    def __init__(self, window: float, *, timer: Callable[[], float] = time.monotonic) -> None:
+        self._window = window
+        self._timer = timer
+        self._current: set[bytes] = set()
+        self._previous: set[bytes] = set()
+        self._turned = timer()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._current) + len(self._previous)
+
+    def first(self, name: str) -> bool:
+        """True the first time *name* is seen within the window, False for every later time."""
+        digest = sha256(name.encode("utf-8", "surrogatepass")).digest()[:16]
+        with self._lock:
+            now = self._timer()
+            if now - self._turned >= self._window:
+                # Two windows without a turn: everything held is older than the window.
+                self._previous = self._current if now - self._turned < 2 * self._window else set()
+                self._current = set()
+                self._turned = now
+            if digest in self._current or digest in self._previous:
+                return False
+            self._current.add(digest)
+            return True

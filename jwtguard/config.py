@@ -65,6 +65,16 @@ TokenLocation = Literal["header", "cookie", "both"]
 _TOKEN_LOCATIONS: tuple[TokenLocation, ...] = ("header", "cookie", "both")
 UnknownUsers = Literal["refuse", "allow"]
 _UNKNOWN_USERS: tuple[UnknownUsers, ...] = ("refuse", "allow")
+DPoPMode = Literal["off", "allow", "require"]
+_DPOP_MODES: tuple[DPoPMode, ...] = ("off", "allow", "require")
+DPoPReplay = Literal["process", "store"]
+_DPOP_REPLAYS: tuple[DPoPReplay, ...] = ("process", "store")
+#: RFC 9449 §4.2: a proof's ``alg`` is asymmetric; jwtguard verifies these (PyJWT's names).
+DPOP_PROOF_ALGORITHMS: Final = frozenset(
+    {"ES256", "ES384", "ES512", "EdDSA", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512"}
+)
+#: ``JWTGUARD_EXTERNAL_ORIGIN``: scheme and authority only (RFC 6454 §6.2's serialisation).
+_ORIGIN: Final = re.compile(r"https?://[A-Za-z0-9.\-]+(:[0-9]{1,5})?|https?://\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?")
 #: What an endpoint client may call (issue 12); ``gtr`` (global token revocation) only when named.
 ENDPOINT_GRANTS: Final = ("revoke", "introspect", "gtr")
 #: The grants of a client listed without any (``id:secret``): never ``gtr``.
@@ -943,6 +953,67 @@ class Settings:
         ),
     )
 
+    dpop: DPoPMode = field(
+        default="off",
+        metadata=_declare(
+            "DPoP (RFC 9449) sender-constrained tokens: `off`, `allow` (`Authorization: DPoP` with a `DPoP` "
+            "proof, or Bearer for unbound tokens) or `require` (DPoP only); in every mode a token bound to "
+            "a key (`cnf.jkt`) is refused without its proof (see [DPoP](#dpop-stolen-tokens-are-worth-nothing))",
+            _lower,
+        ),
+    )
+    dpop_algorithms: tuple[str, ...] = field(
+        default=("ES256", "EdDSA"),
+        metadata=_list(
+            "comma-separated `alg` values a DPoP proof may use: asymmetric only (`ES*`, `EdDSA`, `RS*`, `PS*`)"
+        ),
+    )
+    dpop_max_age: float = field(
+        default=60.0,
+        metadata=_declare(
+            "seconds (1 to 3600) a DPoP proof is accepted after its `iat`; each proof's `jti` is remembered "
+            "that long to refuse its replay",
+            _float,
+        ),
+    )
+    dpop_replay: DPoPReplay = field(
+        default="process",
+        metadata=_declare(
+            "where used DPoP proofs are remembered: `process` (this process's memory) or `store` (one "
+            "insert per proof in `JWTGUARD_STATE_COLLECTION`, shared by every worker: use it when several "
+            "processes serve one app, or a proof replays against another worker)",
+            _lower,
+        ),
+    )
+    dpop_nonce: bool = field(
+        default=False,
+        metadata=_declare(
+            "`true`: every DPoP proof must carry a nonce this server gave (`DPoP-Nonce`, RFC 9449 §8); a "
+            "proof without a fresh one is answered `use_dpop_nonce`; needs `JWTGUARD_DPOP_NONCE_KEY`",
+            _bool,
+        ),
+    )
+    dpop_nonce_key: str | None = field(
+        default=None,
+        repr=False,
+        metadata=_declare(
+            "secret (at least 32 characters) the server nonces are derived from; the same in every "
+            "process of the app, so a nonce from one worker is good at the others",
+            _text,
+            show=_hidden,
+            from_file=True,
+            secret=True,
+        ),
+    )
+    external_origin: str | None = field(
+        default=None,
+        metadata=_declare(
+            "the origin clients use, `https://HOST[:PORT]`, when a proxy in front changes the scheme or "
+            "host: DPoP proofs' `htu` is compared with it and the request's path",
+            documented_default="(unset: the request's own scheme and `Host`)",
+        ),
+    )
+
     def __post_init__(self) -> None:
         # Lists given to the constructor become tuples, and one string is split on commas
         # as in the environment: audience="api" means ("api",), "a, b" means ("a", "b").
@@ -1078,10 +1149,41 @@ class Settings:
                 "e.g. claim:typ=Bearer for Keycloak's access tokens)",
             )
         self._check_ssf()
+        self._check_dpop()
         if self.sessions and not self.issuer:
             # Sessions tell jwtguard's own tokens from other issuers' by `iss` (a missing session
             # refuses only jwtguard's own): without an issuer there is no telling them apart.
             raise _error("issuer", "required by JWTGUARD_SESSIONS=true, e.g. JWTGUARD_ISSUER=https://app.example")
+
+    def _check_dpop(self) -> None:
+        """The DPoP settings (issue 13): a mode, asymmetric algorithms, a nonce key when nonces are on."""
+        if self.dpop not in _DPOP_MODES:
+            raise _error("dpop", "accepts off, allow or require")
+        if self.dpop_replay not in _DPOP_REPLAYS:
+            raise _error("dpop_replay", "accepts process or store")
+        if not self.dpop_algorithms:
+            raise _error("dpop_algorithms", "at least one algorithm is required, e.g. ES256,EdDSA")
+        supported = _supported_algorithms()
+        for name in self.dpop_algorithms:
+            if name not in DPOP_PROOF_ALGORITHMS or name not in supported:
+                raise _error(
+                    "dpop_algorithms",
+                    f"{name!r} is not an asymmetric algorithm a proof may use (RFC 9449 §4.2); accepts "
+                    + ", ".join(sorted(DPOP_PROOF_ALGORITHMS & supported)),
+                )
+        _check_number("dpop_max_age", self.dpop_max_age, minimum=1, maximum=3600)
+        key = self.dpop_nonce_key
+        if key is not None and len(key) < 32:
+            raise _error("dpop_nonce_key", "needs at least 32 characters (e.g. `openssl rand -hex 32`)")
+        if self.dpop_nonce and key is None:
+            raise _error(
+                "dpop_nonce_key", "required by JWTGUARD_DPOP_NONCE=true, e.g. the output of openssl rand -hex 32"
+            )
+        origin = self.external_origin
+        if origin is not None:
+            if _ORIGIN.fullmatch(origin) is None:
+                raise _error("external_origin", "accepts an origin, https://HOST or https://HOST:PORT (no path)")
+            object.__setattr__(self, "external_origin", origin.lower())
 
     def _check_ssf(self) -> None:
         """The Shared Signals settings: printable values, URLs where URLs go, one source of keys."""

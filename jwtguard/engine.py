@@ -24,6 +24,7 @@ Flow::
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import os
 import time
@@ -33,7 +34,7 @@ from functools import partial
 from sys import getsizeof
 from typing import Any, Final, NamedTuple, cast
 
-from .cache import StateCache, TokenCache
+from .cache import SeenOnce, StateCache, TokenCache
 from .config import Settings
 from .errors import StoreError
 from .feed import Follower, feed_source, follower_for
@@ -43,11 +44,14 @@ from .metrics import Metrics
 from .sansio.claims import ANY_TOKEN_TYPE, ProviderSession, Verified
 from .sansio.credentials import TOKEN68, CookieToken
 from .sansio.decision import Decision
-from .sansio.policy import UNGUARDED, Policy, looks_like_login, route_decision
+from .sansio.dpop import Proof
+from .sansio.policy import UNGUARDED, DPoPRequest, Policy, looks_like_login, route_decision
 from .sansio.request import Request
 from .sansio.state import UserState, user_state
+from .sessions.flows import use_once
 from .sessions.signals import provider_session_ended
 from .stores import AsyncStore, Store
+from .stores import records as r
 from .tokens import TokenVerifier
 from .userid import UserId, UserKey
 
@@ -77,19 +81,38 @@ class LoadSession(NamedTuple):
     session: ProviderSession
 
 
+class SpendProof(NamedTuple):
+    """A lookup the flow needs: note this DPoP proof as used, in the store (``JWTGUARD_DPOP_REPLAY=store``):
+    answered True the first time only."""
+
+    proof: Proof
+
+
+#: How a request sent its token: its refusals differ (a cookie's expire the cookies, a DPoP
+#: request's carry the DPoP challenge); INSPECT is a token handed to the endpoints (introspection),
+#: which judge it as presented by its holder: no proof is asked of a DPoP-bound one.
+BEARER, COOKIE, DPOP, INSPECT = 0, 1, 2, 3
+
+#: The lookups left, in the flow's order: the proof's use (shared replay), the user's state,
+#: the provider session.
+_REPLAY, _STATE, _SESSION = 0, 1, 2
+
+
 class _Needs(NamedTuple):
-    """Where :meth:`Engine._start` stopped: the token to verify (``verified`` None), or the
-    verified token whose user state to load (or, with ``session``, whose user state accepted it
-    and whose provider session remains to look up); the request's clock reading and token location."""
+    """Where :meth:`Engine._start` stopped: the token to verify (``verified`` None), or the verified
+    token and the first lookup left (``stage``); the request's clock reading, how the token came,
+    and for the DPoP scheme its request and (once checked) its proof."""
 
     token: str
     verified: Verified | None
     now: float
-    cookie: bool
-    session: bool = False
+    via: int
+    stage: int = _STATE
+    dpop: DPoPRequest | None = None
+    proof: Proof | None = None
 
 
-Step = VerifyToken | LoadState | LoadSession
+Step = VerifyToken | SpendProof | LoadState | LoadSession
 #: What a driver sends back: the verification's outcome, the state, whether a provider session
 #: ended (a StoreError when the store failed).
 Answer = Verified | Decision | UserState | bool | StoreError | None
@@ -155,6 +178,10 @@ class Engine:
             timer=timer,
             bus=bus,
         )
+        #: DPoP proofs seen (RFC 9449 §11.1): in memory, or in the store when several processes serve.
+        self._shared_replay = settings.dpop_replay == "store"
+        self._proofs = SeenOnce(settings.dpop_max_age + settings.leeway, timer=timer)
+        self._spent = 0
         #: Counters for operators (see :mod:`jwtguard.metrics`).
         self.metrics = Metrics(self.states, self._tokens)
         self._bus = bus
@@ -204,43 +231,64 @@ class Engine:
 
     def _start(self, request: Request) -> Decision | _Needs:
         """The request's decision from what is in memory, or the first lookup it needs."""
-        policy = self.policy
-        screened = policy.screen(request)
-        cookie = False
-        if type(screened) is str:
-            token = screened
-        elif type(screened) is CookieToken:
-            token, cookie = screened.token, True
-        else:
-            decision = cast(Decision, screened)
-            if decision.kind == "refuse":
-                self._refused(decision, None)
-                if decision.reason == "missing_token" and not request.authorization:
-                    self._hint_login(request)
-            return decision
-        return self._begin(token, cookie)
+        screened = self.policy.screen(request)
+        kind = type(screened)
+        if kind is str:
+            return self._begin(screened, BEARER)  # type: ignore[arg-type]
+        if kind is CookieToken:
+            return self._begin(screened.token, COOKIE)  # type: ignore[union-attr]
+        if kind is DPoPRequest:
+            return self._begin(screened.token, DPOP, screened)  # type: ignore[union-attr,arg-type]
+        decision = cast(Decision, screened)
+        if decision.kind == "refuse":
+            self._refused(decision, None)
+            if decision.reason == "missing_token" and not request.authorization:
+                self._hint_login(request)
+        return decision
 
-    def _begin(self, token: str, cookie: bool) -> Decision | _Needs:
+    def _begin(self, token: str, via: int, dpop: DPoPRequest | None = None) -> Decision | _Needs:
         """The decision on *token* from what is in memory, or the first lookup it needs."""
-        policy = self.policy
         now = self._clock()
         verified = self._tokens.get(token)
         if verified is None:
             self.metrics.token_cache_misses += 1
             # Only tokens that passed this check are ever cached: a hit needs no regex.
             if TOKEN68.fullmatch(token) is None:
-                return self._refused(policy.refusals["malformed"], None, cookie)
-            return _Needs(token, None, now, cookie)
+                return self._refused(self.policy.refusals["malformed"], None, via)
+            return _Needs(token, None, now, via, _STATE, dpop)
         self.metrics.token_cache_hits += 1
-        return self._judge(token, verified, now, cookie)
+        return self._judge(token, verified, now, via, dpop)
 
-    def _judge(self, token: str, verified: Verified, now: float, cookie: bool) -> Decision | _Needs:
-        """The decision on a verified token from its time claims and its user's cached state, or the
-        state's lookup."""
+    def _judge(
+        self, token: str, verified: Verified, now: float, via: int, dpop: DPoPRequest | None
+    ) -> Decision | _Needs:
+        """The decision on a verified token from its time claims, its DPoP proof and its user's
+        cached state, or the next lookup."""
         policy = self.policy
         refused = policy.times(verified, now)
         if refused is not None:
-            return self._refused(refused, verified.user_id, cookie)
+            return self._refused(refused, verified.user_id, via)
+        proof = None
+        if dpop is not None:
+            checked = policy.proof(dpop, verified, now)
+            if type(checked) is not Proof:
+                return self._refused(cast(Decision, checked), verified.user_id, via)
+            proof = cast(Proof, checked)
+            if self._shared_replay:
+                return _Needs(token, verified, now, via, _REPLAY, dpop, proof)
+            if not self._proofs.first(_proof_name(proof)):
+                return self._refused(policy.refusals["invalid_dpop_proof"], verified.user_id, via)
+        elif verified.jkt is not None and via != INSPECT:
+            # RFC 9449 §7.1: a DPoP-bound token sent as Bearer (a copy without its key) is refused.
+            return self._refused(policy.refusals["dpop_required"], verified.user_id, via)
+        return self._state(token, verified, now, via, dpop, proof)
+
+    def _state(
+        self, token: str, verified: Verified, now: float, via: int, dpop: DPoPRequest | None, proof: Proof | None
+    ) -> Decision | _Needs:
+        """The decision on a verified token (its proof checked) from its user's cached state, or the
+        state's lookup."""
+        policy = self.policy
         key = verified.key
         if not self._feeding:
             self._start_feed()
@@ -249,65 +297,77 @@ class Engine:
             decision = policy.decide(verified, cached[0], now)
             if decision.kind == "accept":
                 if verified.provider_session is not None:
-                    return self._session(token, verified, now, cookie)
+                    return self._session(token, verified, now, via, dpop, proof)
                 self.metrics.accepted += 1  # the repeat request's end: _counted, without its call
-                return decision
+                return decision if proof is None else policy.fresh_nonce(decision, proof, now)
             if not policy.predates(verified, cached[0], now):
-                return self._refused(decision, verified.user_id, cookie)
+                return self._refused(decision, verified.user_id, via)
             # Its session may have been opened in another process after the state was cached
             # (issue 10): only the store's answer may refuse it.
             self.states.invalidate(key)
-        return _Needs(token, verified, now, cookie)
+        return _Needs(token, verified, now, via, _STATE, dpop, proof)
 
-    def _session(self, token: str, verified: Verified, now: float, cookie: bool) -> Decision | _Needs:
+    def _session(
+        self, token: str, verified: Verified, now: float, via: int, dpop: DPoPRequest | None, proof: Proof | None
+    ) -> Decision | _Needs:
         """The decision on a token its user's state accepted, from its provider session's cached
         answer, or that lookup."""
         session = verified.provider_session
         assert session is not None
         cached = self.provider_sessions.peek(session)
         if cached is None:
-            return _Needs(token, verified, now, cookie, True)
-        return self._counted(self.policy.provider_session(verified, cached[0]), verified.user_id, cookie)
+            return _Needs(token, verified, now, via, _SESSION, dpop, proof)
+        return self._counted(self.policy.provider_session(verified, cached[0]), verified, via, proof, now)
 
     def _lookups(self, needs: _Needs) -> Flow:
         """The rest of the flow from where :meth:`_start` stopped: it yields each lookup it needs."""
         policy = self.policy
-        token, verified, now, cookie, session = needs
+        token, verified, now, via, stage, dpop, proof = needs
         if verified is None:
             outcome = yield VerifyToken(token)
             if not isinstance(outcome, Verified):
-                return self._refused(cast(Decision, outcome), None, cookie)
+                return self._refused(cast(Decision, outcome), None, via)
             verified = outcome
             if self._remember_tokens:
                 self._tokens.set(token, verified, footprint(verified))
-            judged = self._judge(token, verified, now, cookie)
+            judged = self._judge(token, verified, now, via, dpop)
             if type(judged) is not _Needs:
-                assert isinstance(judged, Decision)
-                return judged
-            session = judged.session
-        if not session:
+                return cast(Decision, judged)
+            stage, proof = judged.stage, judged.proof
+        if stage == _REPLAY:
+            assert proof is not None
+            first = yield SpendProof(proof)
+            if isinstance(first, StoreError):
+                self._store_failed(first)
+                if self.settings.on_store_error != "allow":  # a proof's single use cannot be known
+                    return self._refused(policy.refusals["store_unavailable"], verified.user_id, via)
+            elif first is not True:
+                return self._refused(policy.refusals["invalid_dpop_proof"], verified.user_id, via)
+            judged = self._state(token, verified, now, via, dpop, proof)
+            if type(judged) is not _Needs:
+                return cast(Decision, judged)
+            stage = judged.stage
+        if stage == _STATE:
             key = verified.key
             loaded = yield LoadState(key, verified.user_id)
             if isinstance(loaded, StoreError):
                 self._store_failed(loaded)
                 known = self.states.last_known(key, self.settings.stale_max_age)
-                decision = policy.store_error(verified, known, now)
-                return self._counted(decision, verified.user_id, cookie)
+                return self._counted(policy.store_error(verified, known, now), verified, via, proof, now)
             decision = policy.decide(verified, cast("UserState | None", loaded), now)
             if decision.kind != "accept" or verified.provider_session is None:
-                return self._counted(decision, verified.user_id, cookie)
-            judged = self._session(token, verified, now, cookie)
+                return self._counted(decision, verified, via, proof, now)
+            judged = self._session(token, verified, now, via, dpop, proof)
             if type(judged) is not _Needs:
-                assert isinstance(judged, Decision)
-                return judged
+                return cast(Decision, judged)
         provider = verified.provider_session
         assert provider is not None
         ended = yield LoadSession(provider)
         if isinstance(ended, StoreError):
             self._store_failed(ended)
             last = self.provider_sessions.last_known(provider, self.settings.stale_max_age)
-            return self._counted(policy.provider_session_error(verified, last), verified.user_id, cookie)
-        return self._counted(policy.provider_session(verified, ended is True), verified.user_id, cookie)
+            return self._counted(policy.provider_session_error(verified, last), verified, via, proof, now)
+        return self._counted(policy.provider_session(verified, ended is True), verified, via, proof, now)
 
     def _start_feed(self) -> None:
         """Follow the store's invalidation feed (:mod:`jwtguard.feed`), once per process.
@@ -351,15 +411,19 @@ class Engine:
             path,
         )
 
-    def _counted(self, decision: Decision, user_id: UserId | None, cookie: bool = False) -> Decision:
+    def _counted(
+        self, decision: Decision, verified: Verified, via: int, proof: Proof | None = None, now: float = 0.0
+    ) -> Decision:
         if decision.kind == "accept":
             self.metrics.accepted += 1
-            return decision
-        return self._refused(decision, user_id, cookie)
+            return decision if proof is None else self.policy.fresh_nonce(decision, proof, now)
+        return self._refused(decision, verified.user_id, via)
 
-    def _refused(self, decision: Decision, user_id: UserId | None, cookie: bool = False) -> Decision:
-        if cookie:
+    def _refused(self, decision: Decision, user_id: UserId | None, via: int = BEARER) -> Decision:
+        if via == COOKIE:
             decision = self.policy.for_cookie(decision)
+        elif via == DPOP:
+            decision = self.policy.for_dpop(decision)
         self.metrics.reject(decision.reason)
         if user_id is None:
             logger.debug("jwtguard: rejected (%s) before any user lookup", decision.reason)
@@ -423,6 +487,33 @@ class Engine:
         self.metrics.store_load(time.perf_counter() - started, failed=False)
         return self.read_state(document)
 
+    def _spend_flow(self, proof: Proof) -> r.RecordFlow[bool]:
+        """Note *proof* as used in the store (one unique insert), and now and then drop the expired ones."""
+        now = self._clock()
+        first: bool = yield from use_once(
+            _proof_name(proof), now=now, expires=now + self.settings.dpop_max_age + self.settings.leeway
+        )
+        self._spent += 1
+        if self._spent % _PRUNE_PROOFS_EVERY == 0:
+            yield r.Prune("refresh", now)
+        return first
+
+    def _spend(self, proof: Proof) -> bool:
+        assert self.store is not None, "this engine has no blocking store"
+        run = getattr(self.store, "run", None)
+        if run is None:
+            raise StoreError("JWTGUARD_DPOP_REPLAY=store needs one of jwtguard's stores (records)")
+        first: bool = run(self._spend_flow(proof))
+        return first
+
+    async def _aspend(self, proof: Proof) -> bool:
+        assert self.async_store is not None, "this engine has no async store"
+        run = getattr(self.async_store, "run", None)
+        if run is None:
+            raise StoreError("JWTGUARD_DPOP_REPLAY=store needs one of jwtguard's stores (records)")
+        first: bool = await run(self._spend_flow(proof))
+        return first
+
     def _session_ended(self, session: ProviderSession) -> bool:
         assert self.store is not None, "this engine has no blocking store"
         run = getattr(self.store, "run", None)
@@ -460,12 +551,13 @@ class Engine:
         return self._drive(self._start(request))
 
     def handle_token(self, token: str) -> Decision:
-        """The guard's decision on *token* as if a request carried it (RFC 7662 introspection)."""
-        return self._drive(self._begin(token, False))
+        """The guard's decision on *token* as if its holder presented it (RFC 7662 introspection): a
+        DPoP-bound token is judged without a proof (RFC 9449 §6.2: the answer names its key)."""
+        return self._drive(self._begin(token, INSPECT))
 
     async def ahandle_token(self, token: str) -> Decision:
         """:meth:`handle_token` without blocking the loop."""
-        return await self._adrive(self._begin(token, False))
+        return await self._adrive(self._begin(token, INSPECT))
 
     def _drive(self, first: Decision | _Needs) -> Decision:
         if type(first) is not _Needs:
@@ -480,6 +572,8 @@ class Engine:
                     try:
                         if type(step) is LoadState:
                             answer = self.states.load(step.key, partial(self._load, step.user_id))
+                        elif type(step) is SpendProof:
+                            answer = self._spend(step.proof)
                         else:
                             assert isinstance(step, LoadSession)
                             ended = partial(self._session_ended, step.session)
@@ -515,6 +609,8 @@ class Engine:
                     try:
                         if type(step) is LoadState:
                             answer = await self.states.aload(step.key, partial(self._aload, step.user_id))
+                        elif type(step) is SpendProof:
+                            answer = await self._aspend(step.proof)
                         else:
                             assert isinstance(step, LoadSession)
                             answer = await self.provider_sessions.aload(
@@ -526,6 +622,15 @@ class Engine:
         except StopIteration as done:
             decision: Decision = done.value  # the flow's return value (no cast call: the hot path)
             return decision
+
+
+#: Every this many proofs noted in the store, the expired notes are deleted.
+_PRUNE_PROOFS_EVERY: Final = 1024
+
+
+def _proof_name(proof: Proof) -> str:
+    """A proof's id for the replay check: its ``jti`` under its key (RFC 9449 §11.1)."""
+    return "dpop:" + hashlib.sha256(f"{proof.jkt}:{proof.jti}".encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
 def footprint(verified: Verified) -> int:

@@ -15,7 +15,7 @@ from .engine import Engine
 from .metrics import Metrics
 from .sansio.decision import expose_signal
 from .sansio.policy import CLAIMS_KEY, POLICY_KEY, USER_ID_KEY
-from .sansio.request import Request
+from .sansio.request import Request, request_target
 from .stores import Store, open_store
 
 if TYPE_CHECKING:
@@ -58,6 +58,7 @@ class JWTGuardWSGI:
         self.store = store or open_store(self.settings)
         self.engine = Engine(self.settings, store=self.store, clock=clock, timer=timer)
         self._cookies = self.engine.policy.reads_cookies
+        self._dpop = self.engine.policy.reads_dpop
 
     @property
     def metrics(self) -> Metrics:
@@ -65,7 +66,7 @@ class JWTGuardWSGI:
         return self.engine.metrics
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        decision = self.engine.handle(request_of(environ, self._cookies))
+        decision = self.engine.handle(request_of(environ, self._cookies, self._dpop))
         kind = decision.kind
         if kind == "exempt":
             return self.app(environ, start_response)
@@ -94,8 +95,9 @@ class JWTGuardWSGI:
         self.store.close()
 
 
-def request_of(environ: Mapping[str, Any], cookies: bool = False) -> Request:
-    """The :class:`Request` of a WSGI environ; with *cookies*, cookie mode's fields too (PEP 3333 ``HTTP_*``)."""
+def request_of(environ: Mapping[str, Any], cookies: bool = False, dpop: bool = False) -> Request:
+    """The :class:`Request` of a WSGI environ; with *cookies*, cookie mode's fields too, with *dpop* the
+    ``DPoP`` field (PEP 3333 ``HTTP_*``)."""
     header = environ.get("HTTP_AUTHORIZATION")
     method = environ.get("REQUEST_METHOD", "")
     options = method == "OPTIONS"
@@ -109,6 +111,12 @@ def request_of(environ: Mapping[str, Any], cookies: bool = False) -> Request:
         environ.get("HTTP_HOST", ""),
         environ.get("SCRIPT_NAME", ""),
     )
+    if dpop:
+        proof = environ.get("HTTP_DPOP")
+        full = environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")
+        # PEP 3333: the path's bytes, decoded as latin-1 (a server that did otherwise gets UTF-8).
+        raw = full.encode("latin-1") if full.isascii() or max(full) <= "\xff" else full.encode("utf-8", "replace")
+        request = request._replace(target=request_target(raw), dpop=() if proof is None else (proof,))
     if not cookies:
         return request
     cookie = environ.get("HTTP_COOKIE")

@@ -273,7 +273,7 @@ def test_screen_by_location(location: Any, method: str, fields: dict[str, Any], 
     elif isinstance(screened, CookieToken):
         assert f"cookie:{screened.token}" == expected
     else:
-        assert screened.kind == "refuse" and screened.reason == expected
+        assert isinstance(screened, Decision) and screened.kind == "refuse" and screened.reason == expected
 
 
 @pytest.mark.parametrize("method", SAFE + UNSAFE)

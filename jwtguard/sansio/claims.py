@@ -54,6 +54,8 @@ class Verified:
     own: bool = False
     #: Another issuer's token with a ``sid``: its provider session, looked up on its own.
     provider_session: ProviderSession | None = None
+    #: ``cnf.jkt`` (RFC 9449 §6.1): the thumbprint of the key a DPoP-bound token is bound to.
+    jkt: str | None = None
 
 
 # -- the token-type rule ---------------------------------------------------------------

@@ -15,8 +15,8 @@ from typing import Final, NamedTuple
 #: RFC 6750 §2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
 TOKEN68: Final = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
 
-#: A second Bearer credential after a comma: two Authorization fields joined by a WSGI server.
-_LATER_BEARER: Final = re.compile(r",[ \t]*bearer(?:[ \t]|$)", re.IGNORECASE)
+#: A second Bearer (or DPoP) credential after a comma: two Authorization fields joined by a WSGI server.
+_LATER_BEARER: Final = re.compile(r",[ \t]*(?:bearer|dpop)(?:[ \t]|$)", re.IGNORECASE)
 
 
 class NoToken(NamedTuple):
@@ -25,7 +25,14 @@ class NoToken(NamedTuple):
     reason: str
 
 
-def bearer_token(values: tuple[str, ...] | list[str], max_bytes: int) -> str | NoToken:
+class DPoPToken(NamedTuple):
+    """An access token sent with the ``DPoP`` scheme (RFC 9449 §7.1: ``Authorization: DPoP <token>``):
+    a type of its own, so the flow asks for its proof."""
+
+    token: str
+
+
+def bearer_token(values: tuple[str, ...] | list[str], max_bytes: int, dpop: bool = False) -> str | DPoPToken | NoToken:
     """The Bearer token of a request's ``Authorization`` field values, or why there is none.
 
     Reasons: ``missing_token`` (no field, or another scheme: no error code,
@@ -33,6 +40,8 @@ def bearer_token(values: tuple[str, ...] | list[str], max_bytes: int) -> str | N
     ``header_too_large`` (longer than *max_bytes*, checked before any parsing),
     ``malformed`` (``Bearer`` alone, a tab, characters outside token68). The
     token68 check runs on the engine's cache miss only (a cached token passed it).
+    With *dpop* (``JWTGUARD_DPOP`` is not ``off``), the ``DPoP`` scheme's token comes as a
+    :class:`DPoPToken`, by the same rules; without, ``DPoP`` is another scheme.
     """
     if len(values) != 1:
         # None at all, or more than one method (RFC 6750 §3.1).
@@ -49,8 +58,16 @@ def bearer_token(values: tuple[str, ...] | list[str], max_bytes: int) -> str | N
     # RFC 9110 §11.4: credentials = auth-scheme [ 1*SP token68 ]
     value = value.strip(" ")
     scheme, _, rest = value.partition(" ")
-    if scheme.lower() != "bearer":
-        if scheme[:6].lower() == "bearer" and (len(scheme) == 6 or not scheme[6].isalnum()):
+    lowered = scheme.lower()
+    if dpop and lowered[:4] == "dpop":
+        if lowered != "dpop":
+            return _MALFORMED if not scheme[4:5].isalnum() else _MISSING  # "DPoP\t<token>"; "DPoPx" is another
+        token = rest.lstrip(" ")
+        if not token:
+            return _MALFORMED
+        return _MULTIPLE if " " in token or "," in token else DPoPToken(token)
+    if lowered != "bearer":
+        if lowered[:6] == "bearer" and (len(scheme) == 6 or not scheme[6].isalnum()):
             return _MALFORMED  # "Bearer\t<token>", "Bearer,<token>"
         if _LATER_BEARER.search(value):
             return _MULTIPLE  # "Basic ..., Bearer ...": two fields joined (RFC 6750 §3.1)

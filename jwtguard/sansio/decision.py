@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, AnyStr, Final, Literal
 
 UserId = str | int
@@ -81,6 +81,15 @@ REASONS: Final[Mapping[str, Reason]] = {
     "csrf_cross_site": Reason(
         403, "csrf_failed", "A cross-site request may not use the token cookie", "none", body_reason="cross_site"
     ),
+    # DPoP (RFC 9449, JWTGUARD_DPOP): none of them logs anyone out; the browser helper answers the
+    # first two itself (a fresh proof, once; the server's nonce, once). §7.1: a proof's failure is
+    # invalid_dpop_proof, a failed key binding is the token's (invalid_token).
+    "invalid_dpop_proof": Reason(401, "invalid_dpop_proof", "The DPoP proof is invalid"),
+    "use_dpop_nonce": Reason(401, "use_dpop_nonce", "The DPoP proof needs the nonce of the DPoP-Nonce field"),
+    "dpop_binding": Reason(401, "invalid_token", "The access token is not bound to the DPoP proof's key"),
+    # A DPoP-bound token (cnf.jkt) sent without its proof (a downgrade to Bearer: the copy of a
+    # stolen token), or any Bearer token under JWTGUARD_DPOP=require.
+    "dpop_required": Reason(401, "invalid_token", "The access token needs a DPoP proof (Authorization: DPoP)"),
     "store_unavailable": Reason(503, "temporarily_unavailable", "The user store is unreachable", "none", retry=True),
     "key_source_unavailable": Reason(
         503, "temporarily_unavailable", "The signing keys cannot be read", "none", retry=True
@@ -149,11 +158,22 @@ def _raw(headers: tuple[tuple[str, str], ...]) -> tuple[tuple[bytes, bytes], ...
 
 
 def refusal(
-    name: str, *, realm: str, retry_after: int, clear_site_data: bool, set_cookies: tuple[str, ...] = ()
+    name: str,
+    *,
+    realm: str,
+    retry_after: int,
+    clear_site_data: bool,
+    set_cookies: tuple[str, ...] = (),
+    schemes: tuple[str, ...] = ("Bearer",),
+    algs: str = "",
 ) -> Decision:
     """The complete answer for the reason *name*, built from :data:`REASONS`.
 
-    *set_cookies* are ``Set-Cookie`` values to add (cookie mode's expiries).
+    *set_cookies* are ``Set-Cookie`` values to add (cookie mode's expiries). *schemes*: the
+    challenges offered, in one ``WWW-Authenticate`` field (RFC 9110 §11.6.1); the first carries
+    the error (the scheme the request used), the others are offered bare: ``("Bearer", "DPoP")``
+    under ``JWTGUARD_DPOP=allow`` (RFC 9449 §7.2), ``("DPoP",)`` under ``require``. A ``DPoP``
+    challenge names the proof algorithms, *algs* (space-separated, §7.1).
     """
     reason = REASONS[name]
     body = json.dumps({"error": reason.error, "reason": reason.body_reason or name}, separators=(",", ":")).encode()
@@ -162,12 +182,11 @@ def refusal(
         ("Content-Length", str(len(body))),
         ("Cache-Control", "no-store"),
     )
-    challenge = f'Bearer realm="{realm}"'
-    if reason.challenge == "bare":
-        headers += (("WWW-Authenticate", challenge),)
-    elif reason.challenge == "error":
-        challenge += f', error="{reason.error}", error_description="{reason.description}"'
-        headers += (("WWW-Authenticate", challenge),)
+    if reason.challenge != "none":
+        offered = [f'{scheme} realm="{realm}"' + (f', algs="{algs}"' if scheme == "DPoP" else "") for scheme in schemes]
+        if reason.challenge == "error":
+            offered[0] += f', error="{reason.error}", error_description="{reason.description}"'
+        headers += (("WWW-Authenticate", ", ".join(offered)),)
     if reason.user_enabled is not None:
         headers += (("X-User-Enabled", "true" if reason.user_enabled else "false"),)
     if reason.clears and clear_site_data:
@@ -176,6 +195,11 @@ def refusal(
         headers += (("Retry-After", str(retry_after)),)
     headers += tuple(("Set-Cookie", value) for value in set_cookies)
     return Decision("refuse", name, reason.status, headers, _raw(headers), body, reason.user_enabled)
+
+
+def with_headers(decision: Decision, headers: tuple[tuple[str, str], ...]) -> Decision:
+    """*decision* with *headers* added (both forms): a per-request answer, such as a DPoP nonce."""
+    return replace(decision, headers=decision.headers + headers, raw_headers=decision.raw_headers + _raw(headers))
 
 
 #: What an accepted request's response gains.

@@ -8,7 +8,7 @@ or does I/O: the engine (:mod:`jwtguard.engine`) feeds it what it looked up.
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 from ..config import Settings
 from ..userid import user_key
@@ -25,6 +25,7 @@ from .claims import (
 from .credentials import (
     SAFE_METHODS,
     CookieToken,
+    DPoPToken,
     NoToken,
     bearer_token,
     cross_site,
@@ -32,7 +33,8 @@ from .credentials import (
     expiring_cookies,
     own_cookies,
 )
-from .decision import ANONYMOUS, EXEMPT, RAW_SIGNAL, REASONS, SIGNAL, Decision, refusal
+from .decision import ANONYMOUS, EXEMPT, RAW_SIGNAL, REASONS, SIGNAL, Decision, refusal, with_headers
+from .dpop import Proof, ProofRefused, bound_key, check_proof, mint_nonce, nonce_valid
 from .request import Request
 from .state import UserState, is_id, is_version, session_alive
 
@@ -44,6 +46,9 @@ ALLOW: Final = "allow"
 #: ``JWTGUARD_MODE`` values.
 REQUIRE: Final = "require"
 OPTIONAL: Final = "optional"
+
+#: ``JWTGUARD_DPOP`` values (besides ``allow`` and ``require``).
+OFF: Final = "off"
 
 #: ``JWTGUARD_TOKEN_LOCATION`` values.
 HEADER: Final = "header"
@@ -95,15 +100,44 @@ class Policy:
         # "/login" exempts "/login" and "/login/..."; "/static/" exempts what is under it.
         self._exempt_exact = frozenset(p for p in settings.exempt_paths if p == "/" or not p.endswith("/"))
         self._exempt_prefixes = tuple(p if p.endswith("/") else p + "/" for p in settings.exempt_paths if p != "/")
+        #: ``JWTGUARD_DPOP``: whether the ``DPoP`` scheme and field are read at all, and the
+        #: challenges offered (RFC 9449 §7.1, §7.2): Bearer's alone, both, or DPoP's alone.
+        self.reads_dpop = settings.dpop != OFF
+        self._dpop_only = settings.dpop == REQUIRE
+        algs = " ".join(settings.dpop_algorithms)
+        schemes = {OFF: ("Bearer",), "allow": ("Bearer", "DPoP"), REQUIRE: ("DPoP",)}[settings.dpop]
         self.refusals: dict[str, Decision] = {
             name: refusal(
                 name,
                 realm=settings.realm,
                 retry_after=settings.retry_after,
                 clear_site_data=settings.clear_site_data,
+                schemes=schemes,
+                algs=algs,
             )
             for name in REASONS
         }
+        #: The answers to a request that used the DPoP scheme: the error in the DPoP challenge.
+        self._dpop_refusals: dict[str, Decision] = (
+            {
+                name: refusal(
+                    name,
+                    realm=settings.realm,
+                    retry_after=settings.retry_after,
+                    clear_site_data=settings.clear_site_data,
+                    schemes=("DPoP",) if self._dpop_only else ("DPoP", "Bearer"),
+                    algs=algs,
+                )
+                for name in REASONS
+            }
+            if self.reads_dpop
+            else {}
+        )
+        self._dpop_algorithms = frozenset(settings.dpop_algorithms)
+        self._dpop_max_age = settings.dpop_max_age
+        self._external_origin = settings.external_origin
+        #: JWTGUARD_DPOP_NONCE: the key server nonces are minted with (one per dpop_max_age).
+        self._nonce_key = settings.dpop_nonce_key.encode() if settings.dpop_nonce and settings.dpop_nonce_key else None
         self._on_store_error = settings.on_store_error
         self._optional = settings.mode == OPTIONAL
         self._version_claim = settings.version_claim
@@ -146,7 +180,7 @@ class Policy:
             return "/." not in path or not any(seg in (".", "..") for seg in path.split("/"))
         return False
 
-    def screen(self, request: Request) -> str | CookieToken | Decision:
+    def screen(self, request: Request) -> str | CookieToken | DPoPRequest | Decision:
         """The request's token, or its final decision (exempt, anonymous, or refused before any lookup).
 
         A Bearer token comes as a ``str``, a token from the cookie as a
@@ -167,15 +201,31 @@ class Policy:
         method = request.method
         if self.exempt(method, request.path, method == "OPTIONS" and request.preflight):
             return EXEMPT
-        token = bearer_token(request.authorization, self.max_header) if self._header else _NO_HEADER
-        if isinstance(token, NoToken):
-            if token.reason == "missing_token":
-                if self._cookie:
-                    return self.cookie_token(request)
-                if self._optional:
-                    return ANONYMOUS
-            return self.refusals[token.reason]
-        return token
+        token = bearer_token(request.authorization, self.max_header, self.reads_dpop) if self._header else _NO_HEADER
+        if type(token) is str:
+            return self.refusals["dpop_required"] if self._dpop_only else token
+        if type(token) is DPoPToken:
+            return self.dpop_request(token.token, request)
+        assert isinstance(token, NoToken)
+        if token.reason == "missing_token":
+            if self._cookie:
+                return self.refusals["dpop_required"] if self._dpop_only else self.cookie_token(request)
+            if self._optional:
+                return ANONYMOUS
+        return self.refusals[token.reason]
+
+    def dpop_request(self, token: str, request: Request) -> DPoPRequest | Decision:
+        """A token sent with the DPoP scheme, and what its proof must match (RFC 9449 §7.1), or the answer.
+
+        §4.3 #1: exactly one ``DPoP`` field (a WSGI server joins two with a comma, which no
+        compact JWS holds), else ``invalid_dpop_proof``. The URL is the one the client used:
+        ``JWTGUARD_EXTERNAL_ORIGIN`` (or the request's scheme and ``Host``) and the request target.
+        """
+        proofs = request.dpop
+        if len(proofs) != 1 or "," in proofs[0] or len(proofs[0]) > self.max_header:
+            return self._dpop_refusals["invalid_dpop_proof"]
+        origin = self._external_origin or f"{request.scheme}://{request.host}"
+        return DPoPRequest(token, proofs[0], request.method, origin + request.target)
 
     def cookie_token(self, request: Request) -> CookieToken | Decision:
         """The access token of the ``__Host-jwtguard-at`` cookie, once the CSRF checks passed, or the answer.
@@ -280,6 +330,10 @@ class Policy:
             return invalid
         if version is not None and not is_version(version):
             return invalid
+        try:
+            jkt = bound_key(claims)  # RFC 9449 §6.1: cnf.jkt, a DPoP-bound token
+        except ValueError:
+            return invalid
         iss = claims.get("iss")
         own = self._sessions and iss == self._issuer
         # Another issuer's session may have been ended by a logout token naming only its sid.
@@ -287,12 +341,68 @@ class Policy:
         frozen = freeze(claims)
         assert isinstance(user_id, (str, int))  # user_key admits nothing else
         accept = Decision("accept", "accepted", None, SIGNAL, RAW_SIGNAL, b"", True, frozen, user_id)
-        return Verified(frozen, user_id, iat, exp, nbf, key, accept, jti, sid, version, own, provider)
+        return Verified(frozen, user_id, iat, exp, nbf, key, accept, jti, sid, version, own, provider, jkt)
 
     def times(self, verified: Verified, now: float) -> Decision | None:
         """The refusal of a token whose time claims fail at *now*, or None (every request)."""
         reason = time_reason(verified, now, self.leeway)
         return None if reason is None else self.refusals[reason]
+
+    # -- DPoP (RFC 9449) ----------------------------------------------------------------
+
+    def proof(self, request: DPoPRequest, verified: Verified, now: float) -> Proof | Decision:
+        """The checked proof of a token sent with the DPoP scheme, or the refusal (RFC 9449 §7.1).
+
+        ``dpop_binding`` (``invalid_token``): the token is bound to no key, or to another
+        than the proof's (§4.3 #12, §6.1); ``invalid_dpop_proof``: any check of §4.3 failed
+        (:func:`~jwtguard.sansio.dpop.check_proof`, with ``JWTGUARD_DPOP_ALGORITHMS`` and
+        ``JWTGUARD_DPOP_MAX_AGE``); ``use_dpop_nonce``: ``JWTGUARD_DPOP_NONCE`` is on and the
+        proof lacks a current nonce (§9), answered with one (:meth:`nonce_refusal`). The
+        replay of a good proof is the engine's to refuse: it remembers the ``jti``.
+        """
+        refusals = self._dpop_refusals
+        if verified.jkt is None:
+            return refusals["dpop_binding"]
+        key = self._nonce_key
+        checked = check_proof(
+            request.proof,
+            method=request.method,
+            url=request.url,
+            access_token=request.token,
+            now=now,
+            max_age=self._dpop_max_age,
+            leeway=self.leeway,
+            algorithms=self._dpop_algorithms,
+            nonce_ok=None if key is None else (lambda nonce: nonce_valid(key, nonce, now, self._dpop_max_age)),
+            max_bytes=self.max_header,
+        )
+        if isinstance(checked, ProofRefused):
+            return self.nonce_refusal(now) if checked.error == "use_dpop_nonce" else refusals["invalid_dpop_proof"]
+        if checked.jkt != verified.jkt:
+            return refusals["dpop_binding"]
+        return checked
+
+    def nonce_refusal(self, now: float) -> Decision:
+        """``use_dpop_nonce`` with the current nonce in ``DPoP-Nonce`` (RFC 9449 §9)."""
+        assert self._nonce_key is not None
+        return with_headers(self._dpop_refusals["use_dpop_nonce"], (("DPoP-Nonce", self.nonce(now)),))
+
+    def nonce(self, now: float) -> str:
+        """The server nonce of *now*'s period (``JWTGUARD_DPOP_MAX_AGE`` long)."""
+        assert self._nonce_key is not None
+        return mint_nonce(self._nonce_key, now, self._dpop_max_age)
+
+    def fresh_nonce(self, decision: Decision, proof: Proof, now: float) -> Decision:
+        """An accepted DPoP request's answer: with a new ``DPoP-Nonce`` when its proof's nonce is
+        of the previous period (RFC 9449 §8.2: the client uses it from then on)."""
+        if self._nonce_key is None or decision.kind != "accept":
+            return decision
+        current = self.nonce(now)
+        return decision if proof.nonce == current else with_headers(decision, (("DPoP-Nonce", current),))
+
+    def for_dpop(self, decision: Decision) -> Decision:
+        """The answer to a request that used the DPoP scheme: the error in the DPoP challenge."""
+        return self._dpop_refusals.get(decision.reason, decision) if decision.kind == "refuse" else decision
 
     # -- the user -----------------------------------------------------------------------
 
@@ -434,6 +544,16 @@ def route_decision(
     if not granted_scopes(claims).issuperset(scopes) or not granted_roles(claims).issuperset(roles):
         return policy.refusals["insufficient_scope"]
     return None
+
+
+class DPoPRequest(NamedTuple):
+    """A token sent with the DPoP scheme (``Authorization: DPoP``), its one proof, and what the proof
+    must name: the request's method and the URL the client used (RFC 9449 §4.3 #8, #9)."""
+
+    token: str
+    proof: str
+    method: str
+    url: str
 
 
 #: A header-less location (``cookie``): what the header would have said.

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Final, NamedTuple
+from urllib.parse import quote
 
 
 class Request(NamedTuple):
@@ -28,8 +29,14 @@ class Request(NamedTuple):
     :param csrf_token: the ``X-CSRF-Token`` field, if sent (repeated fields
         joined with commas, as a WSGI server joins them).
 
-    The last five are read only when ``JWTGUARD_TOKEN_LOCATION`` is ``cookie``
-    or ``both``: a header-only guard never looks at them.
+    :param target: the path as the client sent it, mount prefix included, percent-encoded
+        (no query): what a DPoP proof's ``htu`` names after the origin.
+    :param dpop: every ``DPoP`` field value (RFC 9449 §4.1: the proof), in order
+        (a WSGI server joins repeated fields with commas, which no proof holds).
+
+    The five before *target* are read only when ``JWTGUARD_TOKEN_LOCATION`` is ``cookie``
+    or ``both``: a header-only guard never looks at them; *dpop* only when
+    ``JWTGUARD_DPOP`` is not ``off``.
 
     A tuple: built per request at the cost of one tuple, immutable.
     """
@@ -47,6 +54,8 @@ class Request(NamedTuple):
     sec_fetch_mode: str | None = None
     sec_fetch_dest: str | None = None
     csrf_token: str | None = None
+    target: str = ""
+    dpop: tuple[str, ...] = ()
 
     @property
     def preflight(self) -> bool:
@@ -75,3 +84,14 @@ def app_path(path: str, root_path: str) -> str:
         if not rest or rest.startswith("/"):
             return rest or "/"
     return path
+
+
+#: RFC 3986 §3.3: what a path holds unencoded besides unreserved characters, and "%" (kept as sent).
+_PATH_SAFE: Final = "/:@!$&'()*+,;=%"
+
+
+def request_target(path: bytes) -> str:
+    """The request target's path as the client sent it (RFC 9112 §3.2.1), as text a URL holds:
+    *path* (raw bytes: ASGI ``raw_path``, or WSGI's decoded path encoded back) percent-encoded
+    where it must be; existing percent-encodings are kept (DPoP's ``htu`` comparison normalises them)."""
+    return quote(path, safe=_PATH_SAFE)
