@@ -111,6 +111,7 @@ def _refused(description: str) -> ProofRefused:
 
 
 _MALFORMED: Final = _refused("DPoP proof is not a well-formed JWS")
+_TOO_LARGE: Final = _refused("DPoP proof is too large")
 _NEEDS_NONCE: Final = ProofRefused(USE_NONCE, "Resource server requires a current nonce in the DPoP proof")
 
 
@@ -133,9 +134,9 @@ def check_proof(
         RFC 9110 §9.1).
     :param url: the URL the client used (:func:`request_url`); ``htu`` must equal it once both
         are in :func:`normal_url` form, query and fragment ignored (§4.3 #9).
-    :param access_token: the token presented with the proof (§7), or None (a token request):
-        then ``ath`` is required and must be :func:`token_hash` of it (§4.3 #12); without a
-        token, ``ath`` is not looked at.
+    :param access_token: the token presented with the proof (§7): the proof's ``ath`` must be
+        :func:`token_hash` of it (§4.3 #12). None for a request without one (a token
+        request): ``ath`` is then not looked at.
     :param now: the caller's clock, in seconds since the epoch.
     :param max_age: how long after its ``iat`` a proof is accepted; *leeway*: how far in the
         future its ``iat`` may be (clock skew, §11.1).
@@ -155,8 +156,10 @@ def check_proof(
 
     Never raises for hostile input: every failure is a :class:`ProofRefused`.
     """
-    if type(proof) is not str or len(proof) > max_bytes:
-        return _refused("DPoP proof is too large") if isinstance(proof, str) else _MALFORMED
+    if not isinstance(proof, str):
+        return _MALFORMED
+    if len(proof) > max_bytes:  # bounded before any parsing
+        return _TOO_LARGE
     try:
         checked = _check(proof, method, url, access_token, now, max_age, leeway, algorithms)
     except Exception:  # hostile input: a refusal, never a 500 (as Engine.verify does)
@@ -202,7 +205,9 @@ def _check(
     if not algorithm.verify(signing_input, key, signature):
         return _refused("DPoP proof signature does not verify with its jwk")
 
-    claims = _json_object(payload)
+    claims = json.loads(payload)
+    if type(claims) is not dict:
+        return _refused("DPoP proof payload is not a JSON object")
     jti = claims.get("jti")
     if type(jti) is not str or not 1 <= len(jti) <= MAX_JTI:
         return _refused("DPoP proof jti must be a string of 1 to 256 characters")
@@ -230,14 +235,6 @@ def _check(
             return _refused("DPoP proof ath does not match the access token")
     nonce = claims.get("nonce")
     return Proof(jkt, jti, iat, nonce if type(nonce) is str else None)
-
-
-def _json_object(data: bytes) -> dict[str, Any]:
-    """The payload: a JSON object (RFC 7519 §7.2 #10), else ValueError."""
-    value = json.loads(data)
-    if type(value) is not dict:
-        raise ValueError("payload")
-    return value
 
 
 def _b64(data: bytes) -> str:
@@ -330,7 +327,7 @@ def normal_url(url: str) -> str | None:
     if port is not None and port != _DEFAULT_PORTS[scheme]:
         netloc += f":{port}"
     path = _PERCENT.sub(_percent, quote(parts.path, safe=_PATH_SAFE + "%"))
-    return f"{scheme}://{netloc}{path or '/'}"
+    return f"{scheme}://{netloc}{_remove_dot_segments(path) or '/'}"
 
 
 def request_url(scheme: str, host: str, root_path: str, path: str, external_origin: str | None = None) -> str:
