@@ -15,7 +15,8 @@ The RFC's MUSTs and SHOULDs this covers (tests in ``tests/test_endpoints.py`` na
   ``{"active": false}`` and nothing else (§2.2: "SHOULD NOT include any additional
   information about an inactive token"); for an active one the standard members the token
   has (``scope``, ``client_id``, ``username``, ``token_type``, ``exp``, ``iat``, ``nbf``,
-  ``sub``, ``aud``, ``iss``, ``jti``), and ``token_type`` ``Bearer``.
+  ``sub``, ``aud``, ``iss``, ``jti``), and ``token_type`` ``Bearer``; a DPoP-bound token is ``DPoP``
+  with its ``cnf`` (RFC 9449 §6.2).
 - §4: ``Cache-Control: no-store`` on every answer.
 - Not in the RFC, by design: when the store or the key set cannot answer, ``503`` with
   ``Retry-After``, never ``active: false`` (a gateway would log people out over an outage).
@@ -90,5 +91,11 @@ def active(claims: Mapping[str, Any]) -> dict[str, Any]:
         document["client_id"] = claims["azp"]  # OpenID Connect's authorized party
     if "username" not in document and isinstance(claims.get("preferred_username"), str):
         document["username"] = claims["preferred_username"]
-    document["token_type"] = "Bearer"  # noqa: S105 - a token type, no secret
+    cnf = claims.get("cnf")
+    if isinstance(cnf, Mapping) and isinstance(cnf.get("jkt"), str):
+        # RFC 9449 §6.2: a DPoP-bound token's key, and its type (RFC 9449 §7.1's scheme).
+        document["cnf"] = {"jkt": cnf["jkt"]}
+        document["token_type"] = "DPoP"  # noqa: S105 - a token type, no secret
+    else:
+        document["token_type"] = "Bearer"  # noqa: S105 - a token type, no secret
     return document

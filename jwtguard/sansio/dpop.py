@@ -11,9 +11,9 @@ request; what needs state stays with the caller (the engine):
 - §8 and §9, nonces: the caller decides when one is required (``nonce_ok``);
   :func:`mint_nonce` and :func:`nonce_valid` make and check stateless ones.
 
-Also here: :func:`normal_url` and :func:`request_url` (the §4.3 #9 comparison),
-:func:`thumbprint` (RFC 7638), :func:`token_hash` (``ath``, §4.2) and :func:`challenge`, the
-``WWW-Authenticate: DPoP`` value (§7.1).
+Also here: :func:`normal_url` (the §4.3 #9 comparison), :func:`thumbprint` (RFC 7638) and
+:func:`token_hash` (``ath``, §4.2). The request's URL is the adapters' (``Request.target``) and the
+``WWW-Authenticate: DPoP`` challenge the policy's (:func:`jwtguard.sansio.decision.refusal`).
 """
 
 from __future__ import annotations
@@ -98,7 +98,7 @@ class Proof(NamedTuple):
 class ProofRefused(NamedTuple):
     """Why a proof was refused: an RFC 9449 error code and a fixed description.
 
-    ``description`` is safe to send (``error_description``, :func:`challenge`): it never echoes
+    ``description`` is safe to send (an ``error_description``, RFC 6750 §3): it never echoes
     the proof, the token or the exception.
     """
 
@@ -132,7 +132,7 @@ def check_proof(
 
     :param method: the request's method; ``htm`` must equal it, case-sensitively (§4.3 #8,
         RFC 9110 §9.1).
-    :param url: the URL the client used (:func:`request_url`); ``htu`` must equal it once both
+    :param url: the URL the client used (the origin and ``Request.target``); ``htu`` must equal it once both
         are in :func:`normal_url` form, query and fragment ignored (§4.3 #9).
     :param access_token: the token presented with the proof (§7): the proof's ``ath`` must be
         :func:`token_hash` of it (§4.3 #12). None for a request without one (a token
@@ -330,27 +330,6 @@ def normal_url(url: str) -> str | None:
     return f"{scheme}://{netloc}{_remove_dot_segments(path) or '/'}"
 
 
-def request_url(scheme: str, host: str, root_path: str, path: str, external_origin: str | None = None) -> str:
-    """The URL the client used (no query): what :func:`check_proof` compares ``htu`` with.
-
-    :param scheme: ``http`` or ``https`` as the server saw it (WSGI ``wsgi.url_scheme``, ASGI
-        ``scheme``); *host*: the ``Host`` field (a port included).
-    :param root_path: the mount prefix (WSGI ``SCRIPT_NAME``, ASGI ``root_path``); *path*: the
-        app-relative path (``PATH_INFO``; ASGI ``path`` minus ``root_path``). Both decoded
-        text (re-decode WSGI's latin-1 as UTF-8), percent-encoded again here; an encoded
-        ``/`` (``%2F``) does not survive decoding, so its proofs are refused (never accepted
-        wrongly).
-    :param external_origin: ``https://api.example.com`` (``JWTGUARD_EXTERNAL_ORIGIN``) replaces
-        scheme and host: behind a proxy or load balancer, the server sees its own.
-
-    Security: without *external_origin* the host is the client's ``Host`` field. That is fine
-    for the check (the client signs its own ``htu``), but a server answering several hosts with
-    one app accepts a proof made for one host on another: set the origin there.
-    """
-    origin = external_origin.rstrip("/") if external_origin else f"{scheme}://{host}"
-    return origin + quote(root_path + path, safe=_PATH_SAFE)
-
-
 def bound_key(claims: Mapping[str, Any]) -> str | None:
     """The ``cnf.jkt`` of a token's claims (RFC 9449 §6.1, RFC 7800 §3.1): its DPoP key's thumbprint.
 
@@ -422,41 +401,3 @@ def nonce_valid(key: bytes, nonce: str | None, now: float, period: float) -> boo
     if bucket not in (current, current - 1):
         return False
     return hmac.compare_digest(raw, _bucket_mac(key, bucket))
-
-
-# -- the challenge (RFC 9449 §7.1) ---------------------------------------------------------------
-
-#: RFC 6750 §3: what ``error`` and ``error_description`` may hold (no quote, no backslash).
-_PARAMETER: Final = re.compile(r"[\x20\x21\x23-\x5b\x5d-\x7e]*")
-#: An ``alg`` in the space-delimited ``algs`` list: printable, no space, no quote, no backslash.
-_ALG: Final = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]+")
-#: RFC 9110 §5.6.4: a quoted-string's text; ``"`` and ``\\`` are escaped (quoted-pair).
-_REALM: Final = re.compile(r"[\x20-\x7e]*")
-
-
-def challenge(error: str | None, description: str | None, algorithms: Collection[str], realm: str | None = None) -> str:
-    """A ``WWW-Authenticate`` value for the DPoP scheme (RFC 9449 §7.1), e.g. ``DPoP algs="ES256 EdDSA"``.
-
-    Parameters in the order of the RFC's figures: ``realm`` (escaped as a quoted-string),
-    ``error``, ``error_description``, ``algs`` (omitted when *algorithms* is empty); None
-    leaves a parameter out. Without an error the challenge asks for credentials (§7.1, Figure 15).
-
-    :raises ValueError: for an error, description or algorithm holding a quote, a backslash or
-        a control character (RFC 6750 §3): they are jwtguard's own, so that is a bug; or a realm
-        with a control character or non-ASCII text.
-    """
-    parameters = []
-    if realm is not None:
-        if not _REALM.fullmatch(realm):
-            raise ValueError("a realm is printable ASCII")
-        parameters.append('realm="{}"'.format(realm.replace("\\", "\\\\").replace('"', '\\"')))
-    for name, value in (("error", error), ("error_description", description)):
-        if value is not None:
-            if not _PARAMETER.fullmatch(value):
-                raise ValueError(f"{name} holds a character RFC 6750 §3 does not allow")
-            parameters.append(f'{name}="{value}"')
-    if algorithms:
-        if not all(_ALG.fullmatch(alg) for alg in algorithms):
-            raise ValueError("an algorithm name holds a space, a quote or a control character")
-        parameters.append('algs="{}"'.format(" ".join(algorithms)))
-    return "DPoP " + ", ".join(parameters) if parameters else "DPoP"

@@ -401,8 +401,11 @@ class Policy:
         return decision if proof.nonce == current else with_headers(decision, (("DPoP-Nonce", current),))
 
     def for_dpop(self, decision: Decision) -> Decision:
-        """The answer to a request that used the DPoP scheme: the error in the DPoP challenge."""
-        return self._dpop_refusals.get(decision.reason, decision) if decision.kind == "refuse" else decision
+        """The answer to a request that used the DPoP scheme: the error in the DPoP challenge. A
+        refusal built for it already (a nonce's, with its ``DPoP-Nonce``) stays as it is."""
+        if decision.kind != "refuse" or decision is not self.refusals.get(decision.reason):
+            return decision
+        return self._dpop_refusals[decision.reason]
 
     # -- the user -----------------------------------------------------------------------
 
