@@ -44,7 +44,7 @@ from .metrics import Metrics
 from .sansio.claims import ANY_TOKEN_TYPE, ProviderSession, Verified
 from .sansio.credentials import TOKEN68, CookieToken
 from .sansio.decision import Decision
-from .sansio.dpop import Proof
+from .sansio.dpop import Proof, ProofHeader, ProofRefused, read_header
 from .sansio.policy import UNGUARDED, DPoPRequest, Policy, looks_like_login, route_decision
 from .sansio.request import Request
 from .sansio.state import UserState, user_state
@@ -181,6 +181,9 @@ class Engine:
         #: DPoP proofs seen (RFC 9449 §11.1): in memory, or in the store when several processes serve.
         self._shared_replay = settings.dpop_replay == "store"
         self._proofs = SeenOnce(settings.dpop_max_age + settings.leeway, timer=timer)
+        #: Proof headers prepared (their key and its thumbprint), by the header's segment: a client
+        #: signs every proof with one key (issue 13: the key is prepared once, each signature checked).
+        self._proof_headers: dict[str, ProofHeader] = {}
         self._spent = 0
         #: Counters for operators (see :mod:`jwtguard.metrics`).
         self.metrics = Metrics(self.states, self._tokens)
@@ -270,7 +273,7 @@ class Engine:
             return self._refused(refused, verified.user_id, via)
         proof = None
         if dpop is not None:
-            checked = policy.proof(dpop, verified, now)
+            checked = policy.proof(dpop, verified, now, self._proof_header)
             if type(checked) is not Proof:
                 return self._refused(cast(Decision, checked), verified.user_id, via)
             proof = cast(Proof, checked)
@@ -306,6 +309,19 @@ class Engine:
             # (issue 10): only the store's answer may refuse it.
             self.states.invalidate(key)
         return _Needs(token, verified, now, via, _STATE, dpop, proof)
+
+    def _proof_header(self, segment: str, header: Mapping[str, Any]) -> ProofHeader | ProofRefused:
+        """A proof header prepared once (:func:`~jwtguard.sansio.dpop.read_header`); refusals are not kept."""
+        prepared = self._proof_headers.get(segment)
+        if prepared is None:
+            read = read_header(header, self.settings.dpop_algorithms)
+            if type(read) is not ProofHeader:
+                return read
+            prepared = read
+            if len(self._proof_headers) >= _MAX_PROOF_HEADERS:
+                self._proof_headers.clear()  # bounded; the next proofs prepare their keys again
+            self._proof_headers[segment] = prepared
+        return prepared
 
     def _session(
         self, token: str, verified: Verified, now: float, via: int, dpop: DPoPRequest | None, proof: Proof | None
@@ -623,6 +639,9 @@ class Engine:
             decision: Decision = done.value  # the flow's return value (no cast call: the hot path)
             return decision
 
+
+#: Proof headers (client keys) an engine keeps prepared at most.
+_MAX_PROOF_HEADERS: Final = 4096
 
 #: Every this many proofs noted in the store, the expired notes are deleted.
 _PRUNE_PROOFS_EVERY: Final = 1024

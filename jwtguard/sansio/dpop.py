@@ -127,6 +127,7 @@ def check_proof(
     algorithms: Collection[str],
     nonce_ok: Callable[[str | None], bool] | None = None,
     max_bytes: int = 8192,
+    headers: HeaderReader | None = None,
 ) -> Proof | ProofRefused:
     """The RFC 9449 §4.3 checks of one DPoP proof (the value of the request's one ``DPoP`` field).
 
@@ -146,6 +147,8 @@ def check_proof(
         no string) after every other check passed; False refuses with ``use_dpop_nonce``
         (§8, §9, §11.3). Its exceptions propagate: they are the caller's.
     :param max_bytes: a longer proof is refused before any parsing.
+    :param headers: how the header is prepared (:func:`read_header` with *algorithms* unless given):
+        the engine's remembers each header, by its segment, for the next proof signed with that key.
 
     The other checks: a compact JWS read as strictly as access tokens are
     (:func:`jwtguard.tokens.read_compact`, §4.3 #2); ``typ`` exactly ``dpop+jwt`` (#4, §11.5);
@@ -161,7 +164,7 @@ def check_proof(
     if len(proof) > max_bytes:  # bounded before any parsing
         return _TOO_LARGE
     try:
-        checked = _check(proof, method, url, access_token, now, max_age, leeway, algorithms)
+        checked = _check(proof, method, url, access_token, now, max_age, leeway, algorithms, headers)
     except Exception:  # hostile input: a refusal, never a 500 (as Engine.verify does)
         return _MALFORMED
     if isinstance(checked, Proof) and nonce_ok is not None and not nonce_ok(checked.nonce):
@@ -169,17 +172,30 @@ def check_proof(
     return checked
 
 
-def _check(
-    proof: str,
-    method: str,
-    url: str,
-    access_token: str | None,
-    now: float,
-    max_age: float,
-    leeway: float,
-    algorithms: Collection[str],
-) -> Proof | ProofRefused:
-    header, payload, signing_input, signature = read_compact(proof)
+class ProofHeader(NamedTuple):
+    """A proof's header that passed §4.3 #4 to #7: its algorithm, its key prepared, the key's thumbprint.
+
+    The same header bytes always give the same one, so a caller may remember it by the header's
+    segment (the engine does: a client signs every proof with one key, and preparing it is a
+    tenth of a proof's check). The signature is checked with it on every proof.
+    """
+
+    alg: str
+    jkt: str
+    key: Any
+    algorithm: Any
+
+
+#: Prepares a proof's header: its base64url segment (a cache key) and its decoded JSON.
+HeaderReader = Callable[[str, Mapping[str, Any]], "ProofHeader | ProofRefused"]
+
+
+def read_header(header: Mapping[str, Any], algorithms: Collection[str]) -> ProofHeader | ProofRefused:
+    """§4.3 #4 to #7 on a proof's decoded header: ``typ``, an allowed asymmetric ``alg``, a public
+    ``jwk`` of the type and curve *alg* names (RSA of :data:`MIN_RSA_BITS` to :data:`MAX_RSA_BITS`).
+
+    Raises nothing for hostile input that :func:`check_proof` did not already catch.
+    """
     if header.get("typ") != PROOF_TYPE:
         return _refused("DPoP proof typ must be dpop+jwt")
     alg = header.get("alg")
@@ -202,7 +218,29 @@ def _check(
         not MIN_RSA_BITS <= key.key_size <= MAX_RSA_BITS or key.public_numbers().e.bit_length() > 64
     ):
         return _refused("DPoP proof RSA key must have 2048 to 8192 bits")
-    if not algorithm.verify(signing_input, key, signature):
+    return ProofHeader(alg, jkt, key, algorithm)
+
+
+def _check(
+    proof: str,
+    method: str,
+    url: str,
+    access_token: str | None,
+    now: float,
+    max_age: float,
+    leeway: float,
+    algorithms: Collection[str],
+    headers: HeaderReader | None,
+) -> Proof | ProofRefused:
+    header, payload, signing_input, signature = read_compact(proof)
+    if headers is None:
+        prepared = read_header(header, algorithms)
+    else:
+        prepared = headers(proof[: proof.index(".")], header)
+    if isinstance(prepared, ProofRefused):
+        return prepared
+    jkt = prepared.jkt
+    if not prepared.algorithm.verify(signing_input, prepared.key, signature):
         return _refused("DPoP proof signature does not verify with its jwk")
 
     claims = json.loads(payload)

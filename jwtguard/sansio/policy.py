@@ -34,7 +34,7 @@ from .credentials import (
     own_cookies,
 )
 from .decision import ANONYMOUS, EXEMPT, RAW_SIGNAL, REASONS, SIGNAL, Decision, refusal, with_headers
-from .dpop import Proof, ProofRefused, bound_key, check_proof, mint_nonce, nonce_valid
+from .dpop import HeaderReader, Proof, ProofRefused, bound_key, check_proof, mint_nonce, nonce_valid
 from .request import Request
 from .state import UserState, is_id, is_version, session_alive
 
@@ -350,7 +350,9 @@ class Policy:
 
     # -- DPoP (RFC 9449) ----------------------------------------------------------------
 
-    def proof(self, request: DPoPRequest, verified: Verified, now: float) -> Proof | Decision:
+    def proof(
+        self, request: DPoPRequest, verified: Verified, now: float, headers: HeaderReader | None = None
+    ) -> Proof | Decision:
         """The checked proof of a token sent with the DPoP scheme, or the refusal (RFC 9449 §7.1).
 
         ``dpop_binding`` (``invalid_token``): the token is bound to no key, or to another
@@ -358,7 +360,8 @@ class Policy:
         (:func:`~jwtguard.sansio.dpop.check_proof`, with ``JWTGUARD_DPOP_ALGORITHMS`` and
         ``JWTGUARD_DPOP_MAX_AGE``); ``use_dpop_nonce``: ``JWTGUARD_DPOP_NONCE`` is on and the
         proof lacks a current nonce (§9), answered with one (:meth:`nonce_refusal`). The
-        replay of a good proof is the engine's to refuse: it remembers the ``jti``.
+        replay of a good proof is the engine's to refuse: it remembers the ``jti``. *headers*:
+        how proof headers are prepared (the engine remembers them, :func:`~jwtguard.sansio.dpop.read_header`).
         """
         refusals = self._dpop_refusals
         if verified.jkt is None:
@@ -375,6 +378,7 @@ class Policy:
             algorithms=self._dpop_algorithms,
             nonce_ok=None if key is None else (lambda nonce: nonce_valid(key, nonce, now, self._dpop_max_age)),
             max_bytes=self.max_header,
+            headers=headers,
         )
         if isinstance(checked, ProofRefused):
             return self.nonce_refusal(now) if checked.error == "use_dpop_nonce" else refusals["invalid_dpop_proof"]
