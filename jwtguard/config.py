@@ -1001,7 +1001,6 @@ class Settings:
             "process of the app, so a nonce from one worker is good at the others",
             _text,
             show=_hidden,
-            from_file=True,
             secret=True,
         ),
     )
