@@ -7,6 +7,8 @@ pure checks of one proof have their own table (``tests/test_dpop_proof.py``).
 
 from __future__ import annotations
 
+import base64
+import json
 import time
 from collections.abc import Callable, Iterator
 from contextlib import closing
@@ -347,3 +349,77 @@ def test_introspection_names_the_key_of_a_bound_token(adapter: str, sqlite_url: 
         assert document["cnf"] == {"jkt": KEY.jkt}
     finally:
         target.close()
+
+
+# -- hostile requests: every one a 4xx with the body's two members, never the token or proof --------
+
+
+def _hostile(token: str) -> list[tuple[str, list[tuple[str, str | bytes]], str]]:
+    good = KEY.proof("GET", URL, token)
+    huge_rsa = {"kty": "RSA", "n": "A" * 2800, "e": "AQAB"}  # 16 800 bits
+    off_curve = {**KEY.jwk, "y": KEY.jwk["x"]}  # a point not on P-256
+    return [
+        ("scheme-alone", [("Authorization", "DPoP")], "malformed"),
+        ("scheme-tab", [("Authorization", f"DPoP\t{token}"), ("DPoP", good)], "malformed"),
+        ("two-tokens", [("Authorization", f"DPoP {token} {token}"), ("DPoP", good)], "multiple_credentials"),
+        (
+            "bearer-and-dpop",
+            [("Authorization", f"Bearer {token}"), ("Authorization", f"DPoP {token}"), ("DPoP", good)],
+            "multiple_credentials",
+        ),
+        ("proof-bytes", [("Authorization", f"DPoP {token}"), ("DPoP", b"\xff\xfe.\x80.\xc0")], "invalid_dpop_proof"),
+        ("proof-empty", [("Authorization", f"DPoP {token}"), ("DPoP", "")], "invalid_dpop_proof"),
+        ("proof-comma", [("Authorization", f"DPoP {token}"), ("DPoP", good + "," + good)], "invalid_dpop_proof"),
+        (
+            "iat-infinity",
+            [("Authorization", f"DPoP {token}"), ("DPoP", KEY.proof("GET", URL, token, iat=float("inf")))],
+            "invalid_dpop_proof",
+        ),
+        (
+            "jwk-huge-rsa",
+            [("Authorization", f"DPoP {token}"), ("DPoP", KEY.proof("GET", URL, token, header={"jwk": huge_rsa}))],
+            "invalid_dpop_proof",
+        ),
+        (
+            "jwk-off-curve",
+            [("Authorization", f"DPoP {token}"), ("DPoP", KEY.proof("GET", URL, token, header={"jwk": off_curve}))],
+            "invalid_dpop_proof",
+        ),
+        (
+            "alg-none",
+            [
+                ("Authorization", f"DPoP {token}"),
+                ("DPoP", _unsigned({"typ": "dpop+jwt", "alg": "none", "jwk": KEY.jwk})),
+            ],
+            "invalid_dpop_proof",
+        ),
+        (
+            "jti-10kb",
+            [("Authorization", f"DPoP {token}"), ("DPoP", KEY.proof("GET", URL, token, jti="j" * 10_240))],
+            "invalid_dpop_proof",
+        ),
+        ("token-not-token68", [("Authorization", "DPoP a!b.c.d"), ("DPoP", good)], "malformed"),
+    ]
+
+
+def _unsigned(header: dict[str, Any]) -> str:
+    """A proof signed by nobody (``alg: none``, an empty signature), for *header* with KEY's jwk."""
+    header = {**header, "jwk": KEY.jwk}
+
+    def part(value: Any) -> str:
+        return base64.urlsafe_b64encode(json.dumps(value).encode()).rstrip(b"=").decode()
+
+    return f"{part(header)}.{part({'jti': 'x', 'htm': 'GET', 'htu': URL, 'iat': int(time.time())})}."
+
+
+def test_hostile_dpop_requests_are_refused(target: Target) -> None:
+    """No input in the DPoP scheme or field is a 5xx, an accept, or an answer holding what was sent."""
+    token = bound(target.engine.settings)
+    for name, headers, expected in _hostile(token):
+        reply = target.request("GET", "/api/me", headers)
+        assert 400 <= reply.status < 500 and reason(reply) == expected, name
+        assert set(reply.json()) == {"error", "reason"} and "x-user-enabled" not in reply.headers, name
+        for _, value in headers:
+            text = value.decode("latin-1") if isinstance(value, bytes) else value
+            assert len(text) < 12 or text not in reply.body.decode("latin-1"), name
+    assert dpop_get(target, token, KEY.proof("GET", URL, token)).status == 200
