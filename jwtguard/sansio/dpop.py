@@ -25,6 +25,7 @@ import json
 import math
 import re
 from collections.abc import Callable, Collection, Mapping
+from functools import lru_cache
 from typing import Any, Final, NamedTuple
 from urllib.parse import quote, urlsplit
 
@@ -251,8 +252,9 @@ def _check(
         return _refused("DPoP proof jti must be a string of 1 to 256 characters")
     if claims.get("htm") != method:
         return _refused("DPoP proof htm does not match the request method")
-    htu, expected = claims.get("htu"), normal_url(url)
-    if type(htu) is not str or expected is None or normal_url(htu) != expected:
+    htu = claims.get("htu")
+    expected = _normal(url)
+    if type(htu) is not str or expected is None or _normal(htu) != expected:
         return _refused("DPoP proof htu does not match the request URL")
     try:
         iat = time_claim(claims, "iat")
@@ -366,6 +368,10 @@ def normal_url(url: str) -> str | None:
         netloc += f":{port}"
     path = _PERCENT.sub(_percent, quote(parts.path, safe=_PATH_SAFE + "%"))
     return f"{scheme}://{netloc}{_remove_dot_segments(path) or '/'}"
+
+
+#: :func:`normal_url` remembered: a client proves the same few URLs over and over (bounded).
+_normal: Final = lru_cache(maxsize=4096)(normal_url)
 
 
 def bound_key(claims: Mapping[str, Any]) -> str | None:
