@@ -29,14 +29,14 @@ import logging
 import os
 import time
 import weakref
-from collections.abc import Callable, Collection, Generator, Mapping
+from collections.abc import Awaitable, Callable, Collection, Generator, Mapping
 from functools import partial
 from sys import getsizeof
-from typing import Any, Final, NamedTuple, cast
+from typing import Any, Final, NamedTuple, TypeVar, cast
 
 from .cache import SeenOnce, StateCache, TokenCache
 from .config import Settings
-from .errors import StoreError
+from .errors import ConfigError, StoreError
 from .feed import Follower, feed_source, follower_for
 from .invalidation import InvalidationBus, default_bus
 from .keys import KeySourceUnavailable
@@ -56,6 +56,8 @@ from .tokens import TokenVerifier
 from .userid import UserId, UserKey
 
 logger = logging.getLogger("jwtguard")
+
+T = TypeVar("T")
 
 #: Distinct paths a process names in login hints at most (the paths come from clients).
 _MAX_HINTS = 16
@@ -180,6 +182,12 @@ class Engine:
         )
         #: DPoP proofs seen (RFC 9449 §11.1): in memory, or in the store when several processes serve.
         self._shared_replay = settings.dpop_replay == "store"
+        if self._shared_replay and any(
+            each is not None and not callable(getattr(each, "run", None)) for each in (store, async_store)
+        ):
+            raise ConfigError(
+                "JWTGUARD_DPOP_REPLAY", "store needs one of jwtguard's stores (MongoDB or SQLite), which keep records"
+            )
         self._proofs = SeenOnce(settings.dpop_max_age + settings.leeway, timer=timer)
         #: Proof headers prepared (their key and its thumbprint), by the header's segment: a client
         #: signs every proof with one key (issue 13: the key is prepared once, each signature checked).
@@ -514,51 +522,45 @@ class Engine:
             yield r.Prune("refresh", now)
         return first
 
-    def _spend(self, proof: Proof) -> bool:
+    def _run(self, flow: r.RecordFlow[T], *, timed: bool) -> T:
+        """Perform a records flow on the blocking store (a provider session's read, a proof's note);
+        *timed*: it is a read the metrics count among the store's loads."""
         assert self.store is not None, "this engine has no blocking store"
-        run = getattr(self.store, "run", None)
-        if run is None:
-            raise StoreError("JWTGUARD_DPOP_REPLAY=store needs one of jwtguard's stores (records)")
-        first: bool = run(self._spend_flow(proof))
-        return first
-
-    async def _aspend(self, proof: Proof) -> bool:
-        assert self.async_store is not None, "this engine has no async store"
-        run = getattr(self.async_store, "run", None)
-        if run is None:
-            raise StoreError("JWTGUARD_DPOP_REPLAY=store needs one of jwtguard's stores (records)")
-        first: bool = await run(self._spend_flow(proof))
-        return first
-
-    def _session_ended(self, session: ProviderSession) -> bool:
-        assert self.store is not None, "this engine has no blocking store"
-        run = getattr(self.store, "run", None)
-        if run is None:
-            return False  # a store of the app's own keeps no records: no logout token ended anything
+        run = cast(Callable[[r.RecordFlow[T]], T], getattr(self.store, "run", _no_records))
         started = time.perf_counter()
         try:
-            ended: bool = run(provider_session_ended(session.iss, session.sid))
+            result = run(flow)
         except StoreError:
-            self.metrics.store_load(time.perf_counter() - started, failed=True)
+            if timed:
+                self.metrics.store_load(time.perf_counter() - started, failed=True)
             raise
-        self.metrics.store_load(time.perf_counter() - started, failed=False)
+        if timed:
+            self.metrics.store_load(time.perf_counter() - started, failed=False)
         self._store_answers()
-        return ended
+        return result
 
-    async def _asession_ended(self, session: ProviderSession) -> bool:
+    def _ended(self, session: ProviderSession) -> bool:
+        """Whether a logout token ended *session* (a read, counted among the store's loads)."""
+        return self._run(provider_session_ended(*session), timed=True)
+
+    async def _aended(self, session: ProviderSession) -> bool:
+        return await self._arun(provider_session_ended(*session), timed=True)
+
+    async def _arun(self, flow: r.RecordFlow[T], *, timed: bool) -> T:
+        """:meth:`_run` on the async store."""
         assert self.async_store is not None, "this engine has no async store"
-        run = getattr(self.async_store, "run", None)
-        if run is None:
-            return False
+        run = cast(Callable[[r.RecordFlow[T]], Awaitable[T]], getattr(self.async_store, "run", _ano_records))
         started = time.perf_counter()
         try:
-            ended: bool = await run(provider_session_ended(session.iss, session.sid))
+            result = await run(flow)
         except StoreError:
-            self.metrics.store_load(time.perf_counter() - started, failed=True)
+            if timed:
+                self.metrics.store_load(time.perf_counter() - started, failed=True)
             raise
-        self.metrics.store_load(time.perf_counter() - started, failed=False)
+        if timed:
+            self.metrics.store_load(time.perf_counter() - started, failed=False)
         self._store_answers()
-        return ended
+        return result
 
     # -- the drivers ------------------------------------------------------------------------
 
@@ -589,11 +591,10 @@ class Engine:
                         if type(step) is LoadState:
                             answer = self.states.load(step.key, partial(self._load, step.user_id))
                         elif type(step) is SpendProof:
-                            answer = self._spend(step.proof)
+                            answer = self._run(self._spend_flow(step.proof), timed=False)
                         else:
                             assert isinstance(step, LoadSession)
-                            ended = partial(self._session_ended, step.session)
-                            answer = self.provider_sessions.load(step.session, ended)
+                            answer = self.provider_sessions.load(step.session, partial(self._ended, step.session))
                     except StoreError as exc:
                         answer = exc
                 step = flow.send(answer)
@@ -626,11 +627,11 @@ class Engine:
                         if type(step) is LoadState:
                             answer = await self.states.aload(step.key, partial(self._aload, step.user_id))
                         elif type(step) is SpendProof:
-                            answer = await self._aspend(step.proof)
+                            answer = await self._arun(self._spend_flow(step.proof), timed=False)
                         else:
                             assert isinstance(step, LoadSession)
                             answer = await self.provider_sessions.aload(
-                                step.session, partial(self._asession_ended, step.session)
+                                step.session, partial(self._aended, step.session)
                             )
                     except StoreError as exc:
                         answer = exc
@@ -638,6 +639,17 @@ class Engine:
         except StopIteration as done:
             decision: Decision = done.value  # the flow's return value (no cast call: the hot path)
             return decision
+
+
+def _no_records(flow: r.RecordFlow[Any]) -> bool:
+    """A store of the app's own keeps no records: no logout token ended anything there (a store
+    without records cannot serve ``JWTGUARD_DPOP_REPLAY=store``: the engine refuses it at start-up)."""
+    flow.close()
+    return False
+
+
+async def _ano_records(flow: r.RecordFlow[Any]) -> bool:
+    return _no_records(flow)
 
 
 #: Proof headers (client keys) an engine keeps prepared at most.

@@ -281,7 +281,7 @@ def test_a_nonce_is_asked_for_then_accepted(build: Callable[..., Target], sqlite
     """§9: with nonces required, a proof without one is answered 401 ``use_dpop_nonce`` with the nonce in
     ``DPoP-Nonce``; the retry with it passes; §8.2: a nonce of the previous period still passes and the
     answer carries the new one, which the client uses from then on."""
-    clock = [time.time()]
+    clock = [time.time() + 1]  # the proofs' whole-second iat is never ahead of it
     target = build(dpop_settings(sqlite_url, dpop_nonce=True, dpop_nonce_key=NONCE_KEY), clock=lambda: clock[0])
     token = bound(target.engine.settings, now=clock[0])
     first = dpop_get(target, token, KEY.proof("GET", URL, token))
