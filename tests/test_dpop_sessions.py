@@ -356,6 +356,21 @@ def test_an_unbound_session_refreshed_with_a_proof_is_bound_from_then_on(api: Ap
     assert api.refresh(bound.refresh_token, dpop=at(TOKEN)).jkt == KEY.jkt
 
 
+def test_a_thief_who_binds_a_stolen_unbound_session_is_still_caught_by_rotation(api: Api) -> None:
+    """Binding at refresh weakens no reuse check: the binding checked is the presented refresh
+    token's own. A thief who refreshes a stolen unbound token with their key binds only the tokens
+    that follow it; the device's copy stays unbound, so presenting it (spent) ends the session
+    (RFC 9700 §4.14.2), the thief's bound tokens with it."""
+    stolen = api.login("alice")
+    taken = api.refresh(stolen.refresh_token, dpop=at(TOKEN, key=THIEF))
+    kept = api.refresh(taken.refresh_token, dpop=at(TOKEN, key=THIEF))  # the stolen token is stale now
+    assert kept.jkt == THIEF.jkt and api.judge(kept.access_token, key=THIEF) == "accepted"
+    with pytest.raises(InvalidGrant) as reuse:
+        api.refresh(stolen.refresh_token)  # the device, which has no key
+    assert reuse.value.session_ended is True
+    assert api.judge(kept.access_token, key=THIEF) == "session_revoked"
+
+
 def test_require_refuses_a_token_request_without_a_proof(open_api: Callable[..., Api]) -> None:
     """``JWTGUARD_DPOP=require``: a token request without a proof is ``invalid_dpop_proof`` (the guard
     would refuse its Bearer pair); one with a proof is bound. A caller with no request (None: a

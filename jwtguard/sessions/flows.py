@@ -289,7 +289,9 @@ def refresh(
     spent (:func:`spend_proof`; a replay is ``invalid_dpop_proof``, nothing else spent). An
     unbound session refreshed with a proof is bound from then on: the new refresh token is
     issued to a client that proved a key (§5), the way a session opened before DPoP was on
-    becomes bound at its next refresh.
+    becomes bound at its next refresh. The binding checked is the presented token's own, so
+    this weakens no reuse check: a thief who binds a stolen unbound token binds only its
+    successors, and the device presenting its spent (unbound) copy still ends the session.
 
     The spend is the insert of its spent mark: of two concurrent refreshes
     with one token exactly one inserts it and rotates. The loser, or a later
