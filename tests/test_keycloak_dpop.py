@@ -31,12 +31,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import base64
+from urllib.parse import urlencode
+
 import httpx
 import jwt
 import pytest
 from dpop_keys import ProofKey, ath
 
+from harness import TARGETS
+
 from jwtguard import Settings
+from jwtguard.config import endpoint_clients
+from jwtguard.endpoints import EndpointsASGI, EndpointsWSGI
 
 from keycloak import KeycloakAdmin, KeycloakServer, Realm, Tokens
 
@@ -239,6 +246,10 @@ def test_bound_token_with_its_proof_is_accepted(
         body = reply.json()
         assert body["user"] == clients.plain.user_id
         assert body["claims"]["cnf"] == {"jkt": login.key.jkt} and body["claims"]["typ"] == "DPoP"
+    # The scheme is case-insensitive (RFC 9110 §11.1); the query is no part of htu (§4.3 #9).
+    proof = login.key.proof("GET", URL, login.token)
+    reply = client("GET", PATH + "?page=2", [("Authorization", f"dpop {login.token}"), ("DPoP", proof)])
+    assert reply.status == 200, reply.body
 
 
 def test_bound_token_as_bearer_is_refused(make_client: Any, clients: Clients, login: Login, tmp_path: Path) -> None:
@@ -459,14 +470,13 @@ def test_keycloak_token_type_and_dpop(
 ) -> None:
     """What JWTGUARD_TOKEN_TYPE does with Keycloak's two kinds of access tokens under ``allow``:
     its bound tokens say ``"typ": "DPoP"``, its unbound ones ``"typ": "Bearer"``, and a
-    ``claim:`` rule takes one value. So the README's ``claim:typ=Bearer`` refuses every bound token
-    (``invalid``, even with its proof), ``claim:typ=DPoP`` every unbound one; only ``any`` takes
-    both, and with it Keycloak's ID token passes as a Bearer token (the start-up warning's case),
-    though never with the DPoP scheme (it is bound to no key)."""
+    ``claim:`` rule takes one value. ``claim:typ=DPoP`` takes the bound ones and refuses every
+    unbound one; ``claim:typ=Bearer`` takes the unbound ones (and refuses the bound ones:
+    :func:`test_readme_keycloak_token_type_takes_bound_tokens`); only ``any`` takes both, and
+    with it Keycloak's ID token passes as a Bearer token (the start-up warning's case), though
+    never with the DPoP scheme (it is bound to no key)."""
     proof = login.key.proof
     bearer_rule = make_client(dpop_settings(clients, tmp_path, token_type="claim:typ=Bearer"))
-    reply = with_dpop(bearer_rule, login.token, proof("GET", URL, login.token))
-    assert refused(reply, "invalid", "invalid_token") == dpop_challenge("invalid_token", "The access token is invalid")
     assert as_bearer(bearer_rule, plain_token).status == 200
 
     dpop_rule = make_client(dpop_settings(clients, tmp_path, token_type="claim:typ=DPoP"))
@@ -484,3 +494,59 @@ def test_keycloak_token_type_and_dpop(
     assert as_bearer(any_rule, id_token).status == 200  # the confusion claim:typ=... prevents
     reply = with_dpop(any_rule, id_token, ProofKey().proof("GET", URL, id_token))
     assert refused(reply, "dpop_binding", "invalid_token") == BINDING
+
+
+def test_readme_keycloak_token_type_takes_bound_tokens(
+    make_client: Any, clients: Clients, login: Login, tmp_path: Path
+) -> None:
+    """FAILS (a jwtguard bug, issue 13's acceptance): with the README's Keycloak settings
+    (``JWTGUARD_TOKEN_TYPE=claim:typ=Bearer``, README "Keycloak" and the ``JWTGUARD_TOKEN_TYPE``
+    row) and ``JWTGUARD_DPOP=allow`` or ``require``, a token Keycloak bound to a key, sent as RFC 9449
+    §7.1 says with a valid proof of that key (§4.3, §6.1), must be accepted. It is refused
+    ``invalid`` before its proof is looked at: Keycloak writes the token type into the ``typ``
+    claim, ``DPoP`` for a bound token (the token response's ``token_type``, RFC 9449 §5), and
+    the rule ``claim:typ=Bearer`` knows one value only. No ``claim:`` rule takes both of Keycloak's
+    access tokens under ``allow``; ``any`` does, and lets Keycloak's ID token in as well."""
+    assert claims_of(login.token)[1]["typ"] == "DPoP"
+    for mode in ("allow", "require"):
+        client = make_client(dpop_settings(clients, tmp_path, token_type="claim:typ=Bearer", dpop=mode))
+        reply = with_dpop(client, login.token, login.key.proof("GET", URL, login.token))
+        assert reply.status == 200, (mode, reply.status, reply.body)
+
+
+class Ours:
+    """jwtguard's RFC 7662 endpoint for the realm in front of the guarded app, as
+    ``tests/test_keycloak_signals.py`` has it, with the rule that takes Keycloak's bound tokens."""
+
+    def __init__(self, settings: Settings, adapter: str) -> None:
+        wrap = EndpointsWSGI if adapter == "wsgi" else EndpointsASGI
+        self.target = TARGETS[adapter](settings, outer=lambda guard: wrap(guard, settings=settings))
+        self._auth = ("Authorization", "Basic " + base64.b64encode(b"gw:gw-secret-1").decode())
+
+    def introspect(self, token: str) -> dict[str, Any]:
+        headers = [self._auth, ("Content-Type", "application/x-www-form-urlencoded")]
+        reply = self.target.request("POST", "/oauth/introspect", headers, urlencode({"token": token}).encode())
+        assert reply.status == 200, reply.body
+        answer: dict[str, Any] = reply.json()
+        return answer
+
+    def close(self) -> None:
+        self.target.close()
+
+
+def test_introspection_of_a_bound_token_as_keycloak_answers(
+    admin: KeycloakAdmin, clients: Clients, login: Login, tmp_path: Path, adapter: str
+) -> None:
+    """RFC 9449 §6.2: the introspection of a bound token says ``token_type`` ``DPoP`` and gives its
+    ``cnf``; ours answers as Keycloak's own endpoint does (the holder's endpoint asks no proof)."""
+    theirs = admin.introspect(clients.bound, login.token)
+    assert theirs["active"] is True and theirs["token_type"] == "DPoP"
+    assert theirs["cnf"] == {"jkt": login.key.jkt}
+    ours = Ours(dpop_settings(clients, tmp_path, endpoint_clients=endpoint_clients("gw:gw-secret-1")), adapter)
+    try:
+        mine = ours.introspect(login.token)
+    finally:
+        ours.close()
+    assert mine["active"] is True
+    for member in ("token_type", "cnf", "sub", "client_id", "exp", "iat", "iss", "jti", "scope"):
+        assert mine[member] == theirs[member], member
