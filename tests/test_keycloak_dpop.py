@@ -22,6 +22,7 @@ origin), except in :func:`test_the_htu_follows_the_host_without_an_external_orig
 
 from __future__ import annotations
 
+import base64
 import logging
 import re
 import time
@@ -30,15 +31,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-import base64
 from urllib.parse import urlencode
 
 import httpx
 import jwt
 import pytest
 from dpop_keys import ProofKey, ath
-
 from harness import TARGETS
 
 from jwtguard import Settings
@@ -76,6 +74,8 @@ class Login:
 
     key: ProofKey
     tokens: Tokens
+    #: The proof of the token request (RFC 9449 §5): what an eavesdropper on it holds, with the token.
+    request_proof: str
 
     @property
     def token(self) -> str:
@@ -105,7 +105,8 @@ def logins(admin: KeycloakAdmin, clients: Clients) -> dict[str, Login]:
     found = {}
     for alg in ("ES256", "EdDSA"):
         key = ProofKey(alg)
-        found[alg] = Login(key, admin.dpop_password_grant(clients.bound, key.proof("POST", clients.bound.token_url)))
+        proof = key.proof("POST", clients.bound.token_url)
+        found[alg] = Login(key, admin.dpop_password_grant(clients.bound, proof), proof)
     return found
 
 
@@ -237,7 +238,7 @@ def test_bound_token_with_its_proof_is_accepted(
     """RFC 9449 §7.1: ``Authorization: DPoP`` with a proof that passes every check of §4.3 (``typ``,
     ``alg`` of the allow-list, the ``jwk`` verifying the signature, ``htm``/``htu`` of this request,
     a fresh ``iat``, ``ath`` of this token) and whose key is the token's ``cnf.jkt`` (§6.1): the
-    app sees Keycloak's ``sub``. Every request has a proof of its own (§4.3 #11)."""
+    app sees Keycloak's ``sub``. Every request has a fresh proof of its own (§11.1)."""
     login = logins[alg]
     client = make_client(dpop_settings(clients, tmp_path))
     for _ in range(2):  # the second from the guard's token cache: the proof is still checked
@@ -287,8 +288,8 @@ def test_dpop_scheme_without_one_proof_is_refused(
 def test_another_keys_proof_is_refused(make_client: Any, clients: Clients, login: Login, tmp_path: Path) -> None:
     """RFC 9449 §4.3 #12 and §6.1: a proof valid in itself (its own key signed it, this request,
     this token's ``ath``) from a key that is not the token's ``cnf.jkt`` is ``dpop_binding``,
-    ``invalid_token`` in the DPoP challenge (§7.1: the token's failure, not the proof's). So is
-    another Keycloak login's key, and the right key with the token of another login."""
+    ``invalid_token`` in the DPoP challenge (§7.1: the token's failure, not the proof's), whatever
+    the key's type (an RSA key, its algorithm allowed for the occasion)."""
     client = make_client(dpop_settings(clients, tmp_path))
     thief = ProofKey()
     reply = with_dpop(client, login.token, thief.proof("GET", URL, login.token))
@@ -311,7 +312,8 @@ def test_another_logins_key_is_refused(
     client = make_client(dpop_settings(clients, tmp_path))
     es, ed = logins["ES256"], logins["EdDSA"]
     for token, key in ((es.token, ed.key), (ed.token, es.key)):
-        assert refused(with_dpop(client, token, key.proof("GET", URL, token)), "dpop_binding", "invalid_token") == BINDING
+        reply = with_dpop(client, token, key.proof("GET", URL, token))
+        assert refused(reply, "dpop_binding", "invalid_token") == BINDING
 
 
 @pytest.mark.parametrize("replay", ["process", "store"])
@@ -385,6 +387,22 @@ def test_proof_for_another_method_on_a_post(make_client: Any, clients: Clients, 
     assert reply.status == 405, reply.body
 
 
+def test_the_token_requests_proof_is_no_resource_proof(
+    make_client: Any, admin: KeycloakAdmin, clients: Clients, login: Login, tmp_path: Path
+) -> None:
+    """RFC 9449 §4.3 #8, #9 and #12: what an eavesdropper on the token request holds, Keycloak's
+    answer and the proof sent with it (``htm`` POST, ``htu`` Keycloak's token endpoint, no
+    ``ath``), is refused by the guard, for a GET and a POST alike. Keycloak refuses that proof's
+    second use itself (§11.1), though with ``invalid_request`` where §5 has ``invalid_dpop_proof``."""
+    client = make_client(dpop_settings(clients, tmp_path))
+    for method in ("GET", "POST"):
+        reply = with_dpop(client, login.token, login.request_proof, method=method)
+        assert refused(reply, "invalid_dpop_proof", "invalid_dpop_proof") == INVALID_PROOF
+    again = admin.token_request(clients.bound, dpop=login.request_proof)
+    assert again.status_code == 400, again.text
+    assert again.json() == {"error": "invalid_request", "error_description": "DPoP proof has already been used"}
+
+
 def test_the_htu_follows_the_host_without_an_external_origin(
     make_client: Any, clients: Clients, login: Login, tmp_path: Path
 ) -> None:
@@ -403,7 +421,7 @@ def test_the_htu_follows_the_host_without_an_external_origin(
 
 
 def test_nonce_is_asked_for_and_accepted(make_client: Any, clients: Clients, login: Login, tmp_path: Path) -> None:
-    """RFC 9449 §9 (and §8): with server nonces on, a proof without one is answered 401
+    """RFC 9449 §9 and §4.3 #10: with server nonces on, a proof without one is answered 401
     ``use_dpop_nonce`` with a ``DPoP-Nonce`` field; the same request proven again with that nonce
     passes."""
     client = make_client(dpop_settings(clients, tmp_path, dpop_nonce=True, dpop_nonce_key=NONCE_KEY))
