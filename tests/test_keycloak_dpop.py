@@ -205,7 +205,8 @@ def test_what_keycloak_binds(
 ) -> None:
     """RFC 9449 §5 and §6.1 as Keycloak 26.5 does them (an upgrade that changes them fails here):
     DPoP on without a feature flag, the client attribute refusing a token request without a proof,
-    ``token_type`` ``DPoP``, and ``cnf.jkt`` the proof key's RFC 7638 thumbprint."""
+    ``token_type`` ``DPoP``, ``cnf.jkt`` the proof key's RFC 7638 thumbprint, and a ``typ`` claim
+    ``DPoP``; a client without the attribute gets Bearer tokens, or bound ones if it sends a proof."""
     metadata = httpx.get(f"{clients.plain.issuer}/.well-known/openid-configuration", timeout=10).json()
     assert {"ES256", "EdDSA", "RS256"} <= set(metadata["dpop_signing_alg_values_supported"])
     assert "--features=dpop" not in " ".join(keycloak.command(Path("kc")))  # supported since 26.4: on by default
@@ -226,6 +227,12 @@ def test_what_keycloak_binds(
 
     header, plain = claims_of(plain_token)
     assert plain["typ"] == "Bearer" and "cnf" not in plain and plain["azp"] == clients.plain.client_id
+    # A client that does not require DPoP still gets a bound token when it sends a proof: one client's
+    # tokens may be of both kinds (what JWTGUARD_DPOP=allow is for).
+    key = ProofKey()
+    optional = admin.dpop_password_grant(clients.plain, key.proof("POST", clients.plain.token_url))
+    assert optional.raw["token_type"] == "DPoP"
+    assert claims_of(optional.access_token)[1]["cnf"] == {"jkt": key.jkt}
 
 
 # -- the bound token at the resource server -----------------------------------------------------------
