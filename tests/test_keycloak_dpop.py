@@ -124,8 +124,8 @@ def plain_token(admin: KeycloakAdmin, clients: Clients) -> str:
 def dpop_settings(clients: Clients, tmp_path: Path, **changes: Any) -> Settings:
     """The guard for the realm as a Keycloak user sets it up (``tests/test_keycloak.py``), DPoP allowed.
 
-    ``claim:typ=DPoP``: Keycloak's bound tokens say ``"typ": "DPoP"``, its unbound ones ``Bearer``,
-    and the rule takes one value (see :func:`test_keycloak_token_type_and_dpop`).
+    ``claim:typ=DPoP``: Keycloak's bound tokens say ``"typ": "DPoP"``, its unbound ones ``Bearer``
+    (``claim:typ=Bearer|DPoP`` takes both: :func:`test_readme_keycloak_token_type_takes_bound_tokens`).
     """
     values: dict[str, Any] = {
         "jwks_url": clients.plain.certs_url,
@@ -494,12 +494,11 @@ def test_keycloak_token_type_and_dpop(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """What JWTGUARD_TOKEN_TYPE does with Keycloak's two kinds of access tokens under ``allow``:
-    its bound tokens say ``"typ": "DPoP"``, its unbound ones ``"typ": "Bearer"``, and a
-    ``claim:`` rule takes one value. ``claim:typ=DPoP`` takes the bound ones and refuses every
-    unbound one; ``claim:typ=Bearer`` takes the unbound ones (and refuses the bound ones:
-    :func:`test_readme_keycloak_token_type_takes_bound_tokens`); only ``any`` takes both, and
-    with it Keycloak's ID token passes as a Bearer token (the start-up warning's case), though
-    never with the DPoP scheme (it is bound to no key)."""
+    its bound tokens say ``"typ": "DPoP"``, its unbound ones ``"typ": "Bearer"``. ``claim:typ=DPoP``
+    takes the bound ones and refuses every unbound one; ``claim:typ=Bearer`` takes the unbound ones;
+    ``claim:typ=Bearer|DPoP`` takes both (:func:`test_readme_keycloak_token_type_takes_bound_tokens`);
+    with ``any`` Keycloak's ID token passes as a Bearer token too (the start-up warning's case),
+    though never with the DPoP scheme (it is bound to no key)."""
     proof = login.key.proof
     bearer_rule = make_client(dpop_settings(clients, tmp_path, token_type="claim:typ=Bearer"))
     assert as_bearer(bearer_rule, plain_token).status == 200
@@ -522,21 +521,22 @@ def test_keycloak_token_type_and_dpop(
 
 
 def test_readme_keycloak_token_type_takes_bound_tokens(
-    make_client: Any, clients: Clients, login: Login, tmp_path: Path
+    make_client: Any, admin: KeycloakAdmin, clients: Clients, login: Login, tmp_path: Path
 ) -> None:
-    """FAILS (a jwtguard bug, issue 13's acceptance): with the README's Keycloak settings
-    (``JWTGUARD_TOKEN_TYPE=claim:typ=Bearer``, README "Keycloak" and the ``JWTGUARD_TOKEN_TYPE``
-    row) and ``JWTGUARD_DPOP=allow`` or ``require``, a token Keycloak bound to a key, sent as RFC 9449
-    §7.1 says with a valid proof of that key (§4.3, §6.1), must be accepted. It is refused
-    ``invalid`` before its proof is looked at: Keycloak writes the token type into the ``typ``
-    claim, ``DPoP`` for a bound token (the token response's ``token_type``, RFC 9449 §5), and
-    the rule ``claim:typ=Bearer`` knows one value only. No ``claim:`` rule takes both of Keycloak's
-    access tokens under ``allow``; ``any`` does, and lets Keycloak's ID token in as well."""
+    """With the README's Keycloak rule for DPoP (``JWTGUARD_TOKEN_TYPE=claim:typ=Bearer|DPoP``) and
+    ``JWTGUARD_DPOP=allow`` or ``require``, a token Keycloak bound to a key, sent as RFC 9449 §7.1
+    says with a valid proof of that key (§4.3, §6.1), is accepted: Keycloak writes the token type
+    into the ``typ`` claim, ``DPoP`` for a bound token (the token response's ``token_type``, RFC 9449
+    §5). Under ``allow`` the same rule takes its unbound tokens too, and never its ID token."""
     assert claims_of(login.token)[1]["typ"] == "DPoP"
     for mode in ("allow", "require"):
-        client = make_client(dpop_settings(clients, tmp_path, token_type="claim:typ=Bearer", dpop=mode))
+        client = make_client(dpop_settings(clients, tmp_path, token_type="claim:typ=Bearer|DPoP", dpop=mode))
         reply = with_dpop(client, login.token, login.key.proof("GET", URL, login.token))
         assert reply.status == 200, (mode, reply.status, reply.body)
+    client = make_client(dpop_settings(clients, tmp_path, token_type="claim:typ=Bearer|DPoP", dpop="allow"))
+    plain = admin.password_grant(clients.plain)
+    assert as_bearer(client, plain.access_token).status == 200
+    assert plain.id_token is not None and as_bearer(client, plain.id_token).status == 401
 
 
 class Ours:
