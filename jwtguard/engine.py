@@ -24,7 +24,6 @@ Flow::
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import os
 import time
@@ -44,11 +43,11 @@ from .metrics import Metrics
 from .sansio.claims import ANY_TOKEN_TYPE, ProviderSession, Verified
 from .sansio.credentials import TOKEN68, CookieToken
 from .sansio.decision import Decision
-from .sansio.dpop import Proof, ProofHeader, ProofRefused, read_header
+from .sansio.dpop import Proof, ProofHeader, ProofRefused, read_header, replay_name
 from .sansio.policy import UNGUARDED, DPoPRequest, Policy, looks_like_login, route_decision
 from .sansio.request import Request
 from .sansio.state import UserState, user_state
-from .sessions.flows import use_once
+from .sessions.flows import spend_proof
 from .sessions.signals import provider_session_ended
 from .stores import AsyncStore, Store
 from .stores import records as r
@@ -287,7 +286,7 @@ class Engine:
             proof = cast(Proof, checked)
             if self._shared_replay:
                 return _Needs(token, verified, now, via, _REPLAY, dpop, proof)
-            if not self._proofs.first(_proof_name(proof)):
+            if not self._proofs.first(replay_name(proof)):
                 return self._refused(policy.refusals["invalid_dpop_proof"], verified.user_id, via)
         elif verified.jkt is not None and via != INSPECT:
             # RFC 9449 §7.1: a DPoP-bound token sent as Bearer (a copy without its key) is refused.
@@ -514,9 +513,7 @@ class Engine:
     def _spend_flow(self, proof: Proof) -> r.RecordFlow[bool]:
         """Note *proof* as used in the store (one unique insert), and now and then drop the expired ones."""
         now = self._clock()
-        first: bool = yield from use_once(
-            _proof_name(proof), now=now, expires=now + self.settings.dpop_max_age + self.settings.leeway
-        )
+        first: bool = yield from spend_proof(proof, now=now, settings=self.settings)
         self._spent += 1
         if self._spent % _PRUNE_PROOFS_EVERY == 0:
             yield r.Prune("refresh", now)
@@ -657,11 +654,6 @@ _MAX_PROOF_HEADERS: Final = 4096
 
 #: Every this many proofs noted in the store, the expired notes are deleted.
 _PRUNE_PROOFS_EVERY: Final = 1024
-
-
-def _proof_name(proof: Proof) -> str:
-    """A proof's id for the replay check: its ``jti`` under its key (RFC 9449 §11.1)."""
-    return "dpop:" + hashlib.sha256(f"{proof.jkt}:{proof.jti}".encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
 def footprint(verified: Verified) -> int:

@@ -25,6 +25,7 @@ import json
 import math
 import re
 from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Final, NamedTuple
 from urllib.parse import quote, urlsplit
@@ -32,6 +33,7 @@ from urllib.parse import quote, urlsplit
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import get_default_algorithms
 
+from ..config import Settings
 from ..keyring import thumbprint as _canonical_thumbprint
 from ..tokens import read_compact
 from .claims import time_claim
@@ -445,3 +447,65 @@ def nonce_valid(key: bytes, nonce: str | None, now: float, period: float) -> boo
     if bucket not in (current, current - 1):
         return False
     return hmac.compare_digest(raw, _bucket_mac(key, bucket))
+
+
+# -- the settings' rules, for the guard's resource requests and the sessions' token requests ------
+
+
+def replay_name(proof: Proof) -> str:
+    """A proof's id for the replay check: its ``jti`` under its key (RFC 9449 §11.1), as a digest.
+
+    One name wherever a proof is spent (the guard's memory or store, a token request's store
+    note): a proof spent at the token endpoint is spent for the resource requests too.
+    """
+    return "dpop:" + hashlib.sha256(f"{proof.jkt}:{proof.jti}".encode("utf-8", "surrogatepass")).hexdigest()[:32]
+
+
+@dataclass(frozen=True)
+class ProofRules:
+    """What the settings ask of every proof: ``JWTGUARD_DPOP_ALGORITHMS``, ``JWTGUARD_DPOP_MAX_AGE``
+    (also the nonces' period), ``JWTGUARD_LEEWAY``, ``JWTGUARD_MAX_HEADER_BYTES`` and, with
+    ``JWTGUARD_DPOP_NONCE=true``, the key of ``JWTGUARD_DPOP_NONCE_KEY``."""
+
+    algorithms: frozenset[str]
+    max_age: float
+    leeway: float
+    max_bytes: int
+    nonce_key: bytes | None = field(default=None, repr=False)
+
+    @classmethod
+    def of(cls, settings: Settings) -> ProofRules:
+        key = settings.dpop_nonce_key.encode() if settings.dpop_nonce and settings.dpop_nonce_key else None
+        return cls(
+            frozenset(settings.dpop_algorithms), settings.dpop_max_age, settings.leeway, settings.max_header_bytes, key
+        )
+
+    def check(
+        self,
+        proof: str,
+        *,
+        method: str,
+        url: str,
+        access_token: str | None,
+        now: float,
+        headers: HeaderReader | None = None,
+    ) -> Proof | ProofRefused:
+        """:func:`check_proof` by these rules (a current nonce asked for when nonces are on)."""
+        key, period = self.nonce_key, self.max_age
+        return check_proof(
+            proof,
+            method=method,
+            url=url,
+            access_token=access_token,
+            now=now,
+            max_age=period,
+            leeway=self.leeway,
+            algorithms=self.algorithms,
+            nonce_ok=None if key is None else (lambda nonce: nonce_valid(key, nonce, now, period)),
+            max_bytes=self.max_bytes,
+            headers=headers,
+        )
+
+    def nonce(self, now: float) -> str | None:
+        """The server nonce of *now*'s period, or None when nonces are off."""
+        return None if self.nonce_key is None else mint_nonce(self.nonce_key, now, self.max_age)

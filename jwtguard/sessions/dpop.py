@@ -12,8 +12,8 @@ The pieces, one each for both admins and both example apps:
 - :func:`token_proof`: the pure checks of §4.3 for a token request (no ``ath``), the mode
   (``JWTGUARD_DPOP``), §4.3 #1 (one ``DPoP`` field) and server nonces (§8); its refusals are
   :class:`DPoPProofRefused`, with the §7.1 error and, for ``use_dpop_nonce``, a fresh nonce;
-- :func:`replay_name`: the proof's id under which the store spends it once (§11.1), the same the
-  guard uses for resource requests (:mod:`jwtguard.engine`), so one proof is good once, anywhere.
+- the proof's single use: :func:`jwtguard.sessions.flows.spend_proof`, under the name the guard
+  uses for resource requests (:func:`jwtguard.sansio.dpop.replay_name`): one proof is good once, anywhere.
 
 The store's part (the spend, the binding) is in the flows: :func:`jwtguard.sessions.flows.login`
 and :func:`~jwtguard.sessions.flows.refresh`.
@@ -21,12 +21,11 @@ and :func:`~jwtguard.sessions.flows.refresh`.
 
 from __future__ import annotations
 
-import hashlib
 from typing import Final, NamedTuple
 
 from ..config import Settings
 from ..errors import JWTGuardError
-from ..sansio.dpop import INVALID_PROOF, USE_NONCE, Proof, ProofRefused, check_proof, mint_nonce, nonce_valid
+from ..sansio.dpop import INVALID_PROOF, USE_NONCE, Proof, ProofRefused, ProofRules
 from ..sansio.policy import OFF, REQUIRE
 from ..sansio.request import Request
 
@@ -47,12 +46,11 @@ def token_request(settings: Settings, request: Request) -> TokenRequest:
     """The :class:`TokenRequest` of a login's or a refresh's request, read with ``dpop=True``
     (:func:`jwtguard.wsgi.request_of`, :func:`jwtguard.asgi.request_of`).
 
-    The URL is the guard's rule (:meth:`jwtguard.sansio.policy.Policy.dpop_request`):
+    The URL is the guard's rule (:meth:`jwtguard.sansio.request.Request.url`):
     ``JWTGUARD_EXTERNAL_ORIGIN``, or the request's scheme and ``Host``, then the request target
     (the path as the client sent it, a mount prefix included).
     """
-    origin = settings.external_origin or f"{request.scheme}://{request.host}"
-    return TokenRequest(request.dpop, request.method, origin + request.target)
+    return TokenRequest(request.dpop, request.method, request.url(settings.external_origin))
 
 
 class DPoPProofRefused(JWTGuardError):
@@ -95,7 +93,7 @@ def token_proof(dpop: TokenRequest | None, *, settings: Settings, now: float) ->
     ``ath``), with ``JWTGUARD_DPOP_ALGORITHMS``, ``JWTGUARD_DPOP_MAX_AGE`` and
     ``JWTGUARD_LEEWAY``, and under ``JWTGUARD_DPOP_NONCE=true`` a current nonce.
 
-    Pure (no store, no clock): the proof's single use is the flows' (:func:`replay_name`).
+    Pure (no store, no clock): the proof's single use is the flows' (:func:`~jwtguard.sessions.flows.spend_proof`).
 
     :raises DPoPProofRefused: ``invalid_dpop_proof`` for no proof under ``require``, several
         ``DPoP`` fields, or a failed check; ``use_dpop_nonce`` with the current nonce.
@@ -110,31 +108,12 @@ def token_proof(dpop: TokenRequest | None, *, settings: Settings, now: float) ->
     # A WSGI server joins two fields with a comma, which no compact JWS holds.
     if len(proofs) != 1 or "," in proofs[0]:
         raise DPoPProofRefused(INVALID_PROOF, _ONE_FIELD)
-    key = settings.dpop_nonce_key.encode() if settings.dpop_nonce and settings.dpop_nonce_key else None
-    period = settings.dpop_max_age
-    checked = check_proof(
-        proofs[0],
-        method=dpop.method,
-        url=dpop.url,
-        access_token=None,  # §4.3 #12 is for resource requests: a token request's ath is not looked at
-        now=now,
-        max_age=period,
-        leeway=settings.leeway,
-        algorithms=settings.dpop_algorithms,
-        nonce_ok=None if key is None else (lambda nonce: nonce_valid(key, nonce, now, period)),
-        max_bytes=settings.max_header_bytes,
-    )
+    rules = ProofRules.of(settings)
+    # §4.3 #12 is for resource requests: a token request's ath is not looked at.
+    checked = rules.check(proofs[0], method=dpop.method, url=dpop.url, access_token=None, now=now)
     if isinstance(checked, ProofRefused):
-        if checked.error == USE_NONCE and key is not None:
-            raise DPoPProofRefused(USE_NONCE, _NONCE, nonce=mint_nonce(key, now, period))
+        nonce = rules.nonce(now)
+        if checked.error == USE_NONCE and nonce is not None:
+            raise DPoPProofRefused(USE_NONCE, _NONCE, nonce=nonce)
         raise DPoPProofRefused(INVALID_PROOF, checked.description)
     return checked
-
-
-def replay_name(proof: Proof) -> str:
-    """A proof's id for the replay check: its ``jti`` under its key (RFC 9449 §11.1).
-
-    The same as the guard's (``jwtguard.engine._proof_name``; to be one function): a proof spent
-    at the token endpoint is spent for the resource requests too, and the other way round.
-    """
-    return "dpop:" + hashlib.sha256(f"{proof.jkt}:{proof.jti}".encode("utf-8", "surrogatepass")).hexdigest()[:32]

@@ -21,7 +21,7 @@ from typing import Any, Final, NamedTuple
 
 from ..config import Settings
 from ..errors import StoreError
-from ..sansio.dpop import Proof
+from ..sansio.dpop import Proof, replay_name
 from ..sansio.state import (
     DENIED,
     ENDED,
@@ -36,7 +36,6 @@ from ..sansio.state import (
 from ..stores import records as r
 from ..stores.base import Change
 from ..userid import UserId, valid_user_id
-from .dpop import replay_name
 
 #: Refresh tokens are 43 URL-safe characters (32 random bytes); anything longer than this is
 #: refused before it is hashed, anything outside the alphabet before it is looked up.
@@ -503,9 +502,9 @@ def use_once(link: str, *, now: float, expires: float) -> r.RecordFlow[bool]:
 
 
 def spend_proof(proof: Proof, *, now: float, settings: Settings) -> r.RecordFlow[bool]:
-    """Spend a token request's DPoP proof (RFC 9449 §11.1): True the first time only.
+    """Spend a DPoP proof (RFC 9449 §11.1), a token request's or a resource request's: True the first time only.
 
-    Under the guard's own replay id (:func:`jwtguard.sessions.dpop.replay_name`), kept as long
+    Under the guard's own replay id (:func:`jwtguard.sansio.dpop.replay_name`), kept as long
     as the guard keeps one: a proof is accepted for ``JWTGUARD_DPOP_MAX_AGE`` after its ``iat``,
     which may be ``JWTGUARD_LEEWAY`` ahead.
     """
