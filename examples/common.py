@@ -149,7 +149,9 @@ class Accounts:
 
 
 #: What a frontend on another origin must be allowed to read: the helper's two logout signals.
-EXPOSED_HEADERS = ("X-User-Enabled", "WWW-Authenticate")
+EXPOSED_HEADERS = ("X-User-Enabled", "WWW-Authenticate", "DPoP-Nonce")
+#: What a cross-origin page may send: its token, its body's type, cookie mode's CSRF token, a DPoP proof.
+ALLOWED_HEADERS = ("Authorization", "Content-Type", "X-CSRF-Token", "DPoP")
 
 
 class CrossOrigin:
@@ -171,7 +173,7 @@ class CrossOrigin:
         self.preflight = [
             ("Access-Control-Allow-Origin", origin),
             ("Access-Control-Allow-Methods", "GET, POST, DELETE"),
-            ("Access-Control-Allow-Headers", "Authorization, Content-Type, X-CSRF-Token"),
+            ("Access-Control-Allow-Headers", ", ".join(ALLOWED_HEADERS)),
             ("Access-Control-Max-Age", "600"),
             ("Vary", "Origin"),
         ]

@@ -272,6 +272,11 @@ def test_the_request_target_is_what_the_client_sent() -> None:
     request = asgi_request(scope, dpop=True)
     assert (request.path, request.target, request.dpop) == ("/api/é", "/app/api/%C3%A9", ("p", "q"))
     assert wsgi_request(environ).dpop == () and asgi_request(scope).target == ""  # off: never read
+    # PEP 3333's URL reconstruction without a Host field (HTTP/1.0): SERVER_NAME and a port not the default
+    http10 = {**environ, "SERVER_NAME": "api.example", "SERVER_PORT": "8443", "wsgi.url_scheme": "https"}
+    assert wsgi_request(http10, dpop=True).url() == "https://api.example:8443/app/api/%C3%A9"
+    assert wsgi_request({**http10, "SERVER_PORT": "443"}, dpop=True).url() == "https://api.example/app/api/%C3%A9"
+    assert wsgi_request({**http10, "HTTP_HOST": "h.example"}, dpop=True).url() == "https://h.example/app/api/%C3%A9"
 
 
 # -- server nonces (§8, §9) ---------------------------------------------------------------------
