@@ -22,11 +22,10 @@ from urllib.parse import parse_qs
 
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from jwtguard import Settings, cookies
+from jwtguard import DPoPProofRefused, Settings, cookies
 from jwtguard.sansio.decision import Decision
 from jwtguard.sessions import TokenPair
 from jwtguard.sessions.alerts import LoginAlert
-from jwtguard.sessions.dpop import DPoPProofRefused
 from jwtguard.stores.sqlite import database_path
 
 #: Only for the demo: printed with a warning when JWTGUARD_SECRET is unset.

@@ -13,7 +13,7 @@ from __future__ import annotations
 from .admin import Admin, AsyncAdmin
 from .asgi import JWTGuardASGI
 from .config import Settings
-from .errors import ConfigError, JWTGuardError, StoreError
+from .errors import ConfigError, DPoPProofRefused, JWTGuardError, StoreError
 from .stores import AsyncStore, Change, Store, open_async_store, open_store
 from .stores.memory import AsyncMemoryStore, MemoryStore
 from .tokens import issue_token
@@ -28,6 +28,7 @@ __all__ = [
     "AsyncStore",
     "Change",
     "ConfigError",
+    "DPoPProofRefused",
     "JWTGuardASGI",
     "JWTGuardError",
     "JWTGuardWSGI",

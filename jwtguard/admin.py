@@ -22,7 +22,7 @@ from datetime import datetime, timezone
 from typing import Any, TypeVar, cast
 
 from .config import Settings
-from .errors import ConfigError, InvalidGrant, LoginRefused
+from .errors import ConfigError, DPoPProofRefused, InvalidGrant, LoginRefused
 from .invalidation import invalidate_everywhere
 from .sansio.claims import Verified
 from .sansio.dpop import INVALID_PROOF
@@ -30,7 +30,7 @@ from .sansio.policy import Policy
 from .sansio.state import UserState, is_id, user_state
 from .sessions import TokenPair, alerts, flows, signals
 from .sessions.alerts import LoginAlert
-from .sessions.dpop import DPoPProofRefused, TokenRequest, token_proof
+from .sessions.dpop import TokenRequest, token_proof
 from .sessions.flows import DPoPRefused, GrantRefused, Login, Refused, Rotated, SessionInfo
 from .stores import AsyncStore, Change, Store, UserId, open_async_store, open_store
 from .stores.base import AsyncRecordStore, RecordStore, store_key

@@ -52,3 +52,28 @@ class LoginRefused(JWTGuardError):
     def __init__(self, reason: str) -> None:
         super().__init__(f"login refused: {reason}")
         self.reason = reason
+
+
+class DPoPProofRefused(JWTGuardError):
+    """A token request's DPoP proof that binds nothing: answer 400 with :meth:`body` and :attr:`headers`.
+
+    ``error`` is RFC 9449's code: ``invalid_dpop_proof`` (§7.1, §5) or ``use_dpop_nonce`` (§8),
+    which comes with the nonce to use (``nonce``, sent as ``DPoP-Nonce``). ``description`` is a
+    fixed text, safe to send: never the proof. Nothing was spent: the refresh token presented
+    with the proof is as good as before, and its session lives on.
+    """
+
+    def __init__(self, error: str, description: str, *, nonce: str | None = None) -> None:
+        super().__init__(description)
+        self.error = error
+        self.description = description
+        self.nonce = nonce
+
+    def body(self) -> dict[str, str]:
+        """The token endpoint's JSON answer (RFC 6749 §5.2, RFC 9449 §5), status 400."""
+        return {"error": self.error, "error_description": self.description}
+
+    @property
+    def headers(self) -> tuple[tuple[str, str], ...]:
+        """``DPoP-Nonce`` with the nonce to use for ``use_dpop_nonce`` (§8), else none."""
+        return () if self.nonce is None else (("DPoP-Nonce", self.nonce),)

@@ -21,13 +21,13 @@ import pytest
 from dpop_keys import ProofKey
 from test_examples import running
 
-from jwtguard import Admin, AsyncAdmin, Settings
+from jwtguard import Admin, AsyncAdmin, DPoPProofRefused, Settings
 from jwtguard.engine import Engine
 from jwtguard.errors import InvalidGrant
 from jwtguard.invalidation import InvalidationBus
 from jwtguard.sansio.dpop import Proof, nonce_valid
 from jwtguard.sansio.request import Request
-from jwtguard.sessions.dpop import DPoPProofRefused, TokenRequest, token_proof, token_request
+from jwtguard.sessions.dpop import TokenRequest, token_proof, token_request
 from jwtguard.sessions.flows import digest
 from jwtguard.stores import open_store
 from jwtguard.stores import records as r

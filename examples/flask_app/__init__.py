@@ -9,13 +9,13 @@ from typing import Any
 
 from flask import Flask, Response, g, jsonify, request
 
-from jwtguard import Admin, JWTGuardWSGI, Settings, StoreError, cookies
+from jwtguard import Admin, DPoPProofRefused, JWTGuardWSGI, Settings, StoreError, cookies
 from jwtguard.endpoints import EndpointsWSGI
 from jwtguard.errors import InvalidGrant, LoginRefused
 from jwtguard.metrics import render
 from jwtguard.sansio.decision import Decision
 from jwtguard.sessions import TokenPair
-from jwtguard.sessions.dpop import DPoPProofRefused, TokenRequest, token_request
+from jwtguard.sessions.dpop import TokenRequest, token_request
 from jwtguard.wsgi import request_of
 
 from ..common import (

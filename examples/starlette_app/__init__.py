@@ -16,14 +16,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from jwtguard import AsyncAdmin, JWTGuardASGI, Settings, StoreError, cookies
+from jwtguard import AsyncAdmin, DPoPProofRefused, JWTGuardASGI, Settings, StoreError, cookies
 from jwtguard.asgi import request_of
 from jwtguard.endpoints import EndpointsASGI
 from jwtguard.errors import InvalidGrant, LoginRefused
 from jwtguard.metrics import render
 from jwtguard.sansio.decision import Decision
 from jwtguard.sessions import TokenPair
-from jwtguard.sessions.dpop import DPoPProofRefused, TokenRequest, token_request
+from jwtguard.sessions.dpop import TokenRequest, token_request
 
 from ..common import (
     DEMO_USERS,

@@ -24,7 +24,7 @@ from __future__ import annotations
 from typing import Final, NamedTuple
 
 from ..config import Settings
-from ..errors import JWTGuardError
+from ..errors import DPoPProofRefused
 from ..sansio.dpop import INVALID_PROOF, USE_NONCE, Proof, ProofRefused, ProofRules
 from ..sansio.policy import OFF, REQUIRE
 from ..sansio.request import Request
@@ -51,31 +51,6 @@ def token_request(settings: Settings, request: Request) -> TokenRequest:
     (the path as the client sent it, a mount prefix included).
     """
     return TokenRequest(request.dpop, request.method, request.url(settings.external_origin))
-
-
-class DPoPProofRefused(JWTGuardError):
-    """A token request's DPoP proof that binds nothing: answer 400 with :meth:`body` and :attr:`headers`.
-
-    ``error`` is RFC 9449's code: ``invalid_dpop_proof`` (§7.1, §5) or ``use_dpop_nonce`` (§8),
-    which comes with the nonce to use (``nonce``, sent as ``DPoP-Nonce``). ``description`` is a
-    fixed text, safe to send: never the proof. Nothing was spent: the refresh token presented
-    with the proof is as good as before, and its session lives on.
-    """
-
-    def __init__(self, error: str, description: str, *, nonce: str | None = None) -> None:
-        super().__init__(description)
-        self.error = error
-        self.description = description
-        self.nonce = nonce
-
-    def body(self) -> dict[str, str]:
-        """The token endpoint's JSON answer (RFC 6749 §5.2, RFC 9449 §5), status 400."""
-        return {"error": self.error, "error_description": self.description}
-
-    @property
-    def headers(self) -> tuple[tuple[str, str], ...]:
-        """``DPoP-Nonce`` with the nonce to use for ``use_dpop_nonce`` (§8), else none."""
-        return () if self.nonce is None else (("DPoP-Nonce", self.nonce),)
 
 
 _REQUIRED: Final = "a DPoP proof is required (JWTGUARD_DPOP=require)"
