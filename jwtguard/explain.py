@@ -43,6 +43,7 @@ from .sansio.claims import (
     time_claim_fails,
 )
 from .sansio.decision import Decision
+from .sansio.dpop import bound_key
 from .sansio.policy import HEADER
 from .sansio.request import Request
 from .sansio.state import UserState, is_id, is_version, session_alive, user_state
@@ -155,6 +156,9 @@ def _explain(token: str, settings: Settings, store: Store | None, now: float) ->
         if settings.issuer:
             rows.append(Check("issuer", OK, settings.issuer))
         rows.append(_token_type_check(verified_header, verified_claims, engine.policy.token_type, settings))
+        binding = _dpop_check(verified_claims)
+        if binding is not None:
+            rows.append(binding)
 
     claims = verified_claims
     mark = ""
@@ -362,6 +366,23 @@ def _session_checks(claims: Mapping[str, Any], state: UserState, now: float, set
         kind = "a live session of jwtguard's" if own else "not ended (another issuer's session)"
         rows.append(Check("session", OK, f"sid {_short(sid)}: {kind}"))
     return rows
+
+
+def _dpop_check(claims: Mapping[str, Any]) -> Check | None:
+    """The DPoP binding row (issue 13), for a token with a ``cnf``: as explain sends it (Bearer), a
+    bound token is refused; with ``Authorization: DPoP`` and a proof of its key it may pass."""
+    try:
+        jkt = bound_key(claims)
+    except ValueError:
+        return Check("dpop", FAIL, "a cnf that is no DPoP binding (RFC 9449 §6.1): the token is invalid")
+    if jkt is None:
+        return None
+    return Check(
+        "dpop",
+        INFO,
+        f"bound to the key {_short(jkt)} (cnf.jkt): refused as Bearer (dpop_required), accepted only with "
+        "Authorization: DPoP and a proof of that key (RFC 9449 §7.1)",
+    )
 
 
 def _provider_session_check(

@@ -10,7 +10,7 @@ from typing import Any
 import jwt
 import pytest
 
-from jwtguard import Admin, Settings
+from jwtguard import Admin, Settings, issue_token
 from jwtguard.explain import ERROR, FAIL, INFO, OK, SKIP, Check, accepted, explain, format_report
 from jwtguard.sessions import signals
 from jwtguard.stores.mongo import MongoStore
@@ -340,5 +340,27 @@ def test_explain_names_a_provider_session_ended_by_its_sid_alone(tmp_path: Any) 
         admin.store.run(flow)  # type: ignore[attr-defined]
         rows = {row.check: row for row in explain(token, settings, admin.store)}
         assert rows["provider session"].verdict == FAIL and "session_revoked" in rows["verdict"].detail
+    finally:
+        admin.close()
+
+
+def test_explain_names_a_dpop_binding(tmp_path: Any) -> None:
+    """Issue 13: a token bound to a key (RFC 9449 §6.1 cnf.jkt) has a row saying so, and the verdict is
+    the guard's for the token as explain sends it (Bearer): refused, dpop_required."""
+    settings = Settings(secret=SECRET, store_url=f"sqlite:///{tmp_path / 'x.db'}", dpop="allow")
+    admin = Admin(settings)
+    try:
+        admin.create_user("alice")
+        jkt = "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"
+        rows = {
+            row.check: row for row in explain(issue_token(settings, "alice", cnf={"jkt": jkt}), settings, admin.store)
+        }
+        assert rows["dpop"].verdict == INFO and jkt in rows["dpop"].detail
+        assert rows["verdict"].verdict == FAIL and "dpop_required" in rows["verdict"].detail
+        rows = {row.check: row for row in explain(issue_token(settings, "alice"), settings, admin.store)}
+        assert "dpop" not in rows and rows["verdict"].verdict == OK
+        broken = issue_token(settings, "alice", cnf={"jkt": 42})
+        rows = {row.check: row for row in explain(broken, settings, admin.store)}
+        assert rows["dpop"].verdict == FAIL and rows["verdict"].verdict == FAIL
     finally:
         admin.close()
