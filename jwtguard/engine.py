@@ -283,7 +283,7 @@ class Engine:
             checked = policy.proof(dpop, verified, now, self._proof_header)
             if type(checked) is not Proof:
                 return self._refused(cast(Decision, checked), verified.user_id, via)
-            proof = cast(Proof, checked)
+            proof = checked
             if self._shared_replay:
                 return _Needs(token, verified, now, via, _REPLAY, dpop, proof)
             if not self._proofs.first(replay_name(proof)):
