@@ -10,7 +10,8 @@
  * - an answer with "X-User-Enabled: false" (account disabled or gone);
  * - a 401 whose body's reason is revoked, disabled, unknown_user or
  *   session_revoked (logged out everywhere, password changed, this session
- *   ended from another device), or any other 401 with error="invalid_token";
+ *   ended from another device), or any other 401 with error="invalid_token"
+ *   (but DPoP's dpop_binding and dpop_required: see below);
  * - a 401 "expired" is first answered by one refresh and one retry of the
  *   request: only when the refresh is refused does the session end.
  *
@@ -38,12 +39,13 @@
  * helper makes a non-extractable P-256 key pair with WebCrypto once, keeps it in
  * IndexedDB (database "jwtguard", store "dpop-keys", under the storage key: the
  * same key across reloads and tabs) and deletes it on logout (the next login
- * gets a new one). Every request of session.fetch and of installAxios carries a
- * proof, "DPoP: <ES256 JWS>" (htm, htu without query and fragment, iat, a random
- * jti, ath of the access token, the server's nonce), and a token the server
- * answered with token_type "DPoP" goes as "Authorization: DPoP <token>"; one
- * answered "Bearer" goes as before, without a proof (a server without DPoP).
- * The login is sent with a proof too, so that the server can bind the pair:
+ * gets a new one). A token the server answered with token_type "DPoP" goes as
+ * "Authorization: DPoP <token>" with a proof, "DPoP: <ES256 JWS>" (htm, htu
+ * without query and fragment, iat, a random jti, ath of the token, the server's
+ * nonce), on every request of session.fetch and installAxios; one answered
+ * "Bearer" goes as before, without a proof (a server without DPoP). A request
+ * without a token, such as the login, carries a proof alone, so that the server
+ * can bind the pair it answers:
  *
  *   const session = JWTGuard.createSession({ dpop: true, onLogout: ... });
  *   const login = await session.fetch("/login", { method: "POST", body: ... });  // a proof, no token
