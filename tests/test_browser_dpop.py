@@ -18,6 +18,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -38,7 +39,7 @@ from test_browser import (
     log_in,
     next_api_call,
 )
-from test_helper_refresh import axios_script
+from test_helper_refresh import Answer, Call, Contract, FakeServer, axios_script, json_answer
 
 from examples.common import settings_from_env
 from jwtguard import issue_token
@@ -608,4 +609,121 @@ def test_without_the_option_nothing_changes(browser: Any, served: Served) -> Non
     ]
     assert page.evaluate("session.dpopThumbprint()") is None
     assert page.evaluate("async () => (await indexedDB.databases()).map((db) => db.name)") == []
+    context.close()
+
+
+# -- the token endpoint's DPoP answers (RFC 9449 §5, §8), on test_helper_refresh's fake -----------------------
+
+
+class DPoPContract(Contract):
+    """test_helper_refresh's fake of the HTTP contract, with an authorization server's DPoP at POST /login and POST
+    /token: a proof required, its nonce the current one (else 400 use_dpop_nonce with DPoP-Nonce), or with
+    `refuse_proofs` every proof refused (400 invalid_dpop_proof); a pair answered as token_type DPoP. A refresh's
+    answer may carry the next nonce (`next_nonce`), as a server does when its nonce rotates."""
+
+    def reset(self, **options: Any) -> None:
+        super().reset(**options)
+        with self.lock:
+            self.nonce = "nonce-1"
+            self.next_nonce: str | None = None
+            self.refuse_proofs = False
+
+    def answer(self, call: Call) -> Answer:
+        if call.method != "POST" or call.path not in ("/login", "/token"):
+            return super().answer(call)
+        with self.lock:
+            nonce, refuse = self.nonce, self.refuse_proofs
+        proof = call.headers.get("dpop")
+        if proof is None or refuse:
+            return json_answer(400, {"error": "invalid_dpop_proof", "error_description": "the proof is refused"})
+        claims = read_proof(proof)[1]
+        if claims.get("nonce") != nonce:
+            error = {
+                "error": "use_dpop_nonce",
+                "error_description": "Authorization server requires nonce in DPoP proof",
+            }
+            return json_answer(400, error, [("DPoP-Nonce", nonce)])
+        status, headers, body = super().answer(call)
+        if status != 200:
+            return status, headers, body
+        answer = {**json.loads(body), "token_type": "DPoP"}
+        with self.lock:
+            if self.next_nonce is not None:
+                self.nonce, self.next_nonce = self.next_nonce, None
+                headers = [*headers, ("DPoP-Nonce", self.nonce)]
+        return status, headers, json.dumps(answer).encode()
+
+
+@pytest.fixture
+def fake() -> Iterator[DPoPContract]:
+    contract = DPoPContract()
+    httpd = FakeServer(contract)
+    contract.url = f"http://127.0.0.1:{httpd.server_address[1]}"
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
+    thread.start()
+    try:
+        yield contract
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join(10)
+
+
+def test_the_token_endpoints_nonce_and_refused_proofs(browser: Any, fake: DPoPContract) -> None:  # noqa: F811
+    """The login (session.fetch with no token: a proof alone) answered 400 use_dpop_nonce is sent again once with
+    the nonce, and its DPoP pair kept; a refresh the same (a proof without ath, the new nonce), and a nonce a 200
+    answer carries goes into the next refresh's proof at once. A refresh whose proofs are refused (400
+    invalid_dpop_proof, twice: a fresh proof once) fails without a logout; a refused refresh token still logs out,
+    and the key goes with the session."""
+    context = browser.new_context()
+    page = context.new_page()
+    page.goto(fake.url + "/health")
+    page.add_script_tag(url="/static/jwtguard.js")
+    page.evaluate(START, {"autoRefresh": False})
+    login = """async () => {
+        const response = await session.fetch("/login", {
+            method: "POST",
+            headers: { "Content-Type": "application/json" },
+            body: JSON.stringify({ username: "alice", password: "alice-password" }),
+        });
+        const body = await response.json();
+        session.setTokens(body);
+        return [response.status, body.token_type, session.tokenType()];
+    }"""
+    assert page.evaluate(login) == [200, "DPoP", "DPoP"]
+    logins = fake.calls_to("POST", "/login")
+    assert [call.status for call in logins] == [400, 200]
+    assert "nonce" not in read_proof(logins[0].headers["dpop"])[1]
+    retry = read_proof(logins[1].headers["dpop"])[1]
+    assert (retry["htm"], retry["htu"], retry["nonce"]) == ("POST", fake.url + "/login", "nonce-1")
+    assert logins[1].body == logins[0].body  # the same login, sent again
+    jkt = page.evaluate("session.dpopThumbprint()")
+
+    with fake.lock:
+        fake.nonce, fake.next_nonce = "nonce-2", "nonce-3"
+    assert page.evaluate("session.refresh()") is True
+    refreshes = fake.calls_to("POST", "/token")
+    assert [call.status for call in refreshes] == [400, 200]
+    header, claims = read_proof(refreshes[1].headers["dpop"])
+    assert thumbprint(header["jwk"]) == jkt and "ath" not in claims
+    assert (claims["htm"], claims["htu"], claims["nonce"]) == ("POST", fake.url + "/token", "nonce-2")
+    assert page.evaluate("session.refresh()") is True  # nonce-3, from the 200 answer: no refusal first
+    assert [call.status for call in fake.calls_to("POST", "/token")] == [400, 200, 200]
+    assert read_proof(fake.calls_to("POST", "/token")[2].headers["dpop"])[1]["nonce"] == "nonce-3"
+
+    with fake.lock:
+        fake.refuse_proofs = True
+    start = len(fake.calls)
+    assert page.evaluate("session.refresh()") is False
+    assert fake.since(start) == [("POST", "/token", 400), ("POST", "/token", 400)]
+    proofs = [read_proof(call.headers["dpop"])[1]["jti"] for call in fake.calls[start:]]
+    assert len(set(proofs)) == 2  # a fresh proof
+    assert page.evaluate("[reasons, session.signedIn(), session.tokenType()]") == [[], True, "DPoP"]
+
+    with fake.lock:
+        fake.refuse_proofs = False
+        fake.refuse_refresh = "the refresh token was already used: the session is ended"
+    assert page.evaluate("session.refresh()") is False
+    assert page.evaluate("[reasons, session.signedIn(), localStorage.length]") == [["invalid_grant"], False, 0]
+    page.wait_for_function(f"async () => (await ({STORED_KEY})('{TOKEN_KEY}')) === null")
     context.close()
