@@ -11,6 +11,7 @@ with each target met or missed (and by how much). The parts, each a module of th
 
     first_sight   first sight of a token and issuing, against PyJWT's jwt.decode and jwt.encode
     memory        RSS after 1 000 000 distinct 8 KiB tokens (in a process of its own)
+    dpop          a DPoP proof per request, against one ES256 signature check (issue 13)
 
 Each part also runs alone: ``python -m bench.NAME`` (see its module).
 
@@ -37,14 +38,14 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
-from bench import cache_miss, first_sight, memory, over_http, propagation, repeat, store_load
+from bench import cache_miss, dpop, first_sight, memory, over_http, propagation, repeat, store_load
 from bench.common import FULL, QUICK, Section, Sizes, Stopwatch, target_table
 from bench.store import Mongo, mongo_server
 
 REPO = Path(__file__).resolve().parent.parent
 HERE = Path(__file__).resolve().parent
 
-PARTS = ("repeat", "first_sight", "miss", "http", "load", "propagation", "memory")
+PARTS = ("repeat", "first_sight", "miss", "http", "load", "propagation", "memory", "dpop")
 NEEDS_STORE = {"miss", "http", "load", "propagation"}
 
 #: Distributions whose versions the report lists.
@@ -160,6 +161,9 @@ def run_all(
         elif name == "first_sight":
             progress("first sight and issuing, against PyJWT")
             sections[name] = first_sight.section(sizes)
+        elif name == "dpop":
+            progress("DPoP, a proof per request")
+            sections[name] = dpop.run(sizes)
         elif name == "memory":
             progress(f"memory ({sizes.memory_tokens:,} distinct tokens, a process of its own)")
             sections[name] = memory.section(sizes)

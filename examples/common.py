@@ -26,6 +26,7 @@ from jwtguard import Settings, cookies
 from jwtguard.sansio.decision import Decision
 from jwtguard.sessions import TokenPair
 from jwtguard.sessions.alerts import LoginAlert
+from jwtguard.sessions.dpop import DPoPProofRefused
 from jwtguard.stores.sqlite import database_path
 
 #: Only for the demo: printed with a warning when JWTGUARD_SECRET is unset.
@@ -148,7 +149,9 @@ class Accounts:
 
 
 #: What a frontend on another origin must be allowed to read: the helper's two logout signals.
-EXPOSED_HEADERS = ("X-User-Enabled", "WWW-Authenticate")
+EXPOSED_HEADERS = ("X-User-Enabled", "WWW-Authenticate", "DPoP-Nonce")
+#: What a cross-origin page may send: its token, its body's type, cookie mode's CSRF token, a DPoP proof.
+ALLOWED_HEADERS = ("Authorization", "Content-Type", "X-CSRF-Token", "DPoP")
 
 
 class CrossOrigin:
@@ -170,7 +173,7 @@ class CrossOrigin:
         self.preflight = [
             ("Access-Control-Allow-Origin", origin),
             ("Access-Control-Allow-Methods", "GET, POST, DELETE"),
-            ("Access-Control-Allow-Headers", "Authorization, Content-Type, X-CSRF-Token"),
+            ("Access-Control-Allow-Headers", ", ".join(ALLOWED_HEADERS)),
             ("Access-Control-Max-Age", "600"),
             ("Vary", "Origin"),
         ]
@@ -360,6 +363,22 @@ def not_me_token(content_type: str | None, body: bytes) -> str | None:
 def cookie_mode(settings: Settings) -> bool:
     """Whether the app keeps tokens out of JavaScript (``--cookies``: ``JWTGUARD_TOKEN_LOCATION=cookie``)."""
     return settings.token_location != "header"
+
+
+def binds_dpop(settings: Settings) -> bool:
+    """Whether ``POST /login`` and the refresh route read the request's DPoP proof and bind the session
+    to its key (issue 13): ``JWTGUARD_DPOP`` ``allow`` or ``require``, in header mode only.
+
+    In cookie mode the page never holds the access token, and the cookie travels without a proof:
+    the guard would refuse a bound token there (``dpop_required``), so the routes bind nothing.
+    """
+    return settings.dpop != "off" and not cookie_mode(settings)
+
+
+def dpop_error(refused: DPoPProofRefused) -> tuple[dict[str, str], dict[str, str]]:
+    """The 400 answer to a token request whose proof binds nothing (RFC 9449 §5, §8): the body
+    (``error``, ``error_description``) and the headers (no-store, and ``DPoP-Nonce`` when asked)."""
+    return refused.body(), {**TOKEN_HEADERS, **dict(refused.headers)}
 
 
 def token_answer(

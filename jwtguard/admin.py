@@ -25,11 +25,13 @@ from .config import Settings
 from .errors import ConfigError, InvalidGrant, LoginRefused
 from .invalidation import invalidate_everywhere
 from .sansio.claims import Verified
+from .sansio.dpop import INVALID_PROOF
 from .sansio.policy import Policy
 from .sansio.state import UserState, is_id, user_state
 from .sessions import TokenPair, alerts, flows, signals
 from .sessions.alerts import LoginAlert
-from .sessions.flows import GrantRefused, Login, Refused, Rotated, SessionInfo
+from .sessions.dpop import DPoPProofRefused, TokenRequest, token_proof
+from .sessions.flows import DPoPRefused, GrantRefused, Login, Refused, Rotated, SessionInfo
 from .stores import AsyncStore, Change, Store, UserId, open_async_store, open_store
 from .stores.base import AsyncRecordStore, RecordStore, store_key
 from .stores.records import RecordFlow, user_ref
@@ -109,35 +111,54 @@ def _sessions_on(settings: Settings, what: str) -> None:
 
 
 def _signed(settings: Settings, outcome: Login | Rotated, ttl: float | None, claims: dict[str, Any]) -> TokenPair:
-    """The access token of a new session or a rotation: it names its session and carries the version."""
+    """The access token of a new session or a rotation: it names its session and carries the version,
+    and for a session bound to a DPoP key, the key (RFC 9449 §6.1: ``cnf.jkt``)."""
     claims = {**claims, "sid": outcome.sid, settings.version_claim: outcome.version}
+    if outcome.jkt is not None:
+        claims["cnf"] = {"jkt": outcome.jkt}
     lifetime = settings.token_ttl if ttl is None else ttl
     access = issue_token(settings, outcome.user_id, ttl=ttl, **claims)
-    return TokenPair(access, outcome.refresh_token, int(lifetime), outcome.sid, outcome.user_id)
+    return TokenPair(access, outcome.refresh_token, int(lifetime), outcome.sid, outcome.user_id, outcome.jkt)
 
 
 def _login_flow(
-    settings: Settings, store: object, user_id: UserId, key: UserKey, description: str
-) -> RecordFlow[Login | Refused]:
-    """The flow of a login for both admins: the embedded store first makes the user known."""
+    settings: Settings, store: object, user_id: UserId, key: UserKey, description: str, dpop: TokenRequest | None
+) -> RecordFlow[Login | Refused | DPoPRefused]:
+    """The flow of a login for both admins: the proof checked (raises :class:`DPoPProofRefused`, before
+    any write), then the embedded store first makes the user known."""
+    now = time.time()
+    proof = token_proof(dpop, settings=settings, now=now)
     return flows.login(
         user_id,
         user_ref(key),
-        now=time.time(),
+        now=now,
         settings=settings,
         description=description,
         create=_keeps_own_users(store),
+        proof=proof,
     )
+
+
+def _refresh_flow(
+    settings: Settings, refresh_token: object, dpop: TokenRequest | None
+) -> RecordFlow[Rotated | GrantRefused | DPoPRefused]:
+    """The flow of a refresh for both admins: the proof checked first (raises :class:`DPoPProofRefused`:
+    nothing is spent)."""
+    now = time.time()
+    proof = token_proof(dpop, settings=settings, now=now)
+    return flows.refresh(refresh_token, now=now, settings=settings, proof=proof)
 
 
 def _logged_in(
     settings: Settings,
-    outcome: Login | Refused,
+    outcome: Login | Refused | DPoPRefused,
     ttl: float | None,
     claims: dict[str, Any],
     on_login: Callable[[LoginAlert], None] | None,
     description: str,
 ) -> TokenPair:
+    if isinstance(outcome, DPoPRefused):
+        raise DPoPProofRefused(INVALID_PROOF, outcome.description)
     if isinstance(outcome, Refused):
         raise LoginRefused(outcome.reason)
     pair = _signed(settings, outcome, ttl, claims)
@@ -160,8 +181,10 @@ def _not_me(settings: Settings, token: object) -> tuple[alerts.NotMeLink, Record
 
 
 def _refreshed(
-    settings: Settings, outcome: Rotated | GrantRefused, ttl: float | None, claims: dict[str, Any]
+    settings: Settings, outcome: Rotated | GrantRefused | DPoPRefused, ttl: float | None, claims: dict[str, Any]
 ) -> TokenPair:
+    if isinstance(outcome, DPoPRefused):
+        raise DPoPProofRefused(INVALID_PROOF, outcome.description)
     if isinstance(outcome, GrantRefused):
         if outcome.ended and outcome.user_id is not None:
             invalidate_everywhere(store_key(outcome.user_id, settings))
@@ -285,7 +308,15 @@ class Admin:
 
     # -- sessions ---------------------------------------------------------------------------
 
-    def login(self, user_id: UserId, *, description: str = "", ttl: float | None = None, **claims: Any) -> TokenPair:
+    def login(
+        self,
+        user_id: UserId,
+        *,
+        description: str = "",
+        ttl: float | None = None,
+        dpop: TokenRequest | None = None,
+        **claims: Any,
+    ) -> TokenPair:
         """Open a session for *user_id* (after the app checked the password): an access and a refresh token.
 
         *description*: what the user will recognise the device by (user agent,
@@ -293,27 +324,46 @@ class Admin:
         ``sid`` and the user's version; *claims* are added to it. On the
         embedded store the user's row is created when missing (never re-enabled).
 
+        *dpop*: the login request's DPoP fields, method and URL
+        (:func:`jwtguard.sessions.dpop.token_request`). With a proof that passes
+        (:func:`~jwtguard.sessions.dpop.token_proof`; spent once, RFC 9449 §11.1) the session is
+        bound to its key: every access token of it carries ``"cnf": {"jkt": ...}`` (§6.1), the
+        pair's ``token_type`` is ``DPoP``, and its refresh token needs a proof of the key (§5).
+        Without a proof (or *dpop* None, or ``JWTGUARD_DPOP=off``) the pair is a Bearer pair.
+
+        :raises DPoPProofRefused: the proof is refused, or missing under ``JWTGUARD_DPOP=require``
+            (nothing is written; answer 400 with its body and headers).
         :raises LoginRefused: the user is unknown or disabled.
         :raises ConfigError: without ``JWTGUARD_SESSIONS=true``.
         """
         _sessions_on(self.settings, "login()")
         key = _key(user_id, self.settings)
-        flow = _login_flow(self.settings, self.store, user_id, key, description)
+        flow = _login_flow(self.settings, self.store, user_id, key, description, dpop)
         try:
             outcome = self._records().run(flow)
         finally:
             invalidate_everywhere(key)
         return _logged_in(self.settings, outcome, ttl, claims, self.on_login, description)
 
-    def refresh(self, refresh_token: object, *, ttl: float | None = None, **claims: Any) -> TokenPair:
+    def refresh(
+        self, refresh_token: object, *, ttl: float | None = None, dpop: TokenRequest | None = None, **claims: Any
+    ) -> TokenPair:
         """Spend *refresh_token* and answer a new pair (RFC 6749 §6; rotation as RFC 9700 §4.14.2).
 
+        *dpop*: the refresh request's DPoP fields, method and URL, as for :meth:`login`. A session
+        bound to a key is refreshed only with a proof of that key (RFC 9449 §5), and stays bound;
+        an unbound one refreshed with a proof is bound from then on (see
+        :func:`jwtguard.sessions.flows.refresh`).
+
+        :raises DPoPProofRefused: no proof for a bound session, a proof refused or replayed, none
+            under ``JWTGUARD_DPOP=require``: nothing is spent, the session lives on.
         :raises InvalidGrant: garbage, unknown, expired, of an ended session,
             "token already rotated" (another tab won, within
-            ``JWTGUARD_REFRESH_GRACE``), or a reuse, which ends the session.
+            ``JWTGUARD_REFRESH_GRACE``), a reuse, which ends the session, or a proof of another
+            key than the session's (nothing spent).
         """
         _sessions_on(self.settings, "refresh()")
-        outcome = self._records().run(flows.refresh(refresh_token, now=time.time(), settings=self.settings))
+        outcome = self._records().run(_refresh_flow(self.settings, refresh_token, dpop))
         return _refreshed(self.settings, outcome, ttl, claims)
 
     def sessions(self, user_id: UserId) -> list[SessionInfo]:
@@ -502,22 +552,30 @@ class AsyncAdmin:
         return await self.logout_everywhere(user_id)
 
     async def login(
-        self, user_id: UserId, *, description: str = "", ttl: float | None = None, **claims: Any
+        self,
+        user_id: UserId,
+        *,
+        description: str = "",
+        ttl: float | None = None,
+        dpop: TokenRequest | None = None,
+        **claims: Any,
     ) -> TokenPair:
         """:meth:`Admin.login`."""
         _sessions_on(self.settings, "login()")
         key = _key(user_id, self.settings)
-        flow = _login_flow(self.settings, self.store, user_id, key, description)
+        flow = _login_flow(self.settings, self.store, user_id, key, description, dpop)
         try:
             outcome = await self._records().run(flow)
         finally:
             invalidate_everywhere(key)
         return _logged_in(self.settings, outcome, ttl, claims, self.on_login, description)
 
-    async def refresh(self, refresh_token: object, *, ttl: float | None = None, **claims: Any) -> TokenPair:
+    async def refresh(
+        self, refresh_token: object, *, ttl: float | None = None, dpop: TokenRequest | None = None, **claims: Any
+    ) -> TokenPair:
         """:meth:`Admin.refresh`."""
         _sessions_on(self.settings, "refresh()")
-        outcome = await self._records().run(flows.refresh(refresh_token, now=time.time(), settings=self.settings))
+        outcome = await self._records().run(_refresh_flow(self.settings, refresh_token, dpop))
         return _refreshed(self.settings, outcome, ttl, claims)
 
     async def sessions(self, user_id: UserId) -> list[SessionInfo]:

@@ -99,8 +99,9 @@ _RESERVED_PREFIXES = ("JWTGUARD_TEST_",)
 
 
 #: ``JWTGUARD_TOKEN_TYPE``: ``any``, ``at+jwt`` (RFC 9068 §2.1), or ``claim:NAME=VALUE``, a
-#: payload claim that must be the string VALUE (NAME without ``=`` or white space, VALUE printable).
-TOKEN_TYPE_SYNTAX = re.compile(r"any|at\+jwt|claim:([^=\s]+)=([^\x00-\x1f\x7f]+)")
+#: payload claim that must be the string VALUE (NAME without ``=`` or white space, VALUE printable),
+#: or one of the strings VALUE lists between ``|`` (``claim:typ=Bearer|DPoP``).
+TOKEN_TYPE_SYNTAX = re.compile(r"any|at\+jwt|claim:([^=\s]+)=([^\x00-\x1f\x7f|]+(?:\|[^\x00-\x1f\x7f|]+)*)")
 
 #: RFC 9110 §5.6.2: a method name is a token.
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
@@ -583,7 +584,8 @@ class Settings:
         default="any",
         metadata=_declare(
             "which verified tokens are access tokens: `any`, `at+jwt` (RFC 9068's header `typ`) or "
-            "`claim:NAME=VALUE` (a payload claim, e.g. `claim:typ=Bearer` for Keycloak); logout tokens, "
+            "`claim:NAME=VALUE` (a payload claim, e.g. `claim:typ=Bearer` for Keycloak; `VALUE` may list "
+            "several strings, with a vertical bar between them); logout tokens, "
             "security events and DPoP proofs are refused whatever it says (see [Tokens that are not access "
             "tokens](#tokens-that-are-not-access-tokens)); `any` with `JWTGUARD_JWKS_URL` warns at start-up"
         ),
@@ -1001,7 +1003,6 @@ class Settings:
             "process of the app, so a nonce from one worker is good at the others",
             _text,
             show=_hidden,
-            from_file=True,
             secret=True,
         ),
     )

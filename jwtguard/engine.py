@@ -24,19 +24,18 @@ Flow::
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import os
 import time
 import weakref
-from collections.abc import Callable, Collection, Generator, Mapping
+from collections.abc import Awaitable, Callable, Collection, Generator, Mapping
 from functools import partial
 from sys import getsizeof
-from typing import Any, Final, NamedTuple, cast
+from typing import Any, Final, NamedTuple, TypeVar, cast
 
 from .cache import SeenOnce, StateCache, TokenCache
 from .config import Settings
-from .errors import StoreError
+from .errors import ConfigError, StoreError
 from .feed import Follower, feed_source, follower_for
 from .invalidation import InvalidationBus, default_bus
 from .keys import KeySourceUnavailable
@@ -44,11 +43,11 @@ from .metrics import Metrics
 from .sansio.claims import ANY_TOKEN_TYPE, ProviderSession, Verified
 from .sansio.credentials import TOKEN68, CookieToken
 from .sansio.decision import Decision
-from .sansio.dpop import Proof
+from .sansio.dpop import Proof, ProofHeader, ProofRefused, read_header, replay_name
 from .sansio.policy import UNGUARDED, DPoPRequest, Policy, looks_like_login, route_decision
 from .sansio.request import Request
 from .sansio.state import UserState, user_state
-from .sessions.flows import use_once
+from .sessions.flows import spend_proof
 from .sessions.signals import provider_session_ended
 from .stores import AsyncStore, Store
 from .stores import records as r
@@ -56,6 +55,8 @@ from .tokens import TokenVerifier
 from .userid import UserId, UserKey
 
 logger = logging.getLogger("jwtguard")
+
+T = TypeVar("T")
 
 #: Distinct paths a process names in login hints at most (the paths come from clients).
 _MAX_HINTS = 16
@@ -180,7 +181,16 @@ class Engine:
         )
         #: DPoP proofs seen (RFC 9449 §11.1): in memory, or in the store when several processes serve.
         self._shared_replay = settings.dpop_replay == "store"
+        if self._shared_replay and any(
+            each is not None and not callable(getattr(each, "run", None)) for each in (store, async_store)
+        ):
+            raise ConfigError(
+                "JWTGUARD_DPOP_REPLAY", "store needs one of jwtguard's stores (MongoDB or SQLite), which keep records"
+            )
         self._proofs = SeenOnce(settings.dpop_max_age + settings.leeway, timer=timer)
+        #: Proof headers prepared (their key and its thumbprint), by the header's segment: a client
+        #: signs every proof with one key (issue 13: the key is prepared once, each signature checked).
+        self._proof_headers: dict[str, ProofHeader] = {}
         self._spent = 0
         #: Counters for operators (see :mod:`jwtguard.metrics`).
         self.metrics = Metrics(self.states, self._tokens)
@@ -270,13 +280,13 @@ class Engine:
             return self._refused(refused, verified.user_id, via)
         proof = None
         if dpop is not None:
-            checked = policy.proof(dpop, verified, now)
+            checked = policy.proof(dpop, verified, now, self._proof_header)
             if type(checked) is not Proof:
                 return self._refused(cast(Decision, checked), verified.user_id, via)
             proof = cast(Proof, checked)
             if self._shared_replay:
                 return _Needs(token, verified, now, via, _REPLAY, dpop, proof)
-            if not self._proofs.first(_proof_name(proof)):
+            if not self._proofs.first(replay_name(proof)):
                 return self._refused(policy.refusals["invalid_dpop_proof"], verified.user_id, via)
         elif verified.jkt is not None and via != INSPECT:
             # RFC 9449 §7.1: a DPoP-bound token sent as Bearer (a copy without its key) is refused.
@@ -306,6 +316,19 @@ class Engine:
             # (issue 10): only the store's answer may refuse it.
             self.states.invalidate(key)
         return _Needs(token, verified, now, via, _STATE, dpop, proof)
+
+    def _proof_header(self, segment: str, header: Mapping[str, Any]) -> ProofHeader | ProofRefused:
+        """A proof header prepared once (:func:`~jwtguard.sansio.dpop.read_header`); refusals are not kept."""
+        prepared = self._proof_headers.get(segment)
+        if prepared is None:
+            read = read_header(header, self.settings.dpop_algorithms)
+            if type(read) is not ProofHeader:
+                return read
+            prepared = read
+            if len(self._proof_headers) >= _MAX_PROOF_HEADERS:
+                self._proof_headers.clear()  # bounded; the next proofs prepare their keys again
+            self._proof_headers[segment] = prepared
+        return prepared
 
     def _session(
         self, token: str, verified: Verified, now: float, via: int, dpop: DPoPRequest | None, proof: Proof | None
@@ -490,59 +513,51 @@ class Engine:
     def _spend_flow(self, proof: Proof) -> r.RecordFlow[bool]:
         """Note *proof* as used in the store (one unique insert), and now and then drop the expired ones."""
         now = self._clock()
-        first: bool = yield from use_once(
-            _proof_name(proof), now=now, expires=now + self.settings.dpop_max_age + self.settings.leeway
-        )
+        first: bool = yield from spend_proof(proof, now=now, settings=self.settings)
         self._spent += 1
         if self._spent % _PRUNE_PROOFS_EVERY == 0:
             yield r.Prune("refresh", now)
         return first
 
-    def _spend(self, proof: Proof) -> bool:
+    def _run(self, flow: r.RecordFlow[T], *, timed: bool) -> T:
+        """Perform a records flow on the blocking store (a provider session's read, a proof's note);
+        *timed*: it is a read the metrics count among the store's loads."""
         assert self.store is not None, "this engine has no blocking store"
-        run = getattr(self.store, "run", None)
-        if run is None:
-            raise StoreError("JWTGUARD_DPOP_REPLAY=store needs one of jwtguard's stores (records)")
-        first: bool = run(self._spend_flow(proof))
-        return first
-
-    async def _aspend(self, proof: Proof) -> bool:
-        assert self.async_store is not None, "this engine has no async store"
-        run = getattr(self.async_store, "run", None)
-        if run is None:
-            raise StoreError("JWTGUARD_DPOP_REPLAY=store needs one of jwtguard's stores (records)")
-        first: bool = await run(self._spend_flow(proof))
-        return first
-
-    def _session_ended(self, session: ProviderSession) -> bool:
-        assert self.store is not None, "this engine has no blocking store"
-        run = getattr(self.store, "run", None)
-        if run is None:
-            return False  # a store of the app's own keeps no records: no logout token ended anything
+        run = cast(Callable[[r.RecordFlow[T]], T], getattr(self.store, "run", _no_records))
         started = time.perf_counter()
         try:
-            ended: bool = run(provider_session_ended(session.iss, session.sid))
+            result = run(flow)
         except StoreError:
-            self.metrics.store_load(time.perf_counter() - started, failed=True)
+            if timed:
+                self.metrics.store_load(time.perf_counter() - started, failed=True)
             raise
-        self.metrics.store_load(time.perf_counter() - started, failed=False)
+        if timed:
+            self.metrics.store_load(time.perf_counter() - started, failed=False)
         self._store_answers()
-        return ended
+        return result
 
-    async def _asession_ended(self, session: ProviderSession) -> bool:
+    def _ended(self, session: ProviderSession) -> bool:
+        """Whether a logout token ended *session* (a read, counted among the store's loads)."""
+        return self._run(provider_session_ended(*session), timed=True)
+
+    async def _aended(self, session: ProviderSession) -> bool:
+        return await self._arun(provider_session_ended(*session), timed=True)
+
+    async def _arun(self, flow: r.RecordFlow[T], *, timed: bool) -> T:
+        """:meth:`_run` on the async store."""
         assert self.async_store is not None, "this engine has no async store"
-        run = getattr(self.async_store, "run", None)
-        if run is None:
-            return False
+        run = cast(Callable[[r.RecordFlow[T]], Awaitable[T]], getattr(self.async_store, "run", _ano_records))
         started = time.perf_counter()
         try:
-            ended: bool = await run(provider_session_ended(session.iss, session.sid))
+            result = await run(flow)
         except StoreError:
-            self.metrics.store_load(time.perf_counter() - started, failed=True)
+            if timed:
+                self.metrics.store_load(time.perf_counter() - started, failed=True)
             raise
-        self.metrics.store_load(time.perf_counter() - started, failed=False)
+        if timed:
+            self.metrics.store_load(time.perf_counter() - started, failed=False)
         self._store_answers()
-        return ended
+        return result
 
     # -- the drivers ------------------------------------------------------------------------
 
@@ -573,11 +588,10 @@ class Engine:
                         if type(step) is LoadState:
                             answer = self.states.load(step.key, partial(self._load, step.user_id))
                         elif type(step) is SpendProof:
-                            answer = self._spend(step.proof)
+                            answer = self._run(self._spend_flow(step.proof), timed=False)
                         else:
                             assert isinstance(step, LoadSession)
-                            ended = partial(self._session_ended, step.session)
-                            answer = self.provider_sessions.load(step.session, ended)
+                            answer = self.provider_sessions.load(step.session, partial(self._ended, step.session))
                     except StoreError as exc:
                         answer = exc
                 step = flow.send(answer)
@@ -610,11 +624,11 @@ class Engine:
                         if type(step) is LoadState:
                             answer = await self.states.aload(step.key, partial(self._aload, step.user_id))
                         elif type(step) is SpendProof:
-                            answer = await self._aspend(step.proof)
+                            answer = await self._arun(self._spend_flow(step.proof), timed=False)
                         else:
                             assert isinstance(step, LoadSession)
                             answer = await self.provider_sessions.aload(
-                                step.session, partial(self._asession_ended, step.session)
+                                step.session, partial(self._aended, step.session)
                             )
                     except StoreError as exc:
                         answer = exc
@@ -624,13 +638,22 @@ class Engine:
             return decision
 
 
+def _no_records(flow: r.RecordFlow[Any]) -> bool:
+    """A store of the app's own keeps no records: no logout token ended anything there (a store
+    without records cannot serve ``JWTGUARD_DPOP_REPLAY=store``: the engine refuses it at start-up)."""
+    flow.close()
+    return False
+
+
+async def _ano_records(flow: r.RecordFlow[Any]) -> bool:
+    return _no_records(flow)
+
+
+#: Proof headers (client keys) an engine keeps prepared at most.
+_MAX_PROOF_HEADERS: Final = 4096
+
 #: Every this many proofs noted in the store, the expired notes are deleted.
 _PRUNE_PROOFS_EVERY: Final = 1024
-
-
-def _proof_name(proof: Proof) -> str:
-    """A proof's id for the replay check: its ``jti`` under its key (RFC 9449 §11.1)."""
-    return "dpop:" + hashlib.sha256(f"{proof.jkt}:{proof.jti}".encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
 def footprint(verified: Verified) -> int:

@@ -95,6 +95,14 @@ class JWTGuardWSGI:
         self.store.close()
 
 
+def _server_host(environ: Mapping[str, Any]) -> str:
+    """PEP 3333's URL reconstruction for a request without ``Host`` (HTTP/1.0): ``SERVER_NAME``,
+    and ``SERVER_PORT`` unless it is the scheme's default."""
+    name, port = environ.get("SERVER_NAME", ""), environ.get("SERVER_PORT", "")
+    default = "443" if environ.get("wsgi.url_scheme") == "https" else "80"
+    return f"{name}:{port}" if name and port and port != default else name
+
+
 def request_of(environ: Mapping[str, Any], cookies: bool = False, dpop: bool = False) -> Request:
     """The :class:`Request` of a WSGI environ; with *cookies*, cookie mode's fields too, with *dpop* the
     ``DPoP`` field (PEP 3333 ``HTTP_*``)."""
@@ -108,7 +116,7 @@ def request_of(environ: Mapping[str, Any], cookies: bool = False, dpop: bool = F
         environ.get("HTTP_ORIGIN") if options else None,
         environ.get("HTTP_ACCESS_CONTROL_REQUEST_METHOD") if options else None,
         environ.get("wsgi.url_scheme", "http"),
-        environ.get("HTTP_HOST", ""),
+        environ.get("HTTP_HOST") or _server_host(environ),
         environ.get("SCRIPT_NAME", ""),
     )
     if dpop:

@@ -4,9 +4,9 @@
 ``scripts/get-keycloak.sh`` caches, on a free loopback port, with a Java 21 or
 newer, in a home of its own under a temporary directory (its ``data/``, its
 build), and stops it by its process group. :class:`KeycloakAdmin` creates
-realms, clients and users, gets tokens with the password grant, logs users
-out, lists and deletes sessions, and calls Keycloak's own revocation and
-introspection endpoints. :class:`LogoutReceiver` is a back-channel logout URL
+realms, clients and users, gets tokens with the password grant (DPoP-bound
+ones too, issue 13), logs users out, lists and deletes sessions, and calls
+Keycloak's own revocation and introspection endpoints. :class:`LogoutReceiver` is a back-channel logout URL
 on 127.0.0.1 that keeps the logout tokens Keycloak POSTs to it.
 
 Where things come from (the same rules as ``scripts/get-keycloak.sh``):
@@ -37,7 +37,7 @@ import time
 import urllib.parse
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -478,6 +478,22 @@ class KeycloakAdmin:
         client.setdefault("attributes", {})["backchannel.logout.url"] = url
         self._admin("PUT", f"/{realm}/clients/{client_uuid}", json=client)
 
+    def add_client(self, realm: Realm) -> Realm:
+        """Another confidential client in *realm* (its own id, secret and audience mapper) for the same
+        user: *realm* as seen through that client."""
+        client_id, secret = f"api-{uuid.uuid4().hex[:8]}", uuid.uuid4().hex
+        client_uuid = self.create_client(realm.name, client_id, secret)
+        return replace(realm, client_id=client_id, client_uuid=client_uuid, secret=secret)
+
+    def set_client_attributes(self, realm: str, client_uuid: str, **attributes: str) -> dict[str, str]:
+        """Set client attributes (``**{"dpop.bound.access.tokens": "true"}``); answers the client's
+        attributes as Keycloak then stores them (read back)."""
+        client: dict[str, Any] = self._admin("GET", f"/{realm}/clients/{client_uuid}").json()
+        client.setdefault("attributes", {}).update(attributes)
+        self._admin("PUT", f"/{realm}/clients/{client_uuid}", json=client)
+        stored: dict[str, str] = self._admin("GET", f"/{realm}/clients/{client_uuid}").json()["attributes"]
+        return stored
+
     # -- sessions ---------------------------------------------------------------------------------
 
     def logout_user(self, realm: str, user_id: str) -> None:
@@ -508,6 +524,33 @@ class KeycloakAdmin:
                 "scope": scope,
             },
         )
+        answer.raise_for_status()
+        body = answer.json()
+        return Tokens(
+            body["access_token"], body.get("refresh_token"), body.get("id_token"), body.get("session_state"), body
+        )
+
+    def token_request(self, realm: Realm, *, dpop: str | None = None, scope: str = "openid") -> httpx.Response:
+        """The password grant as :meth:`password_grant` makes it, with a ``DPoP`` proof when given
+        (RFC 9449 §5), answered as it is (400 ``invalid_dpop_proof`` or ``invalid_request``)."""
+        return self._http.post(
+            realm.token_url,
+            data={
+                "grant_type": "password",
+                "client_id": realm.client_id,
+                "client_secret": realm.secret,
+                "username": realm.username,
+                "password": realm.password,
+                "scope": scope,
+            },
+            headers={} if dpop is None else {"DPoP": dpop},
+        )
+
+    def dpop_password_grant(self, realm: Realm, proof: str, scope: str = "openid") -> Tokens:
+        """Tokens by the password grant with a DPoP *proof* of the token request (RFC 9449 §5: ``htm``
+        POST, ``htu`` the token endpoint, no ``ath``): Keycloak binds the access token to the proof's key
+        (``cnf.jkt``) and answers ``token_type`` ``DPoP`` (in ``raw``)."""
+        answer = self.token_request(realm, dpop=proof, scope=scope)
         answer.raise_for_status()
         body = answer.json()
         return Tokens(

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 import bench.__main__ as runner
-from bench import cache_miss, common, first_sight, memory, over_http, propagation, repeat, store_load, svg
+from bench import cache_miss, common, dpop, first_sight, memory, over_http, propagation, repeat, store_load, svg
 from bench.store import Mongo as BenchMongo
 
 from conftest import Mongo
@@ -145,6 +145,14 @@ def test_memory_runs_in_a_process_of_its_own() -> None:
     (target,) = section.targets
     assert target.met is None and "2,000 tokens only" in target.detail  # judged only at 1 000 000
     assert "RSS growth (goal ≤ 1.2× the budget)" in section.extra
+
+
+def test_dpop_measures_a_proof_per_request_against_one_check() -> None:
+    section = dpop.run(QUICK)
+    (target,) = section.targets
+    assert target.measure == "DPoP overhead per request" and target.met is not None
+    (table,) = section.tables
+    assert [row[0] for row in table.rows][:2] == ["Bearer, repeat token", "DPoP, repeat token and a fresh proof"]
 
 
 def test_the_runner_writes_results(tmp_path: Path) -> None:

@@ -126,6 +126,13 @@ PARSING: list[tuple[str, str, Any, str | None]] = [
     ("JWTGUARD_SSF_PUSH_AUTHORIZATION", "Bearer 0123456789abcdef", "Bearer 0123456789abcdef", "Bearer hunter2"),
     ("JWTGUARD_SSF_POLL_URL", "https://tr.example/poll", "https://tr.example/poll", "poll"),
     ("JWTGUARD_SSF_POLL_AUTHORIZATION", "Bearer 0123", "Bearer 0123", "Bearer \x01hunter2"),
+    ("JWTGUARD_DPOP", "Require", "require", "always"),
+    ("JWTGUARD_DPOP_ALGORITHMS", "ES256, PS256", ("ES256", "PS256"), "HS256"),
+    ("JWTGUARD_DPOP_MAX_AGE", "30", 30.0, "0"),
+    ("JWTGUARD_DPOP_REPLAY", "STORE", "store", "redis"),
+    ("JWTGUARD_DPOP_NONCE", "false", False, "perhaps"),
+    ("JWTGUARD_DPOP_NONCE_KEY", "k" * 32, "k" * 32, "hunter2"),
+    ("JWTGUARD_EXTERNAL_ORIGIN", "https://API.example:8443", "https://api.example:8443", "https://api.example/v1"),
 ]
 
 #: Texts that may appear in a bad value and must never come back in a message.
@@ -405,6 +412,13 @@ def test_describe_keeps_its_format() -> None:
         "JWTGUARD_SSF_PUSH_AUTHORIZATION": "(unset)",
         "JWTGUARD_SSF_POLL_URL": "(unset)",
         "JWTGUARD_SSF_POLL_AUTHORIZATION": "(unset)",
+        "JWTGUARD_DPOP": "off",
+        "JWTGUARD_DPOP_ALGORITHMS": "ES256,EdDSA",
+        "JWTGUARD_DPOP_MAX_AGE": "60.0",
+        "JWTGUARD_DPOP_REPLAY": "process",
+        "JWTGUARD_DPOP_NONCE": "False",
+        "JWTGUARD_DPOP_NONCE_KEY": "(unset)",
+        "JWTGUARD_EXTERNAL_ORIGIN": "None",
     }
     assert Settings(secret=SECRET, max_token_lifetime=86400.0).describe()["JWTGUARD_MAX_TOKEN_LIFETIME"] == "86400"
 

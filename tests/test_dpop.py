@@ -7,6 +7,8 @@ pure checks of one proof have their own table (``tests/test_dpop_proof.py``).
 
 from __future__ import annotations
 
+import base64
+import json
 import time
 from collections.abc import Callable, Iterator
 from contextlib import closing
@@ -270,6 +272,11 @@ def test_the_request_target_is_what_the_client_sent() -> None:
     request = asgi_request(scope, dpop=True)
     assert (request.path, request.target, request.dpop) == ("/api/é", "/app/api/%C3%A9", ("p", "q"))
     assert wsgi_request(environ).dpop == () and asgi_request(scope).target == ""  # off: never read
+    # PEP 3333's URL reconstruction without a Host field (HTTP/1.0): SERVER_NAME and a port not the default
+    http10 = {**environ, "SERVER_NAME": "api.example", "SERVER_PORT": "8443", "wsgi.url_scheme": "https"}
+    assert wsgi_request(http10, dpop=True).url() == "https://api.example:8443/app/api/%C3%A9"
+    assert wsgi_request({**http10, "SERVER_PORT": "443"}, dpop=True).url() == "https://api.example/app/api/%C3%A9"
+    assert wsgi_request({**http10, "HTTP_HOST": "h.example"}, dpop=True).url() == "https://h.example/app/api/%C3%A9"
 
 
 # -- server nonces (§8, §9) ---------------------------------------------------------------------
@@ -279,7 +286,7 @@ def test_a_nonce_is_asked_for_then_accepted(build: Callable[..., Target], sqlite
     """§9: with nonces required, a proof without one is answered 401 ``use_dpop_nonce`` with the nonce in
     ``DPoP-Nonce``; the retry with it passes; §8.2: a nonce of the previous period still passes and the
     answer carries the new one, which the client uses from then on."""
-    clock = [time.time()]
+    clock = [time.time() + 1]  # the proofs' whole-second iat is never ahead of it
     target = build(dpop_settings(sqlite_url, dpop_nonce=True, dpop_nonce_key=NONCE_KEY), clock=lambda: clock[0])
     token = bound(target.engine.settings, now=clock[0])
     first = dpop_get(target, token, KEY.proof("GET", URL, token))
@@ -347,3 +354,77 @@ def test_introspection_names_the_key_of_a_bound_token(adapter: str, sqlite_url: 
         assert document["cnf"] == {"jkt": KEY.jkt}
     finally:
         target.close()
+
+
+# -- hostile requests: every one a 4xx with the body's two members, never the token or proof --------
+
+
+def _hostile(token: str) -> list[tuple[str, list[tuple[str, str | bytes]], str]]:
+    good = KEY.proof("GET", URL, token)
+    huge_rsa = {"kty": "RSA", "n": "A" * 2800, "e": "AQAB"}  # 16 800 bits
+    off_curve = {**KEY.jwk, "y": KEY.jwk["x"]}  # a point not on P-256
+    return [
+        ("scheme-alone", [("Authorization", "DPoP")], "malformed"),
+        ("scheme-tab", [("Authorization", f"DPoP\t{token}"), ("DPoP", good)], "malformed"),
+        ("two-tokens", [("Authorization", f"DPoP {token} {token}"), ("DPoP", good)], "multiple_credentials"),
+        (
+            "bearer-and-dpop",
+            [("Authorization", f"Bearer {token}"), ("Authorization", f"DPoP {token}"), ("DPoP", good)],
+            "multiple_credentials",
+        ),
+        ("proof-bytes", [("Authorization", f"DPoP {token}"), ("DPoP", b"\xff\xfe.\x80.\xc0")], "invalid_dpop_proof"),
+        ("proof-empty", [("Authorization", f"DPoP {token}"), ("DPoP", "")], "invalid_dpop_proof"),
+        ("proof-comma", [("Authorization", f"DPoP {token}"), ("DPoP", good + "," + good)], "invalid_dpop_proof"),
+        (
+            "iat-infinity",
+            [("Authorization", f"DPoP {token}"), ("DPoP", KEY.proof("GET", URL, token, iat=float("inf")))],
+            "invalid_dpop_proof",
+        ),
+        (
+            "jwk-huge-rsa",
+            [("Authorization", f"DPoP {token}"), ("DPoP", KEY.proof("GET", URL, token, header={"jwk": huge_rsa}))],
+            "invalid_dpop_proof",
+        ),
+        (
+            "jwk-off-curve",
+            [("Authorization", f"DPoP {token}"), ("DPoP", KEY.proof("GET", URL, token, header={"jwk": off_curve}))],
+            "invalid_dpop_proof",
+        ),
+        (
+            "alg-none",
+            [
+                ("Authorization", f"DPoP {token}"),
+                ("DPoP", _unsigned({"typ": "dpop+jwt", "alg": "none", "jwk": KEY.jwk})),
+            ],
+            "invalid_dpop_proof",
+        ),
+        (
+            "jti-10kb",
+            [("Authorization", f"DPoP {token}"), ("DPoP", KEY.proof("GET", URL, token, jti="j" * 10_240))],
+            "invalid_dpop_proof",
+        ),
+        ("token-not-token68", [("Authorization", "DPoP a!b.c.d"), ("DPoP", good)], "malformed"),
+    ]
+
+
+def _unsigned(header: dict[str, Any]) -> str:
+    """A proof signed by nobody (``alg: none``, an empty signature), for *header* with KEY's jwk."""
+    header = {**header, "jwk": KEY.jwk}
+
+    def part(value: Any) -> str:
+        return base64.urlsafe_b64encode(json.dumps(value).encode()).rstrip(b"=").decode()
+
+    return f"{part(header)}.{part({'jti': 'x', 'htm': 'GET', 'htu': URL, 'iat': int(time.time())})}."
+
+
+def test_hostile_dpop_requests_are_refused(target: Target) -> None:
+    """No input in the DPoP scheme or field is a 5xx, an accept, or an answer holding what was sent."""
+    token = bound(target.engine.settings)
+    for name, headers, expected in _hostile(token):
+        reply = target.request("GET", "/api/me", headers)
+        assert 400 <= reply.status < 500 and reason(reply) == expected, name
+        assert set(reply.json()) == {"error", "reason"} and "x-user-enabled" not in reply.headers, name
+        for _, value in headers:
+            text = value.decode("latin-1") if isinstance(value, bytes) else value
+            assert len(text) < 12 or text not in reply.body.decode("latin-1"), name
+    assert dpop_get(target, token, KEY.proof("GET", URL, token)).status == 200

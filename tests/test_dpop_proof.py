@@ -39,6 +39,7 @@ from jwtguard.sansio.dpop import (
     mint_nonce,
     nonce_valid,
     normal_url,
+    read_header,
     thumbprint,
     token_hash,
 )
@@ -772,3 +773,28 @@ def test_asymmetric_is_what_pyjwt_verifies_minus_macs_and_none() -> None:
     assert available >= ASYMMETRIC
     assert not {"HS256", "HS384", "HS512", "none"} & ASYMMETRIC
     assert set(DEFAULT_ALGORITHMS) <= ASYMMETRIC
+
+
+def test_a_prepared_header_gives_the_same_answers() -> None:
+    """The engine prepares each proof header once (``headers=``): the answers are the same as without."""
+    prepared: dict[str, Any] = {}
+
+    def remembered(segment: str, header: Any) -> Any:
+        if segment not in prepared:
+            prepared[segment] = read_header(header, ALGORITHMS)
+        return prepared[segment]
+
+    good = proof()
+    for value in (good, proof(htm="POST"), proof(header={"typ": "JWT"}), good[:-8] + "AAAAAAAA"):
+        assert check(value, Request()) == check_proof(
+            value,
+            method=Request().method,
+            url=Request().url,
+            access_token=TOKEN,
+            now=NOW,
+            max_age=MAX_AGE,
+            leeway=LEEWAY,
+            algorithms=ALGORITHMS,
+            headers=remembered,
+        )
+    assert len(prepared) == 2  # one key, two header variants (typ)

@@ -314,7 +314,7 @@ def test_cors_outside_the_guard_reaches_its_refusals(tmp_path: Path, monkeypatch
     preflight = client.options("/api/me", headers={**origin, **asking})
     assert preflight.status_code == 204
     assert preflight.headers["Access-Control-Allow-Origin"] == frontend
-    assert "Authorization" in preflight.headers["Access-Control-Allow-Headers"]
+    assert preflight.headers["Access-Control-Allow-Headers"] == "Authorization, Content-Type, X-CSRF-Token, DPoP"
 
     credentials = {"username": "alice", "password": "alice-password"}
     token = client.post("/login", json=credentials, headers=origin).get_json()["access_token"]
@@ -322,7 +322,8 @@ def test_cors_outside_the_guard_reaches_its_refusals(tmp_path: Path, monkeypatch
     ok = client.get("/api/me", headers=auth)
     assert ok.status_code == 200
     assert ok.headers["Access-Control-Allow-Origin"] == frontend
-    assert ok.headers.getlist("Access-Control-Expose-Headers") == ["X-User-Enabled, WWW-Authenticate"]  # just one
+    exposed = ["X-User-Enabled, WWW-Authenticate, DPoP-Nonce"]
+    assert ok.headers.getlist("Access-Control-Expose-Headers") == exposed  # just one
 
     missing = client.get("/api/me", headers=origin)
     assert missing.status_code == 401

@@ -94,6 +94,11 @@ RULE: list[tuple[str, dict[str, Any], dict[str, Any], str, bool]] = [
     ("claim/a value with = and spaces", {}, {"kind": "a = b"}, "claim:kind=a = b", True),
     ("claim/a number is no string", {}, {"v": 1}, "claim:v=1", False),
     ("claim/true is no string", {}, {"v": True}, "claim:v=true", False),
+    # -- claim:NAME=V1|V2 (Keycloak with DPoP: a bound access token says typ = DPoP) --------------------
+    ("claims/Bearer", {}, {"typ": "Bearer"}, "claim:typ=Bearer|DPoP", True),
+    ("claims/DPoP", {}, {"typ": "DPoP"}, "claim:typ=Bearer|DPoP", True),
+    ("claims/ID token", {}, {"typ": "ID"}, "claim:typ=Bearer|DPoP", False),
+    ("claims/the whole text is no value", {}, {"typ": "Bearer|DPoP"}, "claim:typ=Bearer|DPoP", False),
 ]
 
 
@@ -132,6 +137,7 @@ SYNTAX = [
     ("claim:typ=Bearer", TokenType(claim="typ", value="Bearer")),
     ("claim:token_use=access", TokenType(claim="token_use", value="access")),
     ("claim:a=b=c", TokenType(claim="a", value="b=c")),
+    ("claim:typ=Bearer|DPoP", TokenType(claim="typ", value="Bearer|DPoP")),
     ("claim:https://example.com/kind=access", TokenType(claim="https://example.com/kind", value="access")),
 ]
 
@@ -157,6 +163,9 @@ def test_setting_syntax_accepted(text: str, rule: TokenType) -> None:
         "claim:t yp=Bearer",
         "claim:typ=Bear\ter",
         "claim:typ=\x7f",
+        "claim:typ=Bearer|",  # every string a bar separates is one
+        "claim:typ=|DPoP",
+        "claim:typ=Bearer||DPoP",
         "claims:typ=Bearer",
         "any,at+jwt",
     ],

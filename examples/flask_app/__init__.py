@@ -15,6 +15,8 @@ from jwtguard.errors import InvalidGrant, LoginRefused
 from jwtguard.metrics import render
 from jwtguard.sansio.decision import Decision
 from jwtguard.sessions import TokenPair
+from jwtguard.sessions.dpop import DPoPProofRefused, TokenRequest, token_request
+from jwtguard.wsgi import request_of
 
 from ..common import (
     DEMO_USERS,
@@ -24,8 +26,10 @@ from ..common import (
     TOKEN_HEADERS,
     Accounts,
     Outbox,
+    binds_dpop,
     cookie_mode,
     device,
+    dpop_error,
     grant_error,
     helper_script,
     login_payload,
@@ -72,6 +76,16 @@ def create_app(settings: Settings | None = None) -> Flask:
     def refused(decision: Decision) -> Any:
         return Response(decision.body, decision.status, list(decision.headers), content_type="application/json")
 
+    binds = binds_dpop(settings)
+
+    def proof() -> TokenRequest | None:
+        """The token request's DPoP proof, method and URL: the session is bound to the proof's key."""
+        return token_request(settings, request_of(request.environ, dpop=True)) if binds else None
+
+    def proof_refused(refused: DPoPProofRefused) -> Any:
+        body, headers = dpop_error(refused)
+        return jsonify(body), 400, headers
+
     @app.get("/")
     def page() -> Any:
         return Response(page_html(), content_type="text/html; charset=utf-8")
@@ -92,7 +106,11 @@ def create_app(settings: Settings | None = None) -> Flask:
         if credentials is None or not accounts.check(*credentials):
             return jsonify(error="invalid_credentials"), 401
         try:
-            pair = admin.login(credentials[0], description=device(request.user_agent.string, request.remote_addr))
+            pair = admin.login(
+                credentials[0], description=device(request.user_agent.string, request.remote_addr), dpop=proof()
+            )
+        except DPoPProofRefused as refusal:
+            return proof_refused(refusal)
         except LoginRefused:
             return jsonify(error="account_disabled"), 403
         except StoreError:
@@ -108,7 +126,9 @@ def create_app(settings: Settings | None = None) -> Flask:
         if isinstance(grant, tuple):
             return jsonify(grant_error(*grant)), 400, TOKEN_HEADERS
         try:
-            pair = admin.refresh(grant)
+            pair = admin.refresh(grant, dpop=proof())
+        except DPoPProofRefused as refusal:
+            return proof_refused(refusal)
         except InvalidGrant as invalid:
             return jsonify(invalid.body()), 400, TOKEN_HEADERS
         except StoreError:

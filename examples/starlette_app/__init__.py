@@ -17,11 +17,13 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from jwtguard import AsyncAdmin, JWTGuardASGI, Settings, StoreError, cookies
+from jwtguard.asgi import request_of
 from jwtguard.endpoints import EndpointsASGI
 from jwtguard.errors import InvalidGrant, LoginRefused
 from jwtguard.metrics import render
 from jwtguard.sansio.decision import Decision
 from jwtguard.sessions import TokenPair
+from jwtguard.sessions.dpop import DPoPProofRefused, TokenRequest, token_request
 
 from ..common import (
     DEMO_USERS,
@@ -31,8 +33,10 @@ from ..common import (
     TOKEN_HEADERS,
     Accounts,
     Outbox,
+    binds_dpop,
     cookie_mode,
     device,
+    dpop_error,
     grant_error,
     helper_script,
     login_payload,
@@ -78,6 +82,16 @@ def create_app(settings: Settings | None = None) -> EndpointsASGI:
             response.headers.append(name, value)
         return response
 
+    binds = binds_dpop(settings)
+
+    def proof(request: Request) -> TokenRequest | None:
+        """The token request's DPoP proof, method and URL: the session is bound to the proof's key."""
+        return token_request(settings, request_of(request.scope, dpop=True)) if binds else None
+
+    def proof_refused(refused: DPoPProofRefused) -> Response:
+        body, headers = dpop_error(refused)
+        return JSONResponse(body, 400, headers)
+
     def device_of(request: Request) -> str:
         return device(request.headers.get("user-agent"), request.client.host if request.client else None)
 
@@ -104,7 +118,9 @@ def create_app(settings: Settings | None = None) -> EndpointsASGI:
         if credentials is None or not await asyncio.to_thread(accounts.check, *credentials):
             return JSONResponse({"error": "invalid_credentials"}, 401)
         try:
-            pair = await admin.login(credentials[0], description=device_of(request))
+            pair = await admin.login(credentials[0], description=device_of(request), dpop=proof(request))
+        except DPoPProofRefused as refusal:
+            return proof_refused(refusal)
         except LoginRefused:
             return JSONResponse({"error": "account_disabled"}, 403)
         except StoreError:
@@ -127,7 +143,9 @@ def create_app(settings: Settings | None = None) -> EndpointsASGI:
         if isinstance(grant, tuple):
             return JSONResponse(grant_error(*grant), 400, TOKEN_HEADERS)
         try:
-            pair = await admin.refresh(grant)
+            pair = await admin.refresh(grant, dpop=proof(request))
+        except DPoPProofRefused as refusal:
+            return proof_refused(refusal)
         except InvalidGrant as invalid:
             return JSONResponse(invalid.body(), 400, TOKEN_HEADERS)
         except StoreError:

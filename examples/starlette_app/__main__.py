@@ -9,7 +9,7 @@ from typing import Any
 import uvicorn
 from starlette.middleware.cors import CORSMiddleware
 
-from ..common import EXPOSED_HEADERS, print_demo_users
+from ..common import ALLOWED_HEADERS, EXPOSED_HEADERS, print_demo_users
 from . import create_app
 
 parser = argparse.ArgumentParser(description="The jwtguard Starlette example")
@@ -29,7 +29,7 @@ if args.cors_origin:
         app,
         allow_origins=[args.cors_origin],
         allow_methods=["GET", "POST", "DELETE"],
-        allow_headers=["Authorization", "Content-Type", "X-CSRF-Token"],
+        allow_headers=list(ALLOWED_HEADERS),
         expose_headers=list(EXPOSED_HEADERS),
     )
 print_demo_users(f"http://{args.host}:{args.port}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Final, NamedTuple
 
 from ..config import TOKEN_TYPE_SYNTAX
@@ -86,12 +86,18 @@ class TokenType:
     """``JWTGUARD_TOKEN_TYPE`` as a rule: what a verified token must carry to count as an access token.
 
     ``header`` is the ``typ`` (as :func:`media_type` reads it) the header must have, or None
-    when any will do; ``claim`` and ``value`` a payload claim that must be that string, or None.
+    when any will do; ``claim`` and ``value`` a payload claim that must be that string (or one of
+    the strings ``value`` lists between ``|``: ``Bearer|DPoP``), or None.
     """
 
     header: str | None = None
     claim: str | None = None
     value: str | None = None
+    #: The strings *value* allows (``Bearer|DPoP``: either; Keycloak types a DPoP-bound token ``DPoP``).
+    values: frozenset[str] = field(init=False, default=frozenset(), compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "values", frozenset(self.value.split("|")) if self.value is not None else frozenset())
 
     @classmethod
     def parse(cls, text: str) -> TokenType:
@@ -114,8 +120,8 @@ class TokenType:
         header, claims = dict(header), dict(claims)
         if self.header is not None:
             header["typ"] = self.header
-        if self.claim is not None:
-            claims[self.claim] = self.value
+        if self.claim is not None and self.value is not None:
+            claims[self.claim] = self.value.split("|")[0]
         return header, claims
 
 
@@ -132,7 +138,8 @@ def is_access_token(header: Mapping[str, Any], claims: Mapping[str, Any], rule: 
     §4.1.9: it is one), or an ``events`` claim of any value (logout tokens and Security Event
     Tokens carry one, access tokens never do). Then *rule*: RFC 9068's header ``typ``
     (``at+jwt`` or ``application/at+jwt``), or the payload claim *rule.claim* equal to the
-    string *rule.value* (a claim of another type never matches).
+    string *rule.value*, or to one of its ``|``-separated strings (a claim of another type never
+    matches).
     """
     typ = header.get("typ")
     if typ is not None:
@@ -147,7 +154,7 @@ def is_access_token(header: Mapping[str, Any], claims: Mapping[str, Any], rule: 
         return False
     if rule.claim is not None:
         value = claims.get(rule.claim)
-        return type(value) is str and value == rule.value
+        return type(value) is str and value in rule.values
     return True
 
 

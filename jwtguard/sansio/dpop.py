@@ -25,12 +25,15 @@ import json
 import math
 import re
 from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, Final, NamedTuple
 from urllib.parse import quote, urlsplit
 
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import get_default_algorithms
 
+from ..config import Settings
 from ..keyring import thumbprint as _canonical_thumbprint
 from ..tokens import read_compact
 from .claims import time_claim
@@ -127,6 +130,7 @@ def check_proof(
     algorithms: Collection[str],
     nonce_ok: Callable[[str | None], bool] | None = None,
     max_bytes: int = 8192,
+    headers: HeaderReader | None = None,
 ) -> Proof | ProofRefused:
     """The RFC 9449 §4.3 checks of one DPoP proof (the value of the request's one ``DPoP`` field).
 
@@ -146,6 +150,8 @@ def check_proof(
         no string) after every other check passed; False refuses with ``use_dpop_nonce``
         (§8, §9, §11.3). Its exceptions propagate: they are the caller's.
     :param max_bytes: a longer proof is refused before any parsing.
+    :param headers: how the header is prepared (:func:`read_header` with *algorithms* unless given):
+        the engine's remembers each header, by its segment, for the next proof signed with that key.
 
     The other checks: a compact JWS read as strictly as access tokens are
     (:func:`jwtguard.tokens.read_compact`, §4.3 #2); ``typ`` exactly ``dpop+jwt`` (#4, §11.5);
@@ -161,7 +167,7 @@ def check_proof(
     if len(proof) > max_bytes:  # bounded before any parsing
         return _TOO_LARGE
     try:
-        checked = _check(proof, method, url, access_token, now, max_age, leeway, algorithms)
+        checked = _check(proof, method, url, access_token, now, max_age, leeway, algorithms, headers)
     except Exception:  # hostile input: a refusal, never a 500 (as Engine.verify does)
         return _MALFORMED
     if isinstance(checked, Proof) and nonce_ok is not None and not nonce_ok(checked.nonce):
@@ -169,17 +175,30 @@ def check_proof(
     return checked
 
 
-def _check(
-    proof: str,
-    method: str,
-    url: str,
-    access_token: str | None,
-    now: float,
-    max_age: float,
-    leeway: float,
-    algorithms: Collection[str],
-) -> Proof | ProofRefused:
-    header, payload, signing_input, signature = read_compact(proof)
+class ProofHeader(NamedTuple):
+    """A proof's header that passed §4.3 #4 to #7: its algorithm, its key prepared, the key's thumbprint.
+
+    The same header bytes always give the same one, so a caller may remember it by the header's
+    segment (the engine does: a client signs every proof with one key, and preparing it is a
+    tenth of a proof's check). The signature is checked with it on every proof.
+    """
+
+    alg: str
+    jkt: str
+    key: Any
+    algorithm: Any
+
+
+#: Prepares a proof's header: its base64url segment (a cache key) and its decoded JSON.
+HeaderReader = Callable[[str, Mapping[str, Any]], "ProofHeader | ProofRefused"]
+
+
+def read_header(header: Mapping[str, Any], algorithms: Collection[str]) -> ProofHeader | ProofRefused:
+    """§4.3 #4 to #7 on a proof's decoded header: ``typ``, an allowed asymmetric ``alg``, a public
+    ``jwk`` of the type and curve *alg* names (RSA of :data:`MIN_RSA_BITS` to :data:`MAX_RSA_BITS`).
+
+    Raises nothing for hostile input that :func:`check_proof` did not already catch.
+    """
     if header.get("typ") != PROOF_TYPE:
         return _refused("DPoP proof typ must be dpop+jwt")
     alg = header.get("alg")
@@ -202,7 +221,29 @@ def _check(
         not MIN_RSA_BITS <= key.key_size <= MAX_RSA_BITS or key.public_numbers().e.bit_length() > 64
     ):
         return _refused("DPoP proof RSA key must have 2048 to 8192 bits")
-    if not algorithm.verify(signing_input, key, signature):
+    return ProofHeader(alg, jkt, key, algorithm)
+
+
+def _check(
+    proof: str,
+    method: str,
+    url: str,
+    access_token: str | None,
+    now: float,
+    max_age: float,
+    leeway: float,
+    algorithms: Collection[str],
+    headers: HeaderReader | None,
+) -> Proof | ProofRefused:
+    header, payload, signing_input, signature = read_compact(proof)
+    if headers is None:
+        prepared = read_header(header, algorithms)
+    else:
+        prepared = headers(proof[: proof.index(".")], header)
+    if isinstance(prepared, ProofRefused):
+        return prepared
+    jkt = prepared.jkt
+    if not prepared.algorithm.verify(signing_input, prepared.key, signature):
         return _refused("DPoP proof signature does not verify with its jwk")
 
     claims = json.loads(payload)
@@ -213,8 +254,9 @@ def _check(
         return _refused("DPoP proof jti must be a string of 1 to 256 characters")
     if claims.get("htm") != method:
         return _refused("DPoP proof htm does not match the request method")
-    htu, expected = claims.get("htu"), normal_url(url)
-    if type(htu) is not str or expected is None or normal_url(htu) != expected:
+    htu = claims.get("htu")
+    expected = _normal(url)
+    if type(htu) is not str or expected is None or _normal(htu) != expected:
         return _refused("DPoP proof htu does not match the request URL")
     try:
         iat = time_claim(claims, "iat")
@@ -330,6 +372,10 @@ def normal_url(url: str) -> str | None:
     return f"{scheme}://{netloc}{_remove_dot_segments(path) or '/'}"
 
 
+#: :func:`normal_url` remembered: a client proves the same few URLs over and over (bounded).
+_normal: Final = lru_cache(maxsize=4096)(normal_url)
+
+
 def bound_key(claims: Mapping[str, Any]) -> str | None:
     """The ``cnf.jkt`` of a token's claims (RFC 9449 §6.1, RFC 7800 §3.1): its DPoP key's thumbprint.
 
@@ -401,3 +447,65 @@ def nonce_valid(key: bytes, nonce: str | None, now: float, period: float) -> boo
     if bucket not in (current, current - 1):
         return False
     return hmac.compare_digest(raw, _bucket_mac(key, bucket))
+
+
+# -- the settings' rules, for the guard's resource requests and the sessions' token requests ------
+
+
+def replay_name(proof: Proof) -> str:
+    """A proof's id for the replay check: its ``jti`` under its key (RFC 9449 §11.1), as a digest.
+
+    One name wherever a proof is spent (the guard's memory or store, a token request's store
+    note): a proof spent at the token endpoint is spent for the resource requests too.
+    """
+    return "dpop:" + hashlib.sha256(f"{proof.jkt}:{proof.jti}".encode("utf-8", "surrogatepass")).hexdigest()[:32]
+
+
+@dataclass(frozen=True)
+class ProofRules:
+    """What the settings ask of every proof: ``JWTGUARD_DPOP_ALGORITHMS``, ``JWTGUARD_DPOP_MAX_AGE``
+    (also the nonces' period), ``JWTGUARD_LEEWAY``, ``JWTGUARD_MAX_HEADER_BYTES`` and, with
+    ``JWTGUARD_DPOP_NONCE=true``, the key of ``JWTGUARD_DPOP_NONCE_KEY``."""
+
+    algorithms: frozenset[str]
+    max_age: float
+    leeway: float
+    max_bytes: int
+    nonce_key: bytes | None = field(default=None, repr=False)
+
+    @classmethod
+    def of(cls, settings: Settings) -> ProofRules:
+        key = settings.dpop_nonce_key.encode() if settings.dpop_nonce and settings.dpop_nonce_key else None
+        return cls(
+            frozenset(settings.dpop_algorithms), settings.dpop_max_age, settings.leeway, settings.max_header_bytes, key
+        )
+
+    def check(
+        self,
+        proof: str,
+        *,
+        method: str,
+        url: str,
+        access_token: str | None,
+        now: float,
+        headers: HeaderReader | None = None,
+    ) -> Proof | ProofRefused:
+        """:func:`check_proof` by these rules (a current nonce asked for when nonces are on)."""
+        key, period = self.nonce_key, self.max_age
+        return check_proof(
+            proof,
+            method=method,
+            url=url,
+            access_token=access_token,
+            now=now,
+            max_age=period,
+            leeway=self.leeway,
+            algorithms=self.algorithms,
+            nonce_ok=None if key is None else (lambda nonce: nonce_valid(key, nonce, now, period)),
+            max_bytes=self.max_bytes,
+            headers=headers,
+        )
+
+    def nonce(self, now: float) -> str | None:
+        """The server nonce of *now*'s period, or None when nonces are off."""
+        return None if self.nonce_key is None else mint_nonce(self.nonce_key, now, self.max_age)

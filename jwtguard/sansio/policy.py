@@ -34,7 +34,7 @@ from .credentials import (
     own_cookies,
 )
 from .decision import ANONYMOUS, EXEMPT, RAW_SIGNAL, REASONS, SIGNAL, Decision, refusal, with_headers
-from .dpop import Proof, ProofRefused, bound_key, check_proof, mint_nonce, nonce_valid
+from .dpop import HeaderReader, Proof, ProofRefused, ProofRules, bound_key
 from .request import Request
 from .state import UserState, is_id, is_version, session_alive
 
@@ -133,11 +133,9 @@ class Policy:
             if self.reads_dpop
             else {}
         )
-        self._dpop_algorithms = frozenset(settings.dpop_algorithms)
-        self._dpop_max_age = settings.dpop_max_age
         self._external_origin = settings.external_origin
-        #: JWTGUARD_DPOP_NONCE: the key server nonces are minted with (one per dpop_max_age).
-        self._nonce_key = settings.dpop_nonce_key.encode() if settings.dpop_nonce and settings.dpop_nonce_key else None
+        #: What every proof must meet, server nonces included (JWTGUARD_DPOP_NONCE).
+        self.proof_rules = ProofRules.of(settings)
         self._on_store_error = settings.on_store_error
         self._optional = settings.mode == OPTIONAL
         self._version_claim = settings.version_claim
@@ -224,8 +222,7 @@ class Policy:
         proofs = request.dpop
         if len(proofs) != 1 or "," in proofs[0] or len(proofs[0]) > self.max_header:
             return self._dpop_refusals["invalid_dpop_proof"]
-        origin = self._external_origin or f"{request.scheme}://{request.host}"
-        return DPoPRequest(token, proofs[0], request.method, origin + request.target)
+        return DPoPRequest(token, proofs[0], request.method, request.url(self._external_origin))
 
     def cookie_token(self, request: Request) -> CookieToken | Decision:
         """The access token of the ``__Host-jwtguard-at`` cookie, once the CSRF checks passed, or the answer.
@@ -350,7 +347,9 @@ class Policy:
 
     # -- DPoP (RFC 9449) ----------------------------------------------------------------
 
-    def proof(self, request: DPoPRequest, verified: Verified, now: float) -> Proof | Decision:
+    def proof(
+        self, request: DPoPRequest, verified: Verified, now: float, headers: HeaderReader | None = None
+    ) -> Proof | Decision:
         """The checked proof of a token sent with the DPoP scheme, or the refusal (RFC 9449 §7.1).
 
         ``dpop_binding`` (``invalid_token``): the token is bound to no key, or to another
@@ -358,23 +357,14 @@ class Policy:
         (:func:`~jwtguard.sansio.dpop.check_proof`, with ``JWTGUARD_DPOP_ALGORITHMS`` and
         ``JWTGUARD_DPOP_MAX_AGE``); ``use_dpop_nonce``: ``JWTGUARD_DPOP_NONCE`` is on and the
         proof lacks a current nonce (§9), answered with one (:meth:`nonce_refusal`). The
-        replay of a good proof is the engine's to refuse: it remembers the ``jti``.
+        replay of a good proof is the engine's to refuse: it remembers the ``jti``. *headers*:
+        how proof headers are prepared (the engine remembers them, :func:`~jwtguard.sansio.dpop.read_header`).
         """
         refusals = self._dpop_refusals
         if verified.jkt is None:
             return refusals["dpop_binding"]
-        key = self._nonce_key
-        checked = check_proof(
-            request.proof,
-            method=request.method,
-            url=request.url,
-            access_token=request.token,
-            now=now,
-            max_age=self._dpop_max_age,
-            leeway=self.leeway,
-            algorithms=self._dpop_algorithms,
-            nonce_ok=None if key is None else (lambda nonce: nonce_valid(key, nonce, now, self._dpop_max_age)),
-            max_bytes=self.max_header,
+        checked = self.proof_rules.check(
+            request.proof, method=request.method, url=request.url, access_token=request.token, now=now, headers=headers
         )
         if isinstance(checked, ProofRefused):
             return self.nonce_refusal(now) if checked.error == "use_dpop_nonce" else refusals["invalid_dpop_proof"]
@@ -384,21 +374,17 @@ class Policy:
 
     def nonce_refusal(self, now: float) -> Decision:
         """``use_dpop_nonce`` with the current nonce in ``DPoP-Nonce`` (RFC 9449 §9)."""
-        assert self._nonce_key is not None
-        return with_headers(self._dpop_refusals["use_dpop_nonce"], (("DPoP-Nonce", self.nonce(now)),))
-
-    def nonce(self, now: float) -> str:
-        """The server nonce of *now*'s period (``JWTGUARD_DPOP_MAX_AGE`` long)."""
-        assert self._nonce_key is not None
-        return mint_nonce(self._nonce_key, now, self._dpop_max_age)
+        nonce = self.proof_rules.nonce(now)
+        assert nonce is not None
+        return with_headers(self._dpop_refusals["use_dpop_nonce"], (("DPoP-Nonce", nonce),))
 
     def fresh_nonce(self, decision: Decision, proof: Proof, now: float) -> Decision:
         """An accepted DPoP request's answer: with a new ``DPoP-Nonce`` when its proof's nonce is
         of the previous period (RFC 9449 §8.2: the client uses it from then on)."""
-        if self._nonce_key is None or decision.kind != "accept":
+        current = self.proof_rules.nonce(now)
+        if current is None or decision.kind != "accept" or proof.nonce == current:
             return decision
-        current = self.nonce(now)
-        return decision if proof.nonce == current else with_headers(decision, (("DPoP-Nonce", current),))
+        return with_headers(decision, (("DPoP-Nonce", current),))
 
     def for_dpop(self, decision: Decision) -> Decision:
         """The answer to a request that used the DPoP scheme: the error in the DPoP challenge. A

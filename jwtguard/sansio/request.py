@@ -57,6 +57,12 @@ class Request(NamedTuple):
     target: str = ""
     dpop: tuple[str, ...] = ()
 
+    def url(self, external_origin: str | None = None) -> str:
+        """The URL the client used, without the query (what a DPoP proof's ``htu`` names, RFC 9449
+        §4.3 #9): *external_origin* (``JWTGUARD_EXTERNAL_ORIGIN``, behind a proxy) or the request's
+        scheme and ``Host``, then :attr:`target`."""
+        return (external_origin or f"{self.scheme}://{self.host}") + self.target
+
     @property
     def preflight(self) -> bool:
         """Whether this is a CORS preflight (see :func:`is_preflight`)."""

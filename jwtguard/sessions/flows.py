@@ -21,6 +21,7 @@ from typing import Any, Final, NamedTuple
 
 from ..config import Settings
 from ..errors import StoreError
+from ..sansio.dpop import Proof, replay_name
 from ..sansio.state import (
     DENIED,
     ENDED,
@@ -48,12 +49,14 @@ _MAX_BUMP_ATTEMPTS: Final = 32
 
 
 class Login(NamedTuple):
-    """A new session: its id, its first refresh token, the token version to sign."""
+    """A new session: its id, its first refresh token, the token version to sign, and the
+    thumbprint of the DPoP key it is bound to (None: unbound)."""
 
     user_id: UserId
     sid: str
     refresh_token: str
     version: int
+    jkt: str | None = None
 
 
 class Refused(NamedTuple):
@@ -63,12 +66,22 @@ class Refused(NamedTuple):
 
 
 class Rotated(NamedTuple):
-    """A refresh that won: the new refresh token, and what the new access token carries."""
+    """A refresh that won: the new refresh token, and what the new access token carries (``jkt``:
+    its ``cnf.jkt``, the DPoP key the session is bound to, None when unbound)."""
 
     user_id: UserId
     sid: str
     refresh_token: str
     version: int
+    jkt: str | None = None
+
+
+class DPoPRefused(NamedTuple):
+    """A token request whose DPoP proof the store refuses (RFC 9449 ``invalid_dpop_proof``): the
+    proof was used before (§11.1), or a refresh token bound to a key came without a proof (§5).
+    Nothing was spent: the refresh token is as good as before."""
+
+    description: str
 
 
 class GrantRefused(NamedTuple):
@@ -105,6 +118,10 @@ class SessionInfo(NamedTuple):
 ALREADY_ROTATED: Final = GrantRefused("token already rotated")
 _UNKNOWN: Final = GrantRefused("the refresh token is unknown or expired")
 _ENDED: Final = GrantRefused("the session has ended")
+#: RFC 9449 §5: a refresh token bound to a key, with a proof of another (a thief's own key).
+_OTHER_KEY: Final = GrantRefused("the refresh token is bound to another DPoP key")
+_REPLAYED: Final = DPoPRefused("DPoP proof was already used")
+_PROOF_NEEDED: Final = DPoPRefused("the refresh token is bound to a DPoP key: send a DPoP proof of it")
 
 
 def _iso(seconds: float) -> str:
@@ -206,14 +223,23 @@ def login(
     settings: Settings,
     description: str = "",
     create: bool = False,
-) -> r.RecordFlow[Login | Refused]:
+    proof: Proof | None = None,
+) -> r.RecordFlow[Login | Refused | DPoPRefused]:
     """Open a session for *user_id*: its record, its first refresh token (stored as a hash).
 
     *create*: first make the user known (the embedded store keeps users of its
     own; never re-enables one). Under ``JWTGUARD_SINGLE_SESSION`` the user's
     version is raised first, which ends every earlier session and token
     without a write per session.
+
+    *proof*: the login's checked DPoP proof (:func:`jwtguard.sessions.dpop.token_proof`): spent
+    first (:func:`spend_proof`; a replay opens nothing), then the session and its refresh token
+    record its key's thumbprint (``jkt``), and every access token of the session names it
+    (RFC 9449 §5, §6.1).
     """
+    if proof is not None and not (yield from spend_proof(proof, now=now, settings=settings)):
+        return _REPLAYED
+    jkt = None if proof is None else proof.jkt
     if create:
         yield r.ApplyUser(user_id, Change(create=True))
     state = user_state((yield r.LoadUser(user_id)), settings)
@@ -240,15 +266,31 @@ def login(
         "expires": expires,
         "description": description[:MAX_DESCRIPTION_LENGTH],
     }
-    yield r.Insert("records", session)
     grant = {"_id": r.refresh_id(digest(refresh_token)), "user": user_id, "sid": sid, "issued": now, "expires": expires}
+    if jkt is not None:
+        session["jkt"] = grant["jkt"] = jkt
+    yield r.Insert("records", session)
     yield r.Insert("refresh", grant)
     yield from _housekeeping(ref, state, now)
-    return Login(user_id, sid, refresh_token, version)
+    return Login(user_id, sid, refresh_token, version, jkt)
 
 
-def refresh(presented: object, *, now: float, settings: Settings) -> r.RecordFlow[Rotated | GrantRefused]:
+def refresh(
+    presented: object, *, now: float, settings: Settings, proof: Proof | None = None
+) -> r.RecordFlow[Rotated | GrantRefused | DPoPRefused]:
     """Spend *presented* and rotate it (RFC 6749 §6, RFC 9700 §4.14.2).
+
+    *proof*: the request's checked DPoP proof (:func:`jwtguard.sessions.dpop.token_proof`), or
+    None. A refresh token bound to a key (RFC 9449 §5) buys nothing without a proof of that key:
+    no proof is ``invalid_dpop_proof`` (:class:`DPoPRefused`), a proof of another key
+    ``invalid_grant``; both before anything is spent, so a thief without the key can neither use
+    the token nor end the session by presenting it (a spent one included). The proof is then
+    spent (:func:`spend_proof`; a replay is ``invalid_dpop_proof``, nothing else spent). An
+    unbound session refreshed with a proof is bound from then on: the new refresh token is
+    issued to a client that proved a key (§5), the way a session opened before DPoP was on
+    becomes bound at its next refresh. The binding checked is the presented token's own, so
+    this weakens no reuse check: a thief who binds a stolen unbound token binds only its
+    successors, and the device presenting its spent (unbound) copy still ends the session.
 
     The spend is the insert of its spent mark: of two concurrent refreshes
     with one token exactly one inserts it and rotates. The loser, or a later
@@ -270,6 +312,14 @@ def refresh(presented: object, *, now: float, settings: Settings) -> r.RecordFlo
     grant = yield r.Get("refresh", r.refresh_id(spent))
     if grant is None or not _usable_grant(grant, now):
         return _UNKNOWN
+    bound: str | None = grant.get("jkt")
+    if bound is not None and proof is None:
+        return _PROOF_NEEDED
+    if bound is not None and proof is not None and proof.jkt != bound:
+        return _OTHER_KEY
+    if proof is not None and not (yield from spend_proof(proof, now=now, settings=settings)):
+        return _REPLAYED
+    jkt = bound if proof is None else proof.jkt
     user_id, sid = grant["user"], grant["sid"]
     state = user_state((yield r.LoadUser(user_id)), settings)
     if state is None or _refusal(state) is not None or not session_alive(state, sid, now):
@@ -289,19 +339,27 @@ def refresh(presented: object, *, now: float, settings: Settings) -> r.RecordFlo
         return GrantRefused("the refresh token was already used: the session is ended", ended=True, user_id=user_id)
     expires = now + settings.refresh_ttl
     child = {"_id": r.refresh_id(mark["child"]), "user": user_id, "sid": sid, "issued": now, "expires": expires}
+    used: dict[str, Any] = {"last_used": now, "expires": expires}
+    if jkt is not None:
+        # The binding each refresh checks is its grant's; the session's copy is for the admin.
+        child["jkt"] = jkt
+        if bound is None:
+            used["jkt"] = jkt
     yield r.Insert("refresh", child)
     # Informational (the sessions list) and the idle lapse; no refusal rests on a lost update of it.
-    yield r.Update("records", r.session_id(sid), {"last_used": now, "expires": expires})
-    return Rotated(user_id, sid, successor, state.version)
+    yield r.Update("records", r.session_id(sid), used)
+    return Rotated(user_id, sid, successor, state.version, jkt)
 
 
 def _usable_grant(grant: dict[str, Any], now: float) -> bool:
-    expires = grant.get("expires")
+    expires, jkt = grant.get("expires"), grant.get("jkt")
     return (
         valid_user_id(grant.get("user"))
         and is_id(grant.get("sid"))
         and isinstance(expires, (int, float))
         and expires > now
+        # A damaged binding is no binding to drop: the token buys nothing (fail closed).
+        and (jkt is None or isinstance(jkt, str))
     )
 
 
@@ -441,6 +499,18 @@ def use_once(link: str, *, now: float, expires: float) -> r.RecordFlow[bool]:
     """Spend the one-time id *link* (a login-alert link): True the first time only."""
     used: bool = yield r.Insert("refresh", {"_id": r.link_id(link), "at": now, "expires": expires})
     return used
+
+
+def spend_proof(proof: Proof, *, now: float, settings: Settings) -> r.RecordFlow[bool]:
+    """Spend a DPoP proof (RFC 9449 §11.1), a token request's or a resource request's: True the first time only.
+
+    Under the guard's own replay id (:func:`jwtguard.sansio.dpop.replay_name`), kept as long
+    as the guard keeps one: a proof is accepted for ``JWTGUARD_DPOP_MAX_AGE`` after its ``iat``,
+    which may be ``JWTGUARD_LEEWAY`` ahead.
+    """
+    expires = now + settings.dpop_max_age + settings.leeway
+    first: bool = yield from use_once(replay_name(proof), now=now, expires=expires)
+    return first
 
 
 # -- housekeeping ---------------------------------------------------------------------------
