@@ -4,10 +4,10 @@ The helper's `createSession({ dpop: true })` keeps a non-extractable P-256 key i
 every request (fetch, axios, the login, the refresh), retries once with the server's nonce (`use_dpop_nonce`) or
 with a fresh proof (`invalid_dpop_proof`), and logs out on none of DPoP's refusals, only on the real signals.
 Each example runs for real on 127.0.0.1 with ``JWTGUARD_DPOP=allow`` (and ``JWTGUARD_DPOP_NONCE`` for the
-nonce tests). The resource-server side is the guard's; the examples' token side (a DPoP login answering
-``token_type: "DPoP"``, a bound refresh) is branch ``bind``'s: until it is merged the tests bind the page's login
-themselves (an access token with the page's ``cnf.jkt``, signed with the example's secret), and the full story
-(log in with DPoP, copy both tokens out) skips, saying so.
+nonce tests): the guard checks the proofs of resource requests, the examples' POST /login and POST /token bind the
+session to the login proof's key (``token_type: "DPoP"``, ``cnf.jkt``) and want a proof of that key for a refresh.
+The token endpoint's answers the examples cannot be made to give on demand are tested on test_helper_refresh's
+fake of the HTTP contract.
 """
 
 from __future__ import annotations
@@ -40,9 +40,6 @@ from test_browser import (
     next_api_call,
 )
 from test_helper_refresh import Answer, Call, Contract, FakeServer, axios_script, json_answer
-
-from examples.common import settings_from_env
-from jwtguard import issue_token
 
 from conftest import SECRET
 from mongo_server import free_port
@@ -146,15 +143,6 @@ def claims_of(token: str) -> dict[str, Any]:
     return dict(jwt.decode(token, options={"verify_signature": False}))
 
 
-def bound_copy(served: Served, token: str, jkt: str) -> str:
-    """*token* (one of the example's access tokens: its session, its `sid`) signed again with `cnf.jkt`: what the
-    example's DPoP login answers once branch bind is merged, made here with the example's own settings."""
-    claims = claims_of(token)
-    kept = {name: value for name, value in claims.items() if name not in ("sub", "iat", "exp", "jti", "iss", "aud")}
-    ttl = claims["exp"] - claims["iat"]
-    return issue_token(settings_from_env(served.env), claims["sub"], ttl=ttl, **{**kept, "cnf": {"jkt": jkt}})
-
-
 #: A bare page's session (no demo page polling): records its onLogout reasons.
 START = """(options) => {
     window.reasons = [];
@@ -217,16 +205,32 @@ def bare_page(context: Any, served: Served, client: str = "fetch", options: dict
     return page
 
 
-def bind_page(page: Any, served: Served, user: str = "alice", jkt: str | None = None, token_type: str = "DPoP") -> str:
-    """A login of *user* (from Python), its access token bound to the page's key (or to *jkt*) and stored in the
-    page's session as a DPoP answer; returns the bound access token."""
-    pair = served.post("/login", body={"username": user, "password": f"{user}-password"})
-    own = page.evaluate("session.dpopThumbprint()")  # the key a login with a proof makes
-    key = jkt or own
-    bound = bound_copy(served, pair["access_token"], key)
-    answer = {**pair, "access_token": bound, "token_type": token_type}
-    page.evaluate("(answer) => session.setTokens(answer)", answer)
-    return bound
+#: A login through the helper (no token stored: a proof alone), its answer stored; with `answer`, the answer's
+#: fields replaced first (a server that answered another token type). Answers the access token.
+LOGIN = """async ([user, replaced]) => {
+    const response = await session.fetch("/login", {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ username: user, password: user + "-password" }),
+    });
+    const answer = Object.assign(await response.json(), replaced);
+    session.setTokens(answer);
+    return answer.access_token;
+}"""
+AXIOS_LOGIN = """async ([user, replaced]) => {
+    const response = await api.post("/login", { username: user, password: user + "-password" });
+    const answer = Object.assign(response.data, replaced);
+    session.setTokens(answer);
+    return answer.access_token;
+}"""
+
+
+def log_in_page(page: Any, client: str = "fetch", user: str = "alice", **replaced: Any) -> str:
+    """The page's login with a proof (session.fetch, or axios through the interceptors): a pair bound to the page's
+    key; returns its access token, bound to that key (`cnf.jkt`)."""
+    token = str(page.evaluate(AXIOS_LOGIN if client == "axios" else LOGIN, [user, replaced]))
+    assert claims_of(token)["cnf"] == {"jkt": page.evaluate("session.dpopThumbprint()")}
+    return token
 
 
 def another_device(served: Served, method: str, path: str, **headers: str) -> httpx.Response:
@@ -234,16 +238,15 @@ def another_device(served: Served, method: str, path: str, **headers: str) -> ht
     return httpx.request(method, served.url + path, headers=headers, timeout=15)
 
 
-def login_by_dpop(served: Served) -> dict[str, Any]:
-    """A DPoP login from Python: POST /login with a proof (htm POST, htu origin + /login, no ath)."""
-    key = ProofKey()
-    proof = key.proof("POST", served.url + "/login")
+def login_by_dpop(served: Served, key: ProofKey, user: str = "alice") -> dict[str, Any]:
+    """A DPoP login from Python with *key*: POST /login with a proof (htm POST, htu origin + /login, no ath)."""
     answer = httpx.post(
         served.url + "/login",
-        json={"username": "bob", "password": "bob-password"},
-        headers={"DPoP": proof},
+        json={"username": user, "password": f"{user}-password"},
+        headers={"DPoP": key.proof("POST", served.url + "/login")},
         timeout=15,
     )
+    assert answer.status_code == 200, answer.text
     return dict(answer.json())
 
 
@@ -259,7 +262,7 @@ def assert_login_proof(seen: Seen, served: Served) -> None:
     assert abs(claims["iat"] - time.time()) < 30
 
 
-# -- the full story (needs branch bind: the examples' DPoP login) -----------------------------------------------
+# -- the full story ------------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("served", ["flask_app", "starlette_app"], indirect=True, scope="module")
@@ -268,8 +271,6 @@ def test_full_story_tokens_copied_to_another_device_are_refused(browser: Any, se
     another device: the access token as Bearer is refused (dpop_required), with the DPoP scheme and a proof from
     the thief's key too (dpop_binding), the refresh token at POST /token (400) with no proof and with the thief's;
     the page keeps working: its next request passes, its refresh passes, and nobody is logged out."""
-    if login_by_dpop(served).get("token_type") != "DPoP":
-        pytest.skip("the example's POST /login answers token_type Bearer to a DPoP login: branch bind is not merged")
     context = browser.new_context()
     page = context.new_page()
     logins = record(page, "/login")
@@ -326,16 +327,16 @@ def wait_for(page: Any, check: Any, timeout: float = 15.0) -> None:
         page.wait_for_timeout(50)
 
 
-# -- the resource side, today: the page's login bound by the test -----------------------------------------------
+# -- the requests, the key -------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("served", ["flask_app", "starlette_app"], indirect=True, scope="module")
 def test_a_bound_token_copied_out_of_the_page_is_refused_elsewhere(browser: Any, served: Served) -> None:  # noqa: F811
-    """The demo page logs in with a proof; with its access token bound to the page's key (what branch bind's login
-    answers; minted here), every request goes as `Authorization: DPoP` with a proof (htm, htu, ath), and the token
-    copied out of the page is refused elsewhere: as Bearer (dpop_required), with a proof from another key
-    (dpop_binding), without a proof, and with a replay of the page's own proof. The page keeps working, and its
-    refresh carries a proof (no ath)."""
+    """The demo page logs in with a proof and gets a pair bound to its key; every request goes as
+    `Authorization: DPoP` with a proof (htm, htu, ath), and the access token copied out of the page is refused
+    elsewhere: as Bearer (dpop_required, the Bearer challenge), with a proof from another key (dpop_binding),
+    without a proof, and with a replay of the page's own proof (invalid_dpop_proof). The page keeps working, and
+    its refresh carries a proof of the same key (no ath, no Authorization) and gets a pair bound to it again."""
     context = browser.new_context()
     page = context.new_page()
     logins = record(page, "/login")
@@ -343,13 +344,9 @@ def test_a_bound_token_copied_out_of_the_page_is_refused_elsewhere(browser: Any,
     assert_login_proof(logins[-1], served)
     jkt = page.evaluate("session.dpopThumbprint()")
     assert thumbprint(logins[-1].proof[0]["jwk"]) == jkt
-    expected = login_by_dpop(served).get("token_type")  # Bearer until branch bind is merged
-    assert page.evaluate("session.tokenType()") == expected
-
-    access = bound_copy(served, page.evaluate("session.token()"), jkt)
-    refresh = page.evaluate(f"localStorage.getItem('{TOKEN_KEY}.refresh')")
-    answer = {"access_token": access, "refresh_token": refresh, "expires_in": 300, "token_type": "DPoP"}
-    page.evaluate("(answer) => session.setTokens(answer)", answer)
+    assert page.evaluate("session.tokenType()") == "DPoP"
+    access = page.evaluate("session.token()")
+    assert claims_of(access)["cnf"] == {"jkt": jkt}
     assert page.evaluate(f"localStorage.getItem('{TOKEN_KEY}.type')") == "DPoP"
     notes = record(page, "/api/notes")
     next_api_call(page)
@@ -388,7 +385,9 @@ def test_a_bound_token_copied_out_of_the_page_is_refused_elsewhere(browser: Any,
     assert thumbprint(header["jwk"]) == jkt
     assert (claims["htm"], claims["htu"]) == ("POST", served.url + "/token") and "ath" not in claims
     assert "authorization" not in tokens[0].headers
-    assert page.evaluate("session.tokenType()") == expected  # what the refresh answered
+    renewed = page.evaluate("session.token()")
+    assert renewed != access and claims_of(renewed)["cnf"] == {"jkt": jkt}
+    assert page.evaluate("session.tokenType()") == "DPoP"
     assert page.evaluate("async () => (await session.fetch('/api/notes')).status") == 200
     assert page.is_visible("#app")
     context.close()
@@ -434,28 +433,39 @@ def test_the_key_is_not_extractable_and_kept_across_reloads_and_tabs(browser: An
 @pytest.mark.parametrize("served", ["flask_app-nonce", "starlette_app-nonce"], indirect=True, scope="module")
 @pytest.mark.parametrize("client", ["fetch", "axios"])
 def test_use_dpop_nonce_is_retried_once_with_the_servers_nonce(browser: Any, served: Served, client: str) -> None:  # noqa: F811
-    """JWTGUARD_DPOP_NONCE: the first proof has no nonce, the answer is 401 use_dpop_nonce with DPoP-Nonce, the
-    helper retries once with it (200) and puts it into the next proofs (one request each); no logout."""
+    """JWTGUARD_DPOP_NONCE: the login's first proof has no nonce, the answer is 400 use_dpop_nonce with DPoP-Nonce,
+    the helper sends the login again once with it; the API takes the same nonce at once. A new session (another
+    tab: nonces are kept in memory) on the stored pair meets 401 use_dpop_nonce at the API, retries once with the
+    nonce (200) and puts it into the next proofs (one request each); nobody is logged out."""
     context = browser.new_context()
     page = bare_page(context, served, client)
-    bound = bind_page(page, served)
     call = AXIOS if client == "axios" else FETCH
-    seen = record(page, "/api/me")
+    logins, me = record(page, "/login"), record(page, "/api/me")
+    token = log_in_page(page, client)
+    assert [one.status for one in logins] == [400, 200]
+    first, again = logins
+    assert "nonce" not in first.proof[1] and first.answer["dpop-nonce"]
+    assert again.proof[1]["nonce"] == first.answer["dpop-nonce"] and again.proof[1]["jti"] != first.proof[1]["jti"]
     status, body = page.evaluate(call, "/api/me")
     assert (status, body["user"]) == (200, "alice")
+    assert [one.status for one in me] == [200]
+
+    tab = bare_page(context, served, client)
+    seen = record(tab, "/api/me")
+    assert tab.evaluate(call, "/api/me")[0] == 200
     assert [one.status for one in seen] == [401, 200]
     refusal, retry = seen
     assert "nonce" not in refusal.proof[1]
     assert 'error="use_dpop_nonce"' in refusal.answer["www-authenticate"]
     nonce = refusal.answer["dpop-nonce"]
     assert retry.proof[1]["nonce"] == nonce and retry.proof[1]["jti"] != refusal.proof[1]["jti"]
-    assert retry.headers["authorization"] == f"DPoP {bound}"
-
-    assert page.evaluate(call, "/api/notes")[0] == 200
-    assert page.evaluate(call, "/api/me")[0] == 200
+    assert retry.headers["authorization"] == f"DPoP {token}"
+    assert tab.evaluate(call, "/api/notes")[0] == 200
+    assert tab.evaluate(call, "/api/me")[0] == 200
     assert [one.status for one in seen] == [401, 200, 200]  # the nonce is kept: no second refusal
     assert seen[2].proof[1]["nonce"] == nonce
-    assert page.evaluate("[reasons, session.signedIn()]") == [[], True]
+    for one in (page, tab):
+        assert one.evaluate("[reasons, session.signedIn()]") == [[], True]
     context.close()
 
 
@@ -469,44 +479,61 @@ def test_dpop_headers_for_a_request_sent_another_way(browser: Any, served: Serve
     assert set(login) == {"DPoP"}
     claims = read_proof(login["DPoP"])[1]
     assert (claims["htm"], claims["htu"]) == ("POST", served.url + "/login") and "ath" not in claims
-    bound = bind_page(page, served)
-    assert page.evaluate(FETCH, "/api/me")[0] == 200  # learns the nonce
+    bound = log_in_page(page)  # learns the nonce
     headers = page.evaluate("session.dpopHeaders('GET', '/api/notes')")
     assert headers["Authorization"] == f"DPoP {bound}"
     claims = read_proof(headers["DPoP"])[1]
     assert claims["ath"] == ath(bound) and claims["nonce"]
     answer = httpx.get(served.url + "/api/notes", headers=headers, timeout=15)
     assert answer.status_code == 200, answer.text
-    bind_page(page, served, token_type="Bearer")
+    page.evaluate(
+        "(answer) => session.setTokens(answer)", {"access_token": "a-token", "expires_in": 300, "token_type": "Bearer"}
+    )
     assert page.evaluate("session.dpopHeaders('GET', '/api/notes')") == {}
     context.close()
+
+
+def skewed(context: Any) -> None:
+    """The context's pages get a clock whose lead (`window.clockAhead`, milliseconds) the test sets."""
+    context.add_init_script("{ const now = Date.now; window.clockAhead = 0; Date.now = () => now() + clockAhead; }")
 
 
 @pytest.mark.parametrize("served", ["starlette_app"], indirect=True, scope="module")
 @pytest.mark.parametrize("client", ["fetch", "axios"])
 def test_invalid_dpop_proof_gets_one_fresh_proof(browser: Any, served: Served, client: str) -> None:  # noqa: F811
-    """The page's clock is 10 minutes fast: its first proof is refused (401 invalid_dpop_proof, iat in the future),
-    the helper takes the server's clock from the answer's Date and retries once with a fresh proof (200); the next
-    requests pass at once. Where the answers carry no Date, the one fresh proof is refused too: the request is
-    answered 401 after exactly two tries, and the session stays."""
-    context = browser.new_context()
-    context.add_init_script(f"{{ const now = Date.now; Date.now = () => now.call(Date) + {SKEW_MS}; }}")
-    page = bare_page(context, served, client)
-    bound = bind_page(page, served)
+    """The page's clock is 10 minutes fast: its first proof is refused (iat in the future), the helper takes the
+    server's clock from the answer's Date and sends the request again once with a fresh proof, which passes; the
+    next requests pass at once. At the login (400 invalid_dpop_proof from the token endpoint) and at the API (401);
+    where the answers carry no Date, the one fresh proof is refused too: two tries, 401, and the session stays."""
     call = AXIOS if client == "axios" else FETCH
-    seen = record(page, "/api/me")
+    context = browser.new_context()
+    skewed(context)
+    page = bare_page(context, served, client)
+    page.evaluate(f"window.clockAhead = {SKEW_MS}")
+    logins, me = record(page, "/login"), record(page, "/api/me")
+    log_in_page(page, client)
+    assert [one.status for one in logins] == [400, 200]
+    assert logins[0].proof[1]["iat"] > time.time() + SKEW_MS / 1000 - 30
+    assert abs(logins[1].proof[1]["iat"] - time.time()) < 5
     assert page.evaluate(call, "/api/me")[0] == 200
+    assert [one.status for one in me] == [200]  # the clock was set at the login
+
+    tab = bare_page(context, served, client)  # a new session on the stored pair: its clock not set yet
+    tab.evaluate(f"window.clockAhead = {SKEW_MS}")
+    seen = record(tab, "/api/me")
+    assert tab.evaluate(call, "/api/me")[0] == 200
     assert [one.status for one in seen] == [401, 200]
     refusal, retry = seen
     assert 'error="invalid_dpop_proof"' in refusal.answer["www-authenticate"]
     assert refusal.proof[1]["iat"] > time.time() + SKEW_MS / 1000 - 30
     assert abs(retry.proof[1]["iat"] - time.time()) < 5 and retry.proof[1]["jti"] != refusal.proof[1]["jti"]
-    assert retry.headers["authorization"] == f"DPoP {bound}"
-    assert page.evaluate(call, "/api/me")[0] == 200
+    assert retry.headers["authorization"] == refusal.headers["authorization"]
+    assert tab.evaluate(call, "/api/me")[0] == 200
     assert [one.status for one in seen] == [401, 200, 200]
+    context.close()
 
     dateless = browser.new_context()
-    dateless.add_init_script(f"{{ const now = Date.now; Date.now = () => now.call(Date) + {SKEW_MS}; }}")
+    skewed(dateless)
 
     def without_date(route: Any) -> None:
         answer = route.fetch()
@@ -514,14 +541,14 @@ def test_invalid_dpop_proof_gets_one_fresh_proof(browser: Any, served: Served, c
 
     dateless.route("**/api/*", without_date)
     page = bare_page(dateless, served, client)
-    bind_page(page, served)
+    log_in_page(page, client)
+    page.evaluate(f"window.clockAhead = {SKEW_MS}")
     seen = record(page, "/api/me")
     status, body = page.evaluate(call, "/api/me")
     assert (status, body["reason"]) == (401, "invalid_dpop_proof")
     assert [one.status for one in seen] == [401, 401]
     assert page.evaluate("[reasons, session.signedIn(), session.tokenType()]") == [[], True, "DPoP"]
     dateless.close()
-    context.close()
 
 
 # -- what logs out, what does not --------------------------------------------------------------------------------
@@ -530,21 +557,25 @@ def test_invalid_dpop_proof_gets_one_fresh_proof(browser: Any, served: Served, c
 @pytest.mark.parametrize("served", ["flask_app", "starlette_app"], indirect=True, scope="module")
 @pytest.mark.parametrize("client", ["fetch", "axios"])
 def test_dpop_refusals_keep_the_session_real_signals_end_it(browser: Any, served: Served, client: str) -> None:  # noqa: F811
-    """401 dpop_binding (a token bound to another key) and 401 dpop_required (a bound token the server said was
-    Bearer, sent without its proof) say error="invalid_token" but log nobody out; an admin disabling the user does
-    (401 disabled, with the DPoP challenge), and the key goes with the session."""
+    """401 dpop_binding (a pair bound to another key: a thief's login stored in the page) and 401 dpop_required (a
+    bound token the login answer called Bearer, so sent without its proof) say error="invalid_token" but log
+    nobody out; an admin disabling the user does (401 disabled, in the DPoP challenge), and the key goes with the
+    session."""
     context = browser.new_context()
     page = bare_page(context, served, client)
     call = AXIOS if client == "axios" else FETCH
-    bind_page(page, served, jkt=ProofKey().jkt)
+    page.evaluate("session.dpopThumbprint()")  # the page's own key
+    page.evaluate("(answer) => session.setTokens(answer)", login_by_dpop(served, ProofKey()))
     status, body = page.evaluate(call, "/api/me")
     assert (status, body["reason"]) == (401, "dpop_binding")
-    bind_page(page, served, token_type="Bearer")
+    page.evaluate("session.clear()")  # log out here, then in again (a login goes with no token stored)
+    log_in_page(page, client, token_type="Bearer")
     status, body = page.evaluate(call, "/api/me")
     assert (status, body["reason"]) == (401, "dpop_required")
     assert page.evaluate("[reasons, session.signedIn()]") == [[], True]
 
-    bind_page(page, served)
+    page.evaluate("session.clear()")
+    log_in_page(page, client)
     assert page.evaluate(call, "/api/me")[0] == 200
     seen = record(page, "/api/me")
     served.admin_switch("alice", "disable")
@@ -566,16 +597,12 @@ def test_dpop_refusals_keep_the_session_real_signals_end_it(browser: Any, served
 
 @pytest.mark.parametrize("served", ["flask_app"], indirect=True, scope="module")
 def test_demo_page_logs_out_on_logout_everywhere_with_dpop(browser: Any, served: Served) -> None:  # noqa: F811
-    """The demo page with a bound token: "log out everywhere" from the CLI (another process) ends it at its next
-    request (401 revoked, the DPoP challenge), as with Bearer."""
+    """The demo page with a bound pair: "log out everywhere" from the CLI (another process) ends it at its next
+    request (401 revoked, in the DPoP challenge), as with Bearer."""
     context = browser.new_context()
     page = context.new_page()
     log_in(page, served.url, "bob")
-    jkt = page.evaluate("session.dpopThumbprint()")
-    access = bound_copy(served, page.evaluate("session.token()"), jkt)
-    refresh = page.evaluate(f"localStorage.getItem('{TOKEN_KEY}.refresh')")
-    answer = {"access_token": access, "refresh_token": refresh, "expires_in": 300, "token_type": "DPoP"}
-    page.evaluate("(answer) => session.setTokens(answer)", answer)
+    assert page.evaluate("session.tokenType()") == "DPoP"
     served.cli("logout-all", "bob")
     time.sleep(CACHE_TTL + 0.2)
     next_api_call(page)

@@ -44,8 +44,9 @@
  * without query and fragment, iat, a random jti, ath of the token, the server's
  * nonce), on every request of session.fetch and installAxios; one answered
  * "Bearer" goes as before, without a proof (a server without DPoP). A request
- * without a token, such as the login, carries a proof alone, so that the server
- * can bind the pair it answers:
+ * without a token, such as the login (with no token stored: after a logout, or
+ * session.clear()), carries a proof alone, so that the server can bind the pair
+ * it answers:
  *
  *   const session = JWTGuard.createSession({ dpop: true, onLogout: ... });
  *   const login = await session.fetch("/login", { method: "POST", body: ... });  // a proof, no token
