@@ -95,8 +95,10 @@ def test_type_declarations_name_what_the_javascript_has() -> None:
     assert '|| "invalid_grant"' in source  # a refused refresh
     # The guard's reasons a page meets (REASONS in jwtguard/sansio/decision.py): those that end the session,
     # "expired" (no refresh at hand) and "invalid"; the helper's own fallbacks.
-    assert declared == named | set(re.findall(r'"(\w+)"', ended.group(1))) | {"expired", "invalid", "invalid_grant"}
-    assert declared - {"invalid_token", "invalid_grant"} <= REASONS.keys()  # names the guard really sends
+    own = {"invalid_token", "invalid_grant", "dpop_key_lost"}  # issue 13: a DPoP token whose key is gone
+    assert '"dpop_key_lost"' in source
+    assert declared == named | set(re.findall(r'"(\w+)"', ended.group(1))) | {"expired", "invalid"} | own
+    assert declared - own <= REASONS.keys()  # names the guard really sends
     assert "export as namespace JWTGuard;" in dts  # window.JWTGuard for <script> users
     assert 'export * from "./jwtguard.js";' in (STATIC / "jwtguard.d.mts").read_text(encoding="utf-8")
 
@@ -148,3 +150,25 @@ def test_readme_names_only_python_for_the_demo() -> None:
     assert "`make demo` needs only Python 3.10+" in demo
     assert "Go" not in demo and "Chromium" not in demo
     assert "Go" in test and "Chromium" in test
+
+
+def test_dpop_reasons_are_the_guards_own() -> None:
+    """issue 13: the DPoP refusals the helper answers itself (a retry with the nonce, a fresh proof) are the guard's
+    error codes, and the two that say error="invalid_token" but end no session (BOUND) are the guard's reasons with
+    that error: the helper logs out on neither, while every reason of ENDED still logs out."""
+    source = (STATIC / "jwtguard.js").read_text(encoding="utf-8")
+    bound = re.search(r"^  var BOUND = \[(.*)\];$", source, re.M)
+    nonce = re.search(r'^  var NONCE_ERROR = "(\w+)";$', source, re.M)
+    proof = re.search(r'^  var PROOF_ERROR = "(\w+)";$', source, re.M)
+    assert bound is not None and nonce is not None and proof is not None
+    assert {nonce.group(1), proof.group(1)} == {"use_dpop_nonce", "invalid_dpop_proof"}
+    for code in (nonce.group(1), proof.group(1)):
+        assert REASONS[code].error == code
+    names = set(re.findall(r'"(\w+)"', bound.group(1)))
+    assert names == {"dpop_binding", "dpop_required"}
+    assert {REASONS[name].error for name in names} == {"invalid_token"}
+    assert not any(REASONS[name].clears or REASONS[name].user_enabled is not None for name in names)
+    dts = (STATIC / "jwtguard.d.ts").read_text(encoding="utf-8")
+    for name in (*names, nonce.group(1), proof.group(1)):
+        assert f"`{name}`" in dts  # the types say which refusals end no session
+    assert "  dpop?: boolean;" in dts_block(dts, "SessionOptions")

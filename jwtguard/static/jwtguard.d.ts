@@ -11,7 +11,10 @@
  * ended, e.g. from another device or after a refresh token's reuse; `expired` when there is no
  * refresh to be had; `invalid`), or `disabled` / `invalid_token` when the answer's body is
  * unreadable (only its headers tell). From a refused refresh (POST /token): `invalid_grant`, or
- * the error code it answered. Other reasons the server names come through as they are.
+ * the error code it answered. With DPoP, `dpop_key_lost`: a DPoP token is stored but this
+ * browser's key is gone (IndexedDB cleared). Other reasons the server names come through as they
+ * are. DPoP's refusals (`invalid_dpop_proof`, `use_dpop_nonce`, `dpop_binding`, `dpop_required`)
+ * end no session.
  */
 export type LogoutReason =
   | "revoked"
@@ -22,6 +25,7 @@ export type LogoutReason =
   | "invalid"
   | "invalid_token"
   | "invalid_grant"
+  | "dpop_key_lost"
   | (string & {});
 
 /** What onLogout gets beside the reason: the answer that ended the session. */
@@ -52,7 +56,8 @@ export interface TokenStorage {
 export interface LoginAnswer {
   /** Absent in cookie mode (the token is in the HttpOnly `__Host-jwtguard-at` cookie). */
   access_token?: string;
-  token_type?: "Bearer";
+  /** `"DPoP"` (any case): the pair is bound to this browser's DPoP key; sent as `Authorization: DPoP`. */
+  token_type?: "Bearer" | "DPoP" | (string & {});
   /** Seconds the access token lives: the silent refresh comes shortly before. */
   expires_in: number;
   /** Absent in cookie mode (the `__Secure-jwtguard-rt` cookie) and without sessions. */
@@ -100,6 +105,20 @@ export interface SessionOptions {
   refreshAhead?: number;
   /** Refresh silently before the expiry. Default true; without, only a 401 `expired` refreshes. */
   autoRefresh?: boolean;
+  /**
+   * DPoP (RFC 9449): a non-extractable ECDSA P-256 key made with WebCrypto, kept in IndexedDB
+   * (database `"jwtguard"`, store `"dpop-keys"`, under `storageKey`: the same key across reloads
+   * and tabs) and deleted on logout. Every request of `fetch` and `installAxios` carries a proof
+   * (`DPoP`: ES256; `htm`, `htu` without query and fragment, `iat`, a random `jti`, `ath` of the
+   * token, the server's latest `DPoP-Nonce`), a token answered with `token_type: "DPoP"` goes as
+   * `Authorization: DPoP <token>`, one answered `"Bearer"` as before; a login sent with
+   * `session.fetch` (no token stored) and every refresh carry a proof without `ath`. Answers
+   * `use_dpop_nonce` are retried once with the nonce, `invalid_dpop_proof` once with a fresh proof
+   * (the clock taken from the answer's `Date`); neither they nor `dpop_binding` or `dpop_required`
+   * log out. Without WebCrypto or IndexedDB (an insecure context) and in cookie mode, no proofs
+   * are sent. Default false.
+   */
+  dpop?: boolean;
 }
 
 /** The part of an axios instance (axios 0.x and 1.x) that `installAxios` uses. */
@@ -112,8 +131,10 @@ export interface AxiosLike {
       use(onFulfilled: (response: any) => any, onRejected: (error: any) => any): unknown;
     };
   };
-  /** Retries a request after a refresh. */
+  /** Retries a request after a refresh (or, with DPoP, with the server's nonce or a fresh proof). */
   request(config: any): Promise<any>;
+  /** The request's full URL (axios 1.x): a DPoP proof's `htu`; else `config.url`. */
+  getUri?(config?: any): string;
 }
 
 export interface Session {
@@ -136,8 +157,27 @@ export interface Session {
    * its own) or the session ended (onLogout called).
    */
   refresh(): Promise<boolean>;
-  /** Forget the tokens (log out here): this tab only, onLogout is not called. */
+  /** Forget the tokens (log out here) and the DPoP key: this tab only, onLogout is not called. */
   clear(): void;
+  /**
+   * `"DPoP"` when the stored token is bound to this browser's key (the server answered
+   * `token_type: "DPoP"`), `"Bearer"` for another stored token, null without one or in cookie mode.
+   */
+  tokenType(): "DPoP" | "Bearer" | null;
+  /**
+   * With `dpop: true`, the headers a request sent some other way (XMLHttpRequest, another library)
+   * needs: `DPoP`, a proof for `method` (as it is sent: DELETE, GET, HEAD, OPTIONS, POST and PUT
+   * upper-cased) and `url` (resolved against the page), and `Authorization: DPoP <token>` when a
+   * DPoP token is stored; the proof alone without a token (a login). `{}` when a Bearer token is
+   * stored, in cookie mode and without DPoP. Rejects when a DPoP token's key is gone (the session
+   * ends: `dpop_key_lost`). The answer is yours to `check` (no nonce retry).
+   */
+  dpopHeaders(method: string, url: string | URL): Promise<Record<string, string>>;
+  /**
+   * With `dpop: true`, the RFC 7638 SHA-256 thumbprint (base64url) of this session's public key,
+   * what a bound token's `cnf.jkt` holds; the key is made when there is none yet. Null without DPoP.
+   */
+  dpopThumbprint(): Promise<string | null>;
   /**
    * Look at an answer (with its parsed JSON body when at hand); on a logout signal (and a
    * session) clear the tokens, call onLogout and tell the other tabs. Returns the signal's
@@ -147,10 +187,17 @@ export interface Session {
   /**
    * `fetch()` with `Authorization: Bearer <token>` added (unless given; in cookie mode
    * `credentials: "same-origin"` and `X-CSRF-Token` on unsafe methods) and the answer checked;
-   * a 401 `expired` is refreshed once and the request retried once.
+   * a 401 `expired` is refreshed once and the request retried once. With `dpop: true` (unless the
+   * init or Request has its own `Authorization` or `DPoP`): `Authorization: DPoP <token>` for a
+   * DPoP token, and a `DPoP` proof (with no token stored, the proof alone: a login); an answer
+   * `use_dpop_nonce` is retried once with the server's nonce, `invalid_dpop_proof` once with a
+   * fresh proof.
    */
   fetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response>;
-  /** The same for every request and answer (errors included) of this axios instance. */
+  /**
+   * The same for every request and answer (errors included) of this axios instance; with
+   * `dpop: true` the request interceptor is asynchronous (it signs the proof).
+   */
   installAxios(axios: AxiosLike): void;
   /** Stop hearing the other tabs and stop the silent refresh (a session that is thrown away). */
   close(): void;
