@@ -148,7 +148,9 @@ class Accounts:
 
 
 #: What a frontend on another origin must be allowed to read: the helper's two logout signals.
-EXPOSED_HEADERS = ("X-User-Enabled", "WWW-Authenticate", "DPoP-Nonce")
+#: What a cross-origin page may read: the signals, a DPoP nonce, and the server's clock (the browser
+#: helper corrects its proofs' iat by it after an invalid_dpop_proof).
+EXPOSED_HEADERS = ("X-User-Enabled", "WWW-Authenticate", "DPoP-Nonce", "Date")
 #: What a cross-origin page may send: its token, its body's type, cookie mode's CSRF token, a DPoP proof.
 ALLOWED_HEADERS = ("Authorization", "Content-Type", "X-CSRF-Token", "DPoP")
 

@@ -322,7 +322,7 @@ def test_cors_outside_the_guard_reaches_its_refusals(tmp_path: Path, monkeypatch
     ok = client.get("/api/me", headers=auth)
     assert ok.status_code == 200
     assert ok.headers["Access-Control-Allow-Origin"] == frontend
-    exposed = ["X-User-Enabled, WWW-Authenticate, DPoP-Nonce"]
+    exposed = ["X-User-Enabled, WWW-Authenticate, DPoP-Nonce, Date"]
     assert ok.headers.getlist("Access-Control-Expose-Headers") == exposed  # just one
 
     missing = client.get("/api/me", headers=origin)
