@@ -386,17 +386,18 @@ class StateCache(Generic[V]):
 class SeenOnce:
     """Ids seen in the last *window* seconds, each accepted once: a DPoP proof's ``jti`` (RFC 9449 §11.1).
 
-    Two generations of digests, each *window* long: an id is remembered for at least *window*
+    Two generations of names, each *window* long: a name is remembered for at least *window*
     (and at most twice that), which is all the proof's ``iat`` bound needs; older ones are
-    dropped a generation at a time, with no scan. Memory grows with the proofs of two windows
+    dropped a generation at a time, with no scan. Names are short digests
+    (:func:`~jwtguard.sansio.dpop.replay_name`): memory grows with the proofs of two windows
     (about 100 bytes each), never with time. *timer* is monotonic seconds. Thread-safe.
     """
 
     def __init__(self, window: float, *, timer: Callable[[], float] = time.monotonic) -> None:
         self._window = window
         self._timer = timer
-        self._current: set[bytes] = set()
-        self._previous: set[bytes] = set()
+        self._current: set[str] = set()
+        self._previous: set[str] = set()
         self._turned = timer()
         self._lock = threading.Lock()
 
@@ -405,7 +406,6 @@ class SeenOnce:
 
     def first(self, name: str) -> bool:
         """True the first time *name* is seen within the window, False for every later time."""
-        digest = sha256(name.encode("utf-8", "surrogatepass")).digest()[:16]
         with self._lock:
             now = self._timer()
             if now - self._turned >= self._window:
@@ -413,7 +413,7 @@ class SeenOnce:
                 self._previous = self._current if now - self._turned < 2 * self._window else set()
                 self._current = set()
                 self._turned = now
-            if digest in self._current or digest in self._previous:
+            if name in self._current or name in self._previous:
                 return False
-            self._current.add(digest)
+            self._current.add(name)
             return True

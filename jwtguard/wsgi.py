@@ -116,7 +116,7 @@ def request_of(environ: Mapping[str, Any], cookies: bool = False, dpop: bool = F
         environ.get("HTTP_ORIGIN") if options else None,
         environ.get("HTTP_ACCESS_CONTROL_REQUEST_METHOD") if options else None,
         environ.get("wsgi.url_scheme", "http"),
-        environ.get("HTTP_HOST") or _server_host(environ),
+        environ.get("HTTP_HOST", ""),
         environ.get("SCRIPT_NAME", ""),
     )
     if dpop:
@@ -124,7 +124,11 @@ def request_of(environ: Mapping[str, Any], cookies: bool = False, dpop: bool = F
         full = environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")
         # PEP 3333: the path's bytes, decoded as latin-1 (a server that did otherwise gets UTF-8).
         raw = full.encode("latin-1") if full.isascii() or max(full) <= "\xff" else full.encode("utf-8", "replace")
-        request = request._replace(target=request_target(raw), dpop=() if proof is None else (proof,))
+        request = request._replace(
+            host=request.host or _server_host(environ),
+            target=request_target(raw),
+            dpop=() if proof is None else (proof,),
+        )
     if not cookies:
         return request
     cookie = environ.get("HTTP_COOKIE")

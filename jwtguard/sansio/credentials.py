@@ -55,6 +55,10 @@ def bearer_token(values: tuple[str, ...] | list[str], max_bytes: int, dpop: bool
         token = value[7:]
         if token and " " not in token and "," not in token:
             return token
+    elif dpop and value.startswith("DPoP "):
+        token = value[5:]
+        if token and " " not in token and "," not in token:
+            return DPoPToken(token)
     # RFC 9110 §11.4: credentials = auth-scheme [ 1*SP token68 ]
     value = value.strip(" ")
     scheme, _, rest = value.partition(" ")

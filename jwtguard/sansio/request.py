@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Final, NamedTuple
 from urllib.parse import quote
 
@@ -96,8 +97,10 @@ def app_path(path: str, root_path: str) -> str:
 _PATH_SAFE: Final = "/:@!$&'()*+,;=%"
 
 
+@lru_cache(maxsize=1024)
 def request_target(path: bytes) -> str:
     """The request target's path as the client sent it (RFC 9112 §3.2.1), as text a URL holds:
     *path* (raw bytes: ASGI ``raw_path``, or WSGI's decoded path encoded back) percent-encoded
-    where it must be; existing percent-encodings are kept (DPoP's ``htu`` comparison normalises them)."""
+    where it must be; existing percent-encodings are kept (DPoP's ``htu`` comparison normalises them).
+    Remembered for the paths a process serves most (a pure function of its bytes)."""
     return quote(path, safe=_PATH_SAFE)
