@@ -511,19 +511,14 @@ class KeycloakAdmin:
 
     # -- a client's calls to the OpenID Connect endpoints ------------------------------------------
 
-    def password_grant(self, realm: Realm, scope: str = "openid") -> Tokens:
-        """Tokens for *realm*'s user by the password grant (RFC 6749 §4.3): a new Keycloak session."""
-        answer = self._http.post(
-            realm.token_url,
-            data={
-                "grant_type": "password",
-                "client_id": realm.client_id,
-                "client_secret": realm.secret,
-                "username": realm.username,
-                "password": realm.password,
-                "scope": scope,
-            },
-        )
+    def password_grant(self, realm: Realm, scope: str = "openid", *, dpop: str | None = None) -> Tokens:
+        """Tokens for *realm*'s user by the password grant (RFC 6749 §4.3): a new Keycloak session.
+
+        With a DPoP *dpop* proof of the token request (RFC 9449 §5: ``htm`` POST, ``htu`` the token
+        endpoint, no ``ath``), Keycloak binds the access token to the proof's key (``cnf.jkt``) and
+        answers ``token_type`` ``DPoP`` (in ``raw``).
+        """
+        answer = self.token_request(realm, dpop=dpop, scope=scope)
         answer.raise_for_status()
         body = answer.json()
         return Tokens(
@@ -547,15 +542,8 @@ class KeycloakAdmin:
         )
 
     def dpop_password_grant(self, realm: Realm, proof: str, scope: str = "openid") -> Tokens:
-        """Tokens by the password grant with a DPoP *proof* of the token request (RFC 9449 §5: ``htm``
-        POST, ``htu`` the token endpoint, no ``ath``): Keycloak binds the access token to the proof's key
-        (``cnf.jkt``) and answers ``token_type`` ``DPoP`` (in ``raw``)."""
-        answer = self.token_request(realm, dpop=proof, scope=scope)
-        answer.raise_for_status()
-        body = answer.json()
-        return Tokens(
-            body["access_token"], body.get("refresh_token"), body.get("id_token"), body.get("session_state"), body
-        )
+        """:meth:`password_grant` with a DPoP *proof*."""
+        return self.password_grant(realm, scope, dpop=proof)
 
     def refresh(self, realm: Realm, refresh_token: str) -> httpx.Response:
         """The refresh grant (RFC 6749 §6), answered as it is (400 ``invalid_grant`` for an ended session)."""

@@ -7,6 +7,7 @@ called by another client.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -98,6 +99,39 @@ class Served:
 EVERY_KIND = ["flask_app-sqlite", "starlette_app-sqlite", "flask_app-mongo", "starlette_app-mongo"]
 
 
+@contextlib.contextmanager
+def running_example(example: str, port: int, directory: Path, env: dict[str, str], extra: list[str]) -> Iterator[str]:
+    """``python -m examples.EXAMPLE --port PORT *extra`` in *directory* with *env*, once ``/health``
+    answers (30 s at most; its log is the error otherwise): its base URL. Stopped by its PID."""
+    log = open(directory / "server.log", "wb")  # noqa: SIM115 - the server's output, kept for failures
+    server = subprocess.Popen(
+        [sys.executable, "-m", f"examples.{example}", "--port", str(port), *extra],
+        cwd=directory,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            with urllib.request.urlopen(f"{base}/health", timeout=1):
+                break
+        except OSError:
+            if server.poll() is not None or time.monotonic() > deadline:
+                server.kill()
+                server.wait(10)
+                log.close()
+                raise RuntimeError((directory / "server.log").read_text()) from None
+            time.sleep(0.1)
+    try:
+        yield base
+    finally:
+        server.terminate()
+        server.wait(10)
+        log.close()
+
+
 @pytest.fixture(scope="module")
 def served(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     """An example app ("flask_app-sqlite", ...; "-clearsitedata" sets JWTGUARD_CLEAR_SITE_DATA, "-shortttl" a
@@ -125,33 +159,8 @@ def served(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     extra = ["--cors-origin", f"http://localhost:{port}"] if "cors" in options else []
     if "cookies" in options:
         extra.append("--cookies")
-    log = open(directory / "server.log", "wb")  # noqa: SIM115 - the server's output, kept for failures
-    server = subprocess.Popen(
-        [sys.executable, "-m", f"examples.{example}", "--port", str(port), *extra],
-        cwd=directory,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            with urllib.request.urlopen(f"{base}/health", timeout=1):
-                break
-        except OSError:
-            if server.poll() is not None or time.monotonic() > deadline:
-                server.kill()
-                server.wait(10)
-                log.close()
-                raise RuntimeError((directory / "server.log").read_text()) from None
-            time.sleep(0.1)
-    try:
+    with running_example(example, port, directory, env, extra) as base:
         yield Served(base, env, store, directory)
-    finally:
-        server.terminate()
-        server.wait(10)
-        log.close()
 
 
 def log_in(page: Any, url: str, user: str = "alice") -> None:

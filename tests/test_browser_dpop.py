@@ -16,11 +16,7 @@ import base64
 import hashlib
 import json
 import os
-import subprocess
-import sys
-import threading
 import time
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -38,8 +34,9 @@ from test_browser import (
     browser,  # noqa: F401 - the module-scoped Chromium fixture
     log_in,
     next_api_call,
+    running_example,
 )
-from test_helper_refresh import Answer, Call, Contract, FakeServer, axios_script, json_answer
+from test_helper_refresh import Answer, Call, Contract, axios_script, json_answer, serving
 
 from conftest import SECRET
 from mongo_server import free_port
@@ -70,33 +67,8 @@ def served(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     )
     if "nonce" in options:
         env.update(JWTGUARD_DPOP_NONCE="true", JWTGUARD_DPOP_NONCE_KEY=NONCE_KEY)
-    log = open(directory / "server.log", "wb")  # noqa: SIM115 - the server's output, kept for failures
-    server = subprocess.Popen(
-        [sys.executable, "-m", f"examples.{example}", "--port", str(port)],
-        cwd=directory,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            with urllib.request.urlopen(f"{base}/health", timeout=1):
-                break
-        except OSError:
-            if server.poll() is not None or time.monotonic() > deadline:
-                server.kill()
-                server.wait(10)
-                log.close()
-                raise RuntimeError((directory / "server.log").read_text()) from None
-            time.sleep(0.1)
-    try:
+    with running_example(example, port, directory, env, []) as base:
         yield Served(base, env, "sqlite", directory)
-    finally:
-        server.terminate()
-        server.wait(10)
-        log.close()
 
 
 @dataclass
@@ -683,17 +655,8 @@ class DPoPContract(Contract):
 
 @pytest.fixture
 def fake() -> Iterator[DPoPContract]:
-    contract = DPoPContract()
-    httpd = FakeServer(contract)
-    contract.url = f"http://127.0.0.1:{httpd.server_address[1]}"
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
-    thread.start()
-    try:
+    with serving(DPoPContract()) as contract:
         yield contract
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join(10)
 
 
 def test_the_token_endpoints_nonce_and_refused_proofs(browser: Any, fake: DPoPContract) -> None:  # noqa: F811

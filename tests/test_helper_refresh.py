@@ -10,6 +10,7 @@ token), the guard's 401 bodies with X-User-Enabled, cookie mode's cookies and CS
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
@@ -19,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 from test_browser import AXIOS_VERSION, CHROMIUM, LAUNCH_ARGS, missing
@@ -329,9 +330,12 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.write(payload)
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[Contract]:
-    contract = Contract()
+C = TypeVar("C", bound=Contract)
+
+
+@contextlib.contextmanager
+def serving(contract: C) -> Iterator[C]:
+    """*contract* answered by a :class:`FakeServer` on a free loopback port (its ``url``), in a thread."""
     httpd = FakeServer(contract)
     contract.url = f"http://127.0.0.1:{httpd.server_address[1]}"
     thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
@@ -342,6 +346,12 @@ def server() -> Iterator[Contract]:
         httpd.shutdown()
         httpd.server_close()
         thread.join(10)
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[Contract]:
+    with serving(Contract()) as contract:
+        yield contract
 
 
 @pytest.fixture

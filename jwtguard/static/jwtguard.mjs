@@ -764,55 +764,48 @@ function createSession(options) {
         abort.abort();
       }, REFRESH_TIMEOUT_MS);
     }
+    var sent;
     if (!(dpop && !cookie)) {
-      return fetch(tokenUrl, init)
-        .then(function (response) {
-          return readJson(response).then(function (body) {
-            return answered(response, body, now, refresh, cookie);
-          });
-        })
-        .catch(function () {
-          return "failed"; // offline, aborted: the next try comes
-        })
-        .then(function (outcome) {
-          if (stop !== null) {
-            clearTimeout(stop);
-          }
-          return outcome;
-        });
-    }
-    // DPoP: a proof (no ath) from the pair's key; the server's nonce, or a fresh proof, once each.
-    var bound = dpopTyped();
-    function attempt(tries) {
-      return proofFor("POST", tokenUrl, null, !bound).then(function (proof) {
-        if (proof === null && bound) {
-          keyLost();
-          return "ended";
-        }
-        if (proof !== null) {
-          headers.DPoP = proof;
-        }
-        return fetch(tokenUrl, init).then(function (response) {
-          return readJson(response).then(function (body) {
-            var getHeader = headerGetter(response);
-            noteNonce(tokenUrl, getHeader);
-            var problem = proof === null ? null : dpopProblem(response.status, getHeader, body);
-            if (problem === NONCE_ERROR && !tries.nonce) {
-              return attempt(retrying(tries, "nonce"));
-            }
-            if (problem === PROOF_ERROR && !tries.proof) {
-              noteClock(tokenUrl, getHeader);
-              return attempt(retrying(tries, "proof"));
-            }
-            if (problem !== null) {
-              return "failed"; // no logout: the next try comes
-            }
-            return answered(response, body, now, refresh, cookie);
-          });
+      sent = fetch(tokenUrl, init).then(function (response) {
+        return readJson(response).then(function (body) {
+          return answered(response, body, now, refresh, cookie);
         });
       });
+    } else {
+      // DPoP: a proof (no ath) from the pair's key; the server's nonce, or a fresh proof, once each.
+      var bound = dpopTyped();
+      var attempt = function (tries) {
+        return proofFor("POST", tokenUrl, null, !bound).then(function (proof) {
+          if (proof === null && bound) {
+            keyLost();
+            return "ended";
+          }
+          if (proof !== null) {
+            headers.DPoP = proof;
+          }
+          return fetch(tokenUrl, init).then(function (response) {
+            return readJson(response).then(function (body) {
+              var getHeader = headerGetter(response);
+              noteNonce(tokenUrl, getHeader);
+              var problem = proof === null ? null : dpopProblem(response.status, getHeader, body);
+              if (problem === NONCE_ERROR && !tries.nonce) {
+                return attempt(retrying(tries, "nonce"));
+              }
+              if (problem === PROOF_ERROR && !tries.proof) {
+                noteClock(tokenUrl, getHeader);
+                return attempt(retrying(tries, "proof"));
+              }
+              if (problem !== null) {
+                return "failed"; // no logout: the next try comes
+              }
+              return answered(response, body, now, refresh, cookie);
+            });
+          });
+        });
+      };
+      sent = attempt({});
     }
-    return attempt({})
+    return sent
       .catch(function () {
         return "failed"; // offline, aborted: the next try comes
       })
