@@ -110,9 +110,10 @@ class JWTGuardASGI:
         message) with the socket's scope, and close with code 1008 when it says
         False. It answers from the same caches as requests (no store query
         while the user's state is cached) and is False while the store is
-        unreachable under ``JWTGUARD_ON_STORE_ERROR=reject``.
+        unreachable under ``JWTGUARD_ON_STORE_ERROR=reject``. A connection opened with a DPoP
+        proof (RFC 9449) proved its key at the handshake: its single-use proof is not asked again.
         """
-        return (await self.engine.ahandle(request_of(scope, self._cookies, self._dpop))).passes
+        return (await self.engine.ahandle(request_of(scope, self._cookies, self._dpop), proved=True)).passes
 
     async def close(self) -> None:
         """Stop following the invalidation feed and close the store's connections on the running loop."""

@@ -239,8 +239,9 @@ class Engine:
     # Every refusal leaves through _refused or _counted with `cookie`: a token read from the
     # cookie gets the answers that expire the cookies (policy.for_cookie).
 
-    def _start(self, request: Request) -> Decision | _Needs:
-        """The request's decision from what is in memory, or the first lookup it needs."""
+    def _start(self, request: Request, proved: bool = False) -> Decision | _Needs:
+        """The request's decision from what is in memory, or the first lookup it needs. *proved*: the
+        connection proved its DPoP key already (at a WebSocket's handshake): no proof is asked again."""
         screened = self.policy.screen(request)
         kind = type(screened)
         if kind is str:
@@ -248,6 +249,8 @@ class Engine:
         if kind is CookieToken:
             return self._begin(screened.token, COOKIE)  # type: ignore[union-attr]
         if kind is DPoPRequest:
+            if proved:
+                return self._begin(screened.token, INSPECT)  # type: ignore[union-attr]
             return self._begin(screened.token, DPOP, screened)  # type: ignore[union-attr,arg-type]
         decision = cast(Decision, screened)
         if decision.kind == "refuse":
@@ -599,13 +602,14 @@ class Engine:
             decision: Decision = done.value  # the flow's return value (no cast call: the hot path)
             return decision
 
-    async def ahandle(self, request: Request) -> Decision:
+    async def ahandle(self, request: Request, *, proved: bool = False) -> Decision:
         """The decision on *request* without blocking the loop (the ASGI driver).
 
         Signatures that may need a JWKS read are checked in a worker thread;
-        the store is awaited on its own async client.
+        the store is awaited on its own async client. *proved*: the request is a connection's
+        again (``still_valid``): its DPoP proof, single-use, was checked at the handshake.
         """
-        return await self._adrive(self._start(request))
+        return await self._adrive(self._start(request, proved))
 
     async def _adrive(self, first: Decision | _Needs) -> Decision:
         if type(first) is not _Needs:

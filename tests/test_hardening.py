@@ -476,6 +476,54 @@ def test_an_open_websocket_learns_that_its_user_was_revoked(store: str) -> None:
         admin.close()
 
 
+def test_a_dpop_websocket_is_rechecked_without_its_handshake_proof(tmp_path: Any) -> None:
+    """Issue 13: a WebSocket opened with a DPoP-bound token and its proof (RFC 9449 §7.1) is checked
+    again by still_valid() without that single-use proof (checked once, at the handshake): it stays
+    valid until its user is revoked. A handshake without the proof is refused."""
+    from dpop_keys import ProofKey
+    from starlette.applications import Starlette
+    from starlette.routing import WebSocketRoute
+    from starlette.testclient import TestClient
+    from starlette.websockets import WebSocket, WebSocketDisconnect
+
+    settings = Settings(secret=SECRET, store_url=f"sqlite:///{tmp_path / 'ws.db'}", dpop="allow")
+    _known_user(settings)
+    holder: dict[str, JWTGuardASGI] = {}
+
+    async def chat(websocket: WebSocket) -> None:
+        await websocket.accept()
+        while True:
+            text = await websocket.receive_text()
+            if not await holder["guard"].still_valid(websocket.scope):
+                await websocket.close(code=1008)
+                return
+            await websocket.send_text(f"echo {text}")
+
+    guard = holder["guard"] = JWTGuardASGI(Starlette(routes=[WebSocketRoute("/ws", chat)]), settings=settings)
+    key = ProofKey()
+    token = issue_token(settings, "alice", cnf={"jkt": key.jkt})
+    admin = Admin(settings)
+    try:
+        with TestClient(guard) as client:
+            proof = key.proof("GET", "http://testserver/ws", token)
+            bare = {"Authorization": f"Bearer {token}"}
+            with pytest.raises(WebSocketDisconnect), client.websocket_connect("/ws", headers=bare):
+                pass  # a bound token without its proof: refused at the handshake
+            headers = {"Authorization": f"DPoP {token}", "DPoP": proof}
+            with client.websocket_connect("/ws", headers=headers) as ws:
+                for text in ("one", "two"):
+                    ws.send_text(text)
+                    assert ws.receive_text() == f"echo {text}"
+                admin.disable_user("alice")
+                ws.send_text("three")
+                with pytest.raises(WebSocketDisconnect) as closed:
+                    ws.receive_text()
+                assert closed.value.code == 1008
+            client.portal.call(guard.close)  # type: ignore[union-attr]
+    finally:
+        admin.close()
+
+
 def test_explain_never_raises_on_any_claims() -> None:
     """Issue 7 item 11 (the class): explain says fail and why for any payload anyone can build unsigned."""
     from hypothesis import given, settings

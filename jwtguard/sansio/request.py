@@ -61,8 +61,11 @@ class Request(NamedTuple):
     def url(self, external_origin: str | None = None) -> str:
         """The URL the client used, without the query (what a DPoP proof's ``htu`` names, RFC 9449
         §4.3 #9): *external_origin* (``JWTGUARD_EXTERNAL_ORIGIN``, behind a proxy) or the request's
-        scheme and ``Host``, then :attr:`target`."""
-        return (external_origin or f"{self.scheme}://{self.host}") + self.target
+        scheme and ``Host``, then :attr:`target`. A WebSocket's handshake is an HTTP request
+        (RFC 6455 §4.1): ``ws`` and ``wss`` name it as ``http`` and ``https``."""
+        if external_origin:
+            return external_origin + self.target
+        return f"{_HTTP_SCHEME.get(self.scheme, self.scheme)}://{self.host}{self.target}"
 
     @property
     def preflight(self) -> bool:
@@ -92,6 +95,9 @@ def app_path(path: str, root_path: str) -> str:
             return rest or "/"
     return path
 
+
+#: The HTTP scheme of a WebSocket's handshake (RFC 6455 §3: ws is http's port 80, wss https's 443).
+_HTTP_SCHEME: Final = {"ws": "http", "wss": "https"}
 
 #: RFC 3986 §3.3: what a path holds unencoded besides unreserved characters, and "%" (kept as sent).
 _PATH_SAFE: Final = "/:@!$&'()*+,;=%"
