@@ -185,8 +185,8 @@ class Policy:
         :class:`~jwtguard.sansio.credentials.CookieToken` (its refusals may
         expire the cookies: :meth:`for_cookie`), one sent with the DPoP scheme
         (``JWTGUARD_DPOP`` not ``off``) as a :class:`DPoPRequest` with its proof
-        (:meth:`dpop_request`); under ``require`` any other credentials are ``dpop_required``. ``JWTGUARD_TOKEN_LOCATION``
-        says where to look: ``header``, ``cookie`` (an ``Authorization`` field
+        (:meth:`dpop_request`); under ``require`` any other credentials are ``dpop_required``.
+        ``JWTGUARD_TOKEN_LOCATION`` says where to look: ``header``, ``cookie`` (an ``Authorization`` field
         is ignored), or ``both``, where a request with Bearer credentials uses
         them (a malformed header is refused, never passed over for the
         cookie) and one without (no field, or another scheme) uses the cookie.
