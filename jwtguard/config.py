@@ -69,10 +69,6 @@ DPoPMode = Literal["off", "allow", "require"]
 _DPOP_MODES: tuple[DPoPMode, ...] = ("off", "allow", "require")
 DPoPReplay = Literal["process", "store"]
 _DPOP_REPLAYS: tuple[DPoPReplay, ...] = ("process", "store")
-#: RFC 9449 §4.2: a proof's ``alg`` is asymmetric; jwtguard verifies these (PyJWT's names).
-DPOP_PROOF_ALGORITHMS: Final = frozenset(
-    {"ES256", "ES384", "ES512", "EdDSA", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512"}
-)
 #: ``JWTGUARD_EXTERNAL_ORIGIN``: scheme and authority only (RFC 6454 §6.2's serialisation).
 _ORIGIN: Final = re.compile(r"https?://[A-Za-z0-9.\-]+(:[0-9]{1,5})?|https?://\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?")
 #: What an endpoint client may call (issue 12); ``gtr`` (global token revocation) only when named.
@@ -1164,13 +1160,15 @@ class Settings:
             raise _error("dpop_replay", "accepts process or store")
         if not self.dpop_algorithms:
             raise _error("dpop_algorithms", "at least one algorithm is required, e.g. ES256,EdDSA")
-        supported = _supported_algorithms()
+        from .sansio.dpop import ASYMMETRIC  # the proof checker's own list (it imports this module)
+
+        proof_algorithms = ASYMMETRIC & _supported_algorithms()
         for name in self.dpop_algorithms:
-            if name not in DPOP_PROOF_ALGORITHMS or name not in supported:
+            if name not in proof_algorithms:
                 raise _error(
                     "dpop_algorithms",
                     f"{name!r} is not an asymmetric algorithm a proof may use (RFC 9449 §4.2); accepts "
-                    + ", ".join(sorted(DPOP_PROOF_ALGORITHMS & supported)),
+                    + ", ".join(sorted(proof_algorithms)),
                 )
         _check_number("dpop_max_age", self.dpop_max_age, minimum=1, maximum=3600)
         key = self.dpop_nonce_key

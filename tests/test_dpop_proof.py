@@ -27,9 +27,9 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm, get_default_algorithms
 from jwt.warnings import InsecureKeyLengthWarning
 
+from jwtguard import Settings
 from jwtguard.sansio.dpop import (
     ASYMMETRIC,
-    DEFAULT_ALGORITHMS,
     INVALID_PROOF,
     USE_NONCE,
     Proof,
@@ -44,6 +44,8 @@ from jwtguard.sansio.dpop import (
     token_hash,
 )
 
+#: ``JWTGUARD_DPOP_ALGORITHMS``' default: the two WebCrypto offers everywhere.
+DEFAULT_ALGORITHMS: Final = Settings(secret="s" * 32).dpop_algorithms
 NOW: Final = 1_800_000_000
 URL: Final = "https://api.example.com/v1/things"
 TOKEN: Final = "eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJlLW9mLWFuLWFjY2Vzcy10b2tlbg"
@@ -772,7 +774,7 @@ def test_asymmetric_is_what_pyjwt_verifies_minus_macs_and_none() -> None:
     available = set(get_default_algorithms())
     assert available >= ASYMMETRIC
     assert not {"HS256", "HS384", "HS512", "none"} & ASYMMETRIC
-    assert set(DEFAULT_ALGORITHMS) <= ASYMMETRIC
+    assert set(DEFAULT_ALGORITHMS) <= ASYMMETRIC  # JWTGUARD_DPOP_ALGORITHMS' default
 
 
 def test_a_prepared_header_gives_the_same_answers() -> None:

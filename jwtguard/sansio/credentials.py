@@ -63,16 +63,11 @@ def bearer_token(values: tuple[str, ...] | list[str], max_bytes: int, dpop: bool
     value = value.strip(" ")
     scheme, _, rest = value.partition(" ")
     lowered = scheme.lower()
-    if dpop and lowered[:4] == "dpop":
-        if lowered != "dpop":
-            return _MALFORMED if not scheme[4:5].isalnum() else _MISSING  # "DPoP\t<token>"; "DPoPx" is another
-        token = rest.lstrip(" ")
-        if not token:
-            return _MALFORMED
-        return _MULTIPLE if " " in token or "," in token else DPoPToken(token)
-    if lowered != "bearer":
-        if lowered[:6] == "bearer" and (len(scheme) == 6 or not scheme[6].isalnum()):
-            return _MALFORMED  # "Bearer\t<token>", "Bearer,<token>"
+    schemes = _SCHEMES if dpop else _BEARER
+    if lowered not in schemes:
+        for name in schemes:
+            if lowered[: len(name)] == name and not scheme[len(name) : len(name) + 1].isalnum():
+                return _MALFORMED  # "Bearer\t<token>", "Bearer,<token>", "DPoP\t<token>"
         if _LATER_BEARER.search(value):
             return _MULTIPLE  # "Basic ..., Bearer ...": two fields joined (RFC 6750 §3.1)
         # Another scheme (Basic, Digest...): no Bearer credentials at all.
@@ -82,9 +77,12 @@ def bearer_token(values: tuple[str, ...] | list[str], max_bytes: int, dpop: bool
         return _MALFORMED
     if " " in token or "," in token:
         return _MULTIPLE
-    return token
+    return token if lowered == "bearer" else DPoPToken(token)
 
 
+#: The schemes read: Bearer (RFC 6750), and DPoP (RFC 9449 §7.1) when ``JWTGUARD_DPOP`` is not ``off``.
+_BEARER: Final = ("bearer",)
+_SCHEMES: Final = ("bearer", "dpop")
 _MISSING: Final = NoToken("missing_token")
 _MULTIPLE: Final = NoToken("multiple_credentials")
 _TOO_LARGE: Final = NoToken("header_too_large")

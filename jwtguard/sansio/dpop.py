@@ -38,9 +38,6 @@ from ..keyring import thumbprint as _canonical_thumbprint
 from ..tokens import read_compact
 from .claims import time_claim
 
-#: The algorithms a proof may use unless configured otherwise: the two WebCrypto offers everywhere.
-DEFAULT_ALGORITHMS: Final = ("ES256", "EdDSA")
-
 #: For each asymmetric JWS algorithm PyJWT verifies, the (``kty``, ``crv``) its key must have:
 #: RFC 7518 §3.4 (ES256/384/512 on P-256/384/521), RFC 8812 §3.2 (ES256K), RFC 8037 §3.1
 #: (EdDSA), RFC 7518 §3.3 and §3.5 (RS*, PS*). PyJWT's ``ES521`` (no registered name), the HMACs
