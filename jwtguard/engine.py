@@ -24,11 +24,12 @@ Flow::
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import time
 import weakref
-from collections.abc import Awaitable, Callable, Collection, Generator, Mapping
+from collections.abc import Awaitable, Callable, Collection, Generator, Iterator, Mapping
 from functools import partial
 from sys import getsizeof
 from typing import Any, Final, NamedTuple, TypeVar, cast
@@ -491,26 +492,27 @@ class Engine:
             self._store_down = True
             logger.warning("jwtguard: the store is unreachable (%s)", error)
 
-    def _load(self, user_id: UserId) -> UserState | None:
-        assert self.store is not None, "this engine has no blocking store"
+    @contextlib.contextmanager
+    def _timed_load(self) -> Iterator[None]:
+        """Counts the store read it wraps among the metrics' loads: its seconds, and whether it failed."""
         started = time.perf_counter()  # only real store queries are timed
         try:
-            document = self.store.load(user_id)
+            yield
         except StoreError:
             self.metrics.store_load(time.perf_counter() - started, failed=True)
             raise
         self.metrics.store_load(time.perf_counter() - started, failed=False)
+
+    def _load(self, user_id: UserId) -> UserState | None:
+        assert self.store is not None, "this engine has no blocking store"
+        with self._timed_load():
+            document = self.store.load(user_id)
         return self.read_state(document)
 
     async def _aload(self, user_id: UserId) -> UserState | None:
         assert self.async_store is not None, "this engine has no async store"
-        started = time.perf_counter()
-        try:
+        with self._timed_load():
             document = await self.async_store.load(user_id)
-        except StoreError:
-            self.metrics.store_load(time.perf_counter() - started, failed=True)
-            raise
-        self.metrics.store_load(time.perf_counter() - started, failed=False)
         return self.read_state(document)
 
     def _spend_flow(self, proof: Proof) -> r.RecordFlow[bool]:
@@ -522,45 +524,30 @@ class Engine:
             yield r.Prune("refresh", now)
         return first
 
-    def _run(self, flow: r.RecordFlow[T], *, timed: bool) -> T:
-        """Perform a records flow on the blocking store (a provider session's read, a proof's note);
-        *timed*: it is a read the metrics count among the store's loads."""
+    def _run(self, flow: r.RecordFlow[T]) -> T:
+        """Perform a records flow on the blocking store (a provider session's read, a proof's note)."""
         assert self.store is not None, "this engine has no blocking store"
         run = cast(Callable[[r.RecordFlow[T]], T], getattr(self.store, "run", _no_records))
-        started = time.perf_counter()
-        try:
-            result = run(flow)
-        except StoreError:
-            if timed:
-                self.metrics.store_load(time.perf_counter() - started, failed=True)
-            raise
-        if timed:
-            self.metrics.store_load(time.perf_counter() - started, failed=False)
+        result = run(flow)
+        self._store_answers()
+        return result
+
+    async def _arun(self, flow: r.RecordFlow[T]) -> T:
+        """:meth:`_run` on the async store."""
+        assert self.async_store is not None, "this engine has no async store"
+        run = cast(Callable[[r.RecordFlow[T]], Awaitable[T]], getattr(self.async_store, "run", _ano_records))
+        result = await run(flow)
         self._store_answers()
         return result
 
     def _ended(self, session: ProviderSession) -> bool:
         """Whether a logout token ended *session* (a read, counted among the store's loads)."""
-        return self._run(provider_session_ended(*session), timed=True)
+        with self._timed_load():
+            return self._run(provider_session_ended(*session))
 
     async def _aended(self, session: ProviderSession) -> bool:
-        return await self._arun(provider_session_ended(*session), timed=True)
-
-    async def _arun(self, flow: r.RecordFlow[T], *, timed: bool) -> T:
-        """:meth:`_run` on the async store."""
-        assert self.async_store is not None, "this engine has no async store"
-        run = cast(Callable[[r.RecordFlow[T]], Awaitable[T]], getattr(self.async_store, "run", _ano_records))
-        started = time.perf_counter()
-        try:
-            result = await run(flow)
-        except StoreError:
-            if timed:
-                self.metrics.store_load(time.perf_counter() - started, failed=True)
-            raise
-        if timed:
-            self.metrics.store_load(time.perf_counter() - started, failed=False)
-        self._store_answers()
-        return result
+        with self._timed_load():
+            return await self._arun(provider_session_ended(*session))
 
     # -- the drivers ------------------------------------------------------------------------
 
@@ -591,7 +578,7 @@ class Engine:
                         if type(step) is LoadState:
                             answer = self.states.load(step.key, partial(self._load, step.user_id))
                         elif type(step) is SpendProof:
-                            answer = self._run(self._spend_flow(step.proof), timed=False)
+                            answer = self._run(self._spend_flow(step.proof))
                         else:
                             assert isinstance(step, LoadSession)
                             answer = self.provider_sessions.load(step.session, partial(self._ended, step.session))
@@ -628,7 +615,7 @@ class Engine:
                         if type(step) is LoadState:
                             answer = await self.states.aload(step.key, partial(self._aload, step.user_id))
                         elif type(step) is SpendProof:
-                            answer = await self._arun(self._spend_flow(step.proof), timed=False)
+                            answer = await self._arun(self._spend_flow(step.proof))
                         else:
                             assert isinstance(step, LoadSession)
                             answer = await self.provider_sessions.aload(

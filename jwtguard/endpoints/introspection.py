@@ -30,6 +30,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Final
 
+from ..sansio.dpop import bound_key
 from ..sessions import flows
 from .base import (
     Answer,
@@ -91,11 +92,10 @@ def active(claims: Mapping[str, Any]) -> dict[str, Any]:
         document["client_id"] = claims["azp"]  # OpenID Connect's authorized party
     if "username" not in document and isinstance(claims.get("preferred_username"), str):
         document["username"] = claims["preferred_username"]
-    cnf = claims.get("cnf")
-    if isinstance(cnf, Mapping) and isinstance(cnf.get("jkt"), str):
-        # RFC 9449 §6.2: a DPoP-bound token's key, and its type (RFC 9449 §7.1's scheme).
-        document["cnf"] = {"jkt": cnf["jkt"]}
-        document["token_type"] = "DPoP"  # noqa: S105 - a token type, no secret
-    else:
-        document["token_type"] = "Bearer"  # noqa: S105 - a token type, no secret
+    # RFC 9449 §6.2: a DPoP-bound token's key, and its type (§7.1's scheme). The guard accepted the
+    # token, so its cnf reads (Policy.verified refuses one that does not).
+    jkt = bound_key(claims)
+    if jkt is not None:
+        document["cnf"] = {"jkt": jkt}
+    document["token_type"] = "Bearer" if jkt is None else "DPoP"
     return document

@@ -313,10 +313,8 @@ def refresh(
     if grant is None or not _usable_grant(grant, now):
         return _UNKNOWN
     bound: str | None = grant.get("jkt")
-    if bound is not None and proof is None:
-        return _PROOF_NEEDED
-    if bound is not None and proof is not None and proof.jkt != bound:
-        return _OTHER_KEY
+    if bound is not None and (proof is None or proof.jkt != bound):
+        return _PROOF_NEEDED if proof is None else _OTHER_KEY
     if proof is not None and not (yield from spend_proof(proof, now=now, settings=settings)):
         return _REPLAYED
     jkt = bound if proof is None else proof.jkt
