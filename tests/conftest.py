@@ -121,18 +121,32 @@ def adapter(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def make_client(adapter: str) -> Iterator[Callable[..., Client]]:
+def make_target(adapter: str) -> Iterator[Callable[..., Target]]:
+    """Builds a real Flask (WSGI) or Starlette (ASGI) app behind the guard: ``make_target(settings,
+    **options)`` is ``TARGETS[adapter](settings, **options)`` (see :mod:`harness`), closed after the test."""
+    targets: list[Target] = []
+
+    def make(settings: Settings, **options: Any) -> Target:
+        target = TARGETS[adapter](settings, **options)
+        targets.append(target)
+        return target
+
+    yield make
+    for target in reversed(targets):
+        target.close()
+
+
+@pytest.fixture
+def make_client(make_target: Callable[..., Target]) -> Callable[..., Client]:
     """Builds a client for a real Flask (WSGI) or Starlette (ASGI) app behind the guard (see :mod:`harness`).
 
     ``client(method, path, headers=[(name, value), ...])`` returns a :class:`Reply`;
     ``client.guard`` is the middleware. The ASGI app keeps one event loop for all
     its requests, as a server does.
     """
-    targets: list[Target] = []
 
     def build(settings: Settings, **guard_options: Any) -> Client:
-        target = TARGETS[adapter](settings, **guard_options)
-        targets.append(target)
+        target = make_target(settings, **guard_options)
 
         def call(method: str, path: str, headers: Headers | None = None) -> Reply:
             return target.request(method, path, headers)
@@ -140,9 +154,7 @@ def make_client(adapter: str) -> Iterator[Callable[..., Client]]:
         call.guard = target.middleware  # type: ignore[attr-defined]
         return call
 
-    yield build
-    for target in reversed(targets):
-        target.close()
+    return build
 
 
 def bearer(token: str) -> list[tuple[str, str]]:

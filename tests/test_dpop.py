@@ -10,13 +10,13 @@ from __future__ import annotations
 import base64
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from contextlib import closing
 from typing import Any
 
 import pytest
 from dpop_keys import ProofKey, ath
-from harness import TARGETS, Reply, Target
+from harness import Reply, Target
 
 from jwtguard import Admin, Settings, issue_token
 from jwtguard.asgi import request_of as asgi_request
@@ -44,19 +44,15 @@ def dpop_settings(store_url: str, **changes: Any) -> Settings:
 
 
 @pytest.fixture
-def build(adapter: str) -> Iterator[Callable[..., Target]]:
-    targets: list[Target] = []
+def build(make_target: Callable[..., Target]) -> Callable[..., Target]:
+    """A guarded app whose store knows alice."""
 
     def make(settings: Settings, **options: Any) -> Target:
         with closing(Admin(settings)) as admin:
             admin.create_user("alice")
-        target = TARGETS[adapter](settings, **options)
-        targets.append(target)
-        return target
+        return make_target(settings, **options)
 
-    yield make
-    for target in reversed(targets):
-        target.close()
+    return make
 
 
 @pytest.fixture
@@ -332,28 +328,21 @@ def test_a_proof_replayed_against_another_worker_is_refused_with_the_store(
 # -- introspection (§6.2) -------------------------------------------------------------------------
 
 
-def test_introspection_names_the_key_of_a_bound_token(adapter: str, sqlite_url: str) -> None:
+def test_introspection_names_the_key_of_a_bound_token(
+    build: Callable[..., Target], adapter: str, sqlite_url: str
+) -> None:
     """§6.2: an active DPoP-bound token is introspected with its ``cnf.jkt`` and token_type DPoP; the
     gateway asking holds no proof, and needs none."""
     settings = dpop_settings(sqlite_url)
-    with closing(Admin(settings)) as admin:
-        admin.create_user("alice")
-    outer = (
-        (lambda guard: EndpointsWSGI(guard, settings=settings))
-        if adapter == "wsgi"
-        else (lambda guard: EndpointsASGI(guard, settings=settings))
-    )
-    target = TARGETS[adapter](settings, outer=outer)
-    try:
-        token = bound(settings)
-        basic = ("Authorization", "Basic Z3c6Z3ctc2VjcmV0LTE=")  # gw:gw-secret-1
-        form = ("Content-Type", "application/x-www-form-urlencoded")
-        reply = target.request("POST", "/oauth/introspect", [basic, form], f"token={token}".encode())
-        document = reply.json()
-        assert document["active"] is True and document["token_type"] == "DPoP"
-        assert document["cnf"] == {"jkt": KEY.jkt}
-    finally:
-        target.close()
+    wrap = EndpointsWSGI if adapter == "wsgi" else EndpointsASGI
+    target = build(settings, outer=lambda guard: wrap(guard, settings=settings))
+    token = bound(settings)
+    basic = ("Authorization", "Basic Z3c6Z3ctc2VjcmV0LTE=")  # gw:gw-secret-1
+    form = ("Content-Type", "application/x-www-form-urlencoded")
+    reply = target.request("POST", "/oauth/introspect", [basic, form], f"token={token}".encode())
+    document = reply.json()
+    assert document["active"] is True and document["token_type"] == "DPoP"
+    assert document["cnf"] == {"jkt": KEY.jkt}
 
 
 # -- hostile requests: every one a 4xx with the body's two members, never the token or proof --------

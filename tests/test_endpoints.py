@@ -142,22 +142,12 @@ class Endpoints:
 
 
 @pytest.fixture
-def build(adapter: str) -> Iterator[Callable[[Settings], Endpoints]]:
-    targets: list[Target] = []
-
+def build(adapter: str, make_target: Callable[..., Target]) -> Callable[[Settings], Endpoints]:
     def make(settings: Settings) -> Endpoints:
-        outer = (
-            (lambda guard: EndpointsWSGI(guard, settings=settings))
-            if adapter == "wsgi"
-            else (lambda guard: EndpointsASGI(guard, settings=settings))
-        )
-        target = TARGETS[adapter](settings, outer=outer)
-        targets.append(target)
-        return Endpoints(target)
+        wrap = EndpointsWSGI if adapter == "wsgi" else EndpointsASGI
+        return Endpoints(make_target(settings, outer=lambda guard: wrap(guard, settings=settings)))
 
-    yield make
-    for target in reversed(targets):
-        target.close()
+    return make
 
 
 @pytest.fixture

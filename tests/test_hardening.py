@@ -439,27 +439,34 @@ def test_unknown_asgi_scope_types_fail_closed(store: str) -> None:
     assert reached == ["lifespan"]
 
 
-def test_an_open_websocket_learns_that_its_user_was_revoked(store: str) -> None:
-    """Issue 7 (WebSockets): checked at the handshake; still_valid() lets the app close a revoked user's socket."""
+def _echo_socket(settings: Settings) -> JWTGuardASGI:
+    """A Starlette app behind the guard with one WebSocket, ``/ws``: it echoes each message while
+    still_valid() says the handshake's credentials are good, and closes with 1008 when they are not."""
     from starlette.applications import Starlette
     from starlette.routing import WebSocketRoute
-    from starlette.testclient import TestClient
-    from starlette.websockets import WebSocket, WebSocketDisconnect
-
-    settings = _settings(store)
-    _known_user(settings)
-    holder: dict[str, JWTGuardASGI] = {}
+    from starlette.websockets import WebSocket
 
     async def chat(websocket: WebSocket) -> None:
         await websocket.accept()
         while True:
             text = await websocket.receive_text()
-            if not await holder["guard"].still_valid(websocket.scope):
+            if not await guard.still_valid(websocket.scope):
                 await websocket.close(code=1008)
                 return
             await websocket.send_text(f"echo {text}")
 
-    guard = holder["guard"] = JWTGuardASGI(Starlette(routes=[WebSocketRoute("/ws", chat)]), settings=settings)
+    guard = JWTGuardASGI(Starlette(routes=[WebSocketRoute("/ws", chat)]), settings=settings)
+    return guard
+
+
+def test_an_open_websocket_learns_that_its_user_was_revoked(store: str) -> None:
+    """Issue 7 (WebSockets): checked at the handshake; still_valid() lets the app close a revoked user's socket."""
+    from starlette.testclient import TestClient
+    from starlette.websockets import WebSocketDisconnect
+
+    settings = _settings(store)
+    _known_user(settings)
+    guard = _echo_socket(settings)
     admin = Admin(settings)
     try:
         with TestClient(guard) as client:
@@ -481,25 +488,12 @@ def test_a_dpop_websocket_is_rechecked_without_its_handshake_proof(tmp_path: Any
     again by still_valid() without that single-use proof (checked once, at the handshake): it stays
     valid until its user is revoked. A handshake without the proof is refused."""
     from dpop_keys import ProofKey
-    from starlette.applications import Starlette
-    from starlette.routing import WebSocketRoute
     from starlette.testclient import TestClient
-    from starlette.websockets import WebSocket, WebSocketDisconnect
+    from starlette.websockets import WebSocketDisconnect
 
     settings = Settings(secret=SECRET, store_url=f"sqlite:///{tmp_path / 'ws.db'}", dpop="allow")
     _known_user(settings)
-    holder: dict[str, JWTGuardASGI] = {}
-
-    async def chat(websocket: WebSocket) -> None:
-        await websocket.accept()
-        while True:
-            text = await websocket.receive_text()
-            if not await holder["guard"].still_valid(websocket.scope):
-                await websocket.close(code=1008)
-                return
-            await websocket.send_text(f"echo {text}")
-
-    guard = holder["guard"] = JWTGuardASGI(Starlette(routes=[WebSocketRoute("/ws", chat)]), settings=settings)
+    guard = _echo_socket(settings)
     key = ProofKey()
     token = issue_token(settings, "alice", cnf={"jkt": key.jkt})
     admin = Admin(settings)

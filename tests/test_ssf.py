@@ -31,7 +31,7 @@ import jwt
 import pymongo
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from harness import TARGETS, ASGITarget, Reply, Target
+from harness import ASGITarget, Reply, Target
 
 from jwtguard import ConfigError, Settings
 from jwtguard.admin import Admin
@@ -253,19 +253,14 @@ Build = Callable[..., Target]
 
 
 @pytest.fixture
-def build(adapter: str) -> Iterator[Build]:
+def build(adapter: str, make_target: Callable[..., Target]) -> Build:
     """A guarded app (Flask or Starlette) with the endpoints in front: ``build(settings, **endpoint_options)``."""
-    targets: list[Target] = []
 
     def make(settings: Settings, **options: Any) -> Target:
         wrap = EndpointsWSGI if adapter == "wsgi" else EndpointsASGI
-        target = TARGETS[adapter](settings, outer=lambda guard: wrap(guard, settings=settings, **options))
-        targets.append(target)
-        return target
+        return make_target(settings, outer=lambda guard: wrap(guard, settings=settings, **options))
 
-    yield make
-    for target in reversed(targets):
-        target.close()
+    return make
 
 
 @pytest.fixture
