@@ -390,7 +390,7 @@ class SeenOnce:
     (and at most twice that), which is all the proof's ``iat`` bound needs; older ones are
     dropped a generation at a time, with no scan. Names are short digests
     (:func:`~jwtguard.sansio.dpop.replay_name`): memory grows with the proofs of two windows
-    (about 100 bytes each), never with time. *timer* is monotonic seconds. Thread-safe.
+    (100 to 200 bytes each), never with time. *timer* is monotonic seconds. Thread-safe.
     """
 
     def __init__(self, window: float, *, timer: Callable[[], float] = time.monotonic) -> None:

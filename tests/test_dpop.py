@@ -21,7 +21,10 @@ from harness import Reply, Target
 from jwtguard import Admin, Settings, issue_token
 from jwtguard.asgi import request_of as asgi_request
 from jwtguard.endpoints import EndpointsASGI, EndpointsWSGI
+from jwtguard.engine import _PRUNE_PROOFS_EVERY
 from jwtguard.sansio.dpop import mint_nonce
+from jwtguard.sessions import flows
+from jwtguard.stores import open_store
 from jwtguard.wsgi import request_of as wsgi_request
 
 from conftest import SECRET
@@ -417,3 +420,24 @@ def test_hostile_dpop_requests_are_refused(target: Target) -> None:
             text = value.decode("latin-1") if isinstance(value, bytes) else value
             assert len(text) < 12 or text not in reply.body.decode("latin-1"), name
     assert dpop_get(target, token, KEY.proof("GET", URL, token)).status == 200
+
+
+def test_expired_proof_notes_are_deleted_as_proofs_are_noted(build: Callable[..., Target], sqlite_url: str) -> None:
+    """README (DPoP, replay with ``store``): every 1024 proofs noted, the engine deletes the notes
+    that have expired (no TTL index on the embedded store or FerretDB); live ones stay."""
+    settings = dpop_settings(sqlite_url, dpop_replay="store")
+    target = build(settings)
+    store = open_store(settings)
+    try:
+        old = time.time() - 600
+        assert store.run(flows.use_once("an-old-proof", now=old, expires=old + 61))  # type: ignore[attr-defined]
+        token = bound(settings)
+        target.engine._spent = _PRUNE_PROOFS_EVERY - 2
+        proof = KEY.proof("GET", URL, token)
+        assert dpop_get(target, token, proof).status == 200  # the 1023rd note: nothing pruned yet
+        assert store.run(flows.used("an-old-proof")) is True  # type: ignore[attr-defined]
+        assert dpop_get(target, token, KEY.proof("GET", URL, token)).status == 200  # the 1024th: pruned
+        assert store.run(flows.used("an-old-proof")) is False  # type: ignore[attr-defined]
+        assert reason(dpop_get(target, token, proof)) == "invalid_dpop_proof"  # a live note stays
+    finally:
+        store.close()
