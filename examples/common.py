@@ -147,7 +147,6 @@ class Accounts:
         )
 
 
-#: What a frontend on another origin must be allowed to read: the helper's two logout signals.
 #: What a cross-origin page may read: the signals, a DPoP nonce, and the server's clock (the browser
 #: helper corrects its proofs' iat by it after an invalid_dpop_proof).
 EXPOSED_HEADERS = ("X-User-Enabled", "WWW-Authenticate", "DPoP-Nonce", "Date")

@@ -36,7 +36,9 @@ from .sansio.claims import (
     EARLIEST_DATE,
     LATEST_DATE,
     NOT_ACCESS_TOKEN_TYPES,
+    ProviderSession,
     TokenType,
+    Verified,
     is_access_token,
     is_stale,
     media_type,
@@ -219,7 +221,12 @@ def _explain(token: str, settings: Settings, store: Store | None, now: float) ->
             rows += _state_checks(document, state, iat, settings)
             if state is not None and not state.malformed and verified_claims is not None:
                 rows += _session_checks(verified_claims, state, now, settings)
-                rows += _provider_session_check(verified_claims, store, replay, settings)
+                read = engine.policy.verified(verified_header, verified_claims)
+                if isinstance(read, Verified) and read.provider_session is not None:
+                    row = _provider_session_check(read.provider_session, store, replay, settings)
+                    rows += [] if row is None else [row]
+                else:
+                    replay.session_error = None  # the engine looks no provider session up for it
 
     rows.append(Check("verdict", *_final(engine, token)))
     return rows
@@ -386,31 +393,24 @@ def _dpop_check(claims: Mapping[str, Any]) -> Check | None:
 
 
 def _provider_session_check(
-    claims: Mapping[str, Any], store: Store, replay: _Replay, settings: Settings
-) -> list[Check]:
-    """The row of another issuer's session ended by a logout token naming its sid alone (issue 12),
-    read once from *store* and handed to the engine's own lookup through *replay*."""
-    iss, sid = claims.get("iss"), claims.get("sid")
-    if (
-        not isinstance(sid, str)
-        or not is_id(sid)
-        or not isinstance(iss, str)
-        or (settings.sessions and iss == settings.issuer)
-    ):
-        return []
+    session: ProviderSession, store: Store, replay: _Replay, settings: Settings
+) -> Check | None:
+    """The row of another issuer's session (the policy's ``Verified.provider_session``) ended by a
+    logout token naming its sid alone (issue 12), read once from *store* and handed to the engine's
+    own lookup through *replay*."""
     run = getattr(store, "run", None)
     if run is None:
-        replay.session_error = None  # a store of the app's own keeps no records: nothing ended
-        return []
+        replay.session_error = None  # a store of the app's own keeps no records: nothing ended there
+        return None
     try:
-        ended = bool(run(provider_session_ended(iss, sid)))
+        ended = bool(run(provider_session_ended(*session)))
     except StoreError as exc:
         replay.session_error = exc
-        return [Check("provider session", ERROR, f"{exc}; JWTGUARD_ON_STORE_ERROR={settings.on_store_error} decides")]
+        return Check("provider session", ERROR, f"{exc}; JWTGUARD_ON_STORE_ERROR={settings.on_store_error} decides")
     replay.session_error, replay.ended = None, ended
     if ended:
-        return [Check("provider session", FAIL, f"sid {_short(sid)} was ended by a logout token naming only it")]
-    return [Check("provider session", OK, f"sid {_short(sid)}: no logout token ended it")]
+        return Check("provider session", FAIL, f"sid {_short(session.sid)} was ended by a logout token naming only it")
+    return Check("provider session", OK, f"sid {_short(session.sid)}: no logout token ended it")
 
 
 class _NotRead(StoreError):
