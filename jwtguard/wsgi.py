@@ -103,6 +103,14 @@ def _server_host(environ: Mapping[str, Any]) -> str:
     return f"{name}:{port}" if name and port and port != default else name
 
 
+def _path_bytes(path: str) -> bytes:
+    """PEP 3333: a path's bytes, decoded as latin-1 by the server (one that did otherwise gets UTF-8)."""
+    try:
+        return path.encode("latin-1")
+    except UnicodeEncodeError:
+        return path.encode("utf-8", "replace")
+
+
 def request_of(environ: Mapping[str, Any], cookies: bool = False, dpop: bool = False) -> Request:
     """The :class:`Request` of a WSGI environ; with *cookies*, cookie mode's fields too, with *dpop* the
     ``DPoP`` field (PEP 3333 ``HTTP_*``)."""
@@ -121,12 +129,9 @@ def request_of(environ: Mapping[str, Any], cookies: bool = False, dpop: bool = F
     )
     if dpop:
         proof = environ.get("HTTP_DPOP")
-        full = environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")
-        # PEP 3333: the path's bytes, decoded as latin-1 (a server that did otherwise gets UTF-8).
-        raw = full.encode("latin-1") if full.isascii() or max(full) <= "\xff" else full.encode("utf-8", "replace")
         request = request._replace(
             host=request.host or _server_host(environ),
-            target=request_target(raw),
+            target=request_target(_path_bytes(request.root_path + request.path)),
             dpop=() if proof is None else (proof,),
         )
     if not cookies:
